@@ -1,0 +1,70 @@
+//! Database connections: PostgreSQL in production, SQLite for the embedded
+//! default, chosen by the URL alone, and the service's migrations run on
+//! connect.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+
+/// Connects to `url` (`postgres://...` or `sqlite://path`).
+///
+/// SQLite gets one connection: it has a single writer anyway, and one
+/// connection means a transaction never meets SQLITE_BUSY half-way. The
+/// file is created if missing, in WAL mode with foreign keys on.
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        // A saturated or unreachable database answers UNAVAILABLE quickly
+        // instead of holding the caller's deadline.
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(5));
+    if url.starts_with("sqlite:") {
+        opts.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    } else {
+        opts.max_connections(16).min_connections(1);
+    }
+    Database::connect(opts)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))
+}
+
+/// Connects and brings the schema up to date with migrator `M`.
+pub async fn connect_and_migrate<M: MigratorTrait>(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let db = connect(url).await?;
+    M::up(&db, None)
+        .await
+        .with_context(|| format!("migrating {}", redact(url)))?;
+    Ok(db)
+}
+
+/// The URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_never_reaches_the_log() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u@h:5432/db");
+        assert_eq!(redact("sqlite://./crm-data/x.db"), "sqlite://./crm-data/x.db");
+    }
+}

@@ -1,0 +1,112 @@
+//! The server bootstrap every service shares: the gRPC health service
+//! (readiness follows the databases), server reflection over every
+//! contract, a span per RPC, and graceful shutdown.
+
+use std::{future::Future, time::Duration};
+
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+/// What to serve: the services' routes, the names the health service
+/// reports, and the databases whose reachability decides readiness.
+pub struct Serve {
+    /// The tonic services (already wrapped in their auth interceptors).
+    pub routes: Routes,
+    /// Fully-qualified service names, e.g. `crm.pipeline.v1.PipelineService`.
+    pub service_names: Vec<&'static str>,
+    /// The databases to watch.
+    pub databases: Vec<DatabaseConnection>,
+}
+
+/// Serves on `listener` until `shutdown` resolves; then reports NOT_SERVING,
+/// stops accepting, and lets in-flight calls finish.
+pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    set_all(&reporter, &what.service_names, ServingStatus::Serving).await;
+    let watcher = tokio::spawn(watch_databases(reporter.clone(), what.service_names.clone(), what.databases));
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building reflection v1")?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+
+    let names = what.service_names.clone();
+    let reporter_on_stop = reporter.clone();
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: NOT_SERVING, finishing in-flight calls");
+        watcher.abort();
+        set_all(&reporter_on_stop, &names, ServingStatus::NotServing).await;
+    };
+
+    tonic::transport::Server::builder()
+        // One span per RPC, named by its method, so every log line of a call
+        // carries the method.
+        .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        .add_routes(what.routes)
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .context("serving gRPC")
+}
+
+async fn set_all(reporter: &HealthReporter, names: &[&'static str], status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    for name in names {
+        reporter.set_service_status(*name, status).await;
+    }
+}
+
+/// Pings the databases every few seconds; readiness is NOT_SERVING while
+/// any of them is unreachable.
+async fn watch_databases(reporter: HealthReporter, names: Vec<&'static str>, dbs: Vec<DatabaseConnection>) {
+    let mut serving = true;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let mut up = true;
+        for db in &dbs {
+            up &= db.ping().await.is_ok();
+        }
+        if up != serving {
+            serving = up;
+            tracing::warn!(serving, "database reachability changed");
+            let status = if up { ServingStatus::Serving } else { ServingStatus::NotServing };
+            set_all(&reporter, &names, status).await;
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,152 @@
+//! Test support: a fresh database per test, on SQLite always and on
+//! PostgreSQL when `CRM_TEST_DATABASE_URL` is set.
+//!
+//! Under `CI=true` a missing or unreachable PostgreSQL fails the test: the
+//! PostgreSQL half is never skipped silently. Elsewhere, a skipped half is
+//! announced on the terminal (past libtest's output capture).
+
+use std::io::Write;
+
+use uuid::Uuid;
+
+/// Which database a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A new database on the server of `CRM_TEST_DATABASE_URL`.
+    Postgres,
+}
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDatabase {
+    /// The URL to connect to.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// A fresh, empty database on `backend`, or `None` when the PostgreSQL
+    /// half is skipped (never under CI: there it panics instead).
+    pub async fn create(backend: Backend, test: &str) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Some(Self { url, cleanup: Cleanup::Dir(dir) })
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_url(test)?;
+                let name = format!("crm_test_{}", Uuid::now_v7().simple());
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at CRM_TEST_DATABASE_URL: {e}"));
+                use sea_orm::ConnectionTrait;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                let _ = admin.close().await;
+                let url = replace_database(&admin_url, &name);
+                Some(Self { url, cleanup: Cleanup::Postgres { admin_url, name } })
+            }
+        }
+    }
+}
+
+/// The admin URL of the test PostgreSQL, or `None` (announced) when unset
+/// outside CI.
+fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var("CRM_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but CRM_TEST_DATABASE_URL is not set: the PostgreSQL half must run in CI")
+        }
+        _ => {
+            // Written straight to stderr so libtest's capture does not hide it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED (PostgreSQL half): {test}: set CRM_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run it"
+            );
+            None
+        }
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let host_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[host_end..].find('/') {
+        Some(slash) => &base[..host_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime; a fresh thread with its own
+            // runtime can block on the DROP without stalling it.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                rt.block_on(async {
+                    use sea_orm::ConnectionTrait;
+                    if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+                Ok::<_, std::io::Error>(())
+            })
+            .join();
+        }
+    }
+}
+
+/// Generates one `#[tokio::test]` per backend for an async test function
+/// that takes a [`Backend`]: `name_sqlite` and `name_postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::testing::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::testing::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_database_name_replaces_the_admin_database() {
+        assert_eq!(replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"), "postgres://postgres@127.0.0.1:5432/x");
+        assert_eq!(replace_database("postgres://p@h/postgres?sslmode=disable", "x"), "postgres://p@h/x?sslmode=disable");
+        assert_eq!(replace_database("postgres://p@h", "x"), "postgres://p@h/x");
+    }
+}
