@@ -23,3 +23,28 @@ pub mod time;
 pub mod validate;
 
 pub use error::{ApiError, ApiResult};
+
+/// What every service handler needs besides its database: the token
+/// verifier and the page-token signer, both derived from the one secret.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    /// Verifies bearer tokens.
+    pub verifier: std::sync::Arc<auth::TokenVerifier>,
+    /// Signs and checks page tokens.
+    pub page_tokens: paging::PageTokens,
+}
+
+impl Shared {
+    /// Both from the HS256 secret.
+    pub fn from_secret(secret: &[u8]) -> Self {
+        Self {
+            verifier: std::sync::Arc::new(auth::TokenVerifier::hs256(secret)),
+            page_tokens: paging::PageTokens::new(secret),
+        }
+    }
+
+    /// The interceptor that authenticates every call of a service.
+    pub fn authenticate(&self) -> auth::Authenticate {
+        auth::Authenticate(self.verifier.clone())
+    }
+}

@@ -150,3 +150,68 @@ mod tests {
         assert_eq!(replace_database("postgres://p@h", "x"), "postgres://p@h/x");
     }
 }
+
+/// The secret every test signs its tokens with.
+pub const TEST_SECRET: &[u8] = b"crm-test-secret-0123456789abcdef0123";
+
+/// The shared context of a test service.
+pub fn shared() -> crate::Shared {
+    crate::Shared::from_secret(TEST_SECRET)
+}
+
+/// A token for `user` of `tenant` with `roles`, valid for an hour.
+pub fn token(tenant: &str, user: &str, roles: &[&str]) -> String {
+    crate::auth::TokenVerifier::hs256(TEST_SECRET).mint(tenant, user, roles, 3600)
+}
+
+/// `msg` as a request carrying `token` as its bearer token.
+pub fn authed<T>(token: &str, msg: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ASCII token"),
+    );
+    req
+}
+
+/// A gRPC server on a random loopback port, stopped when dropped.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// Serves `what` on `127.0.0.1:0`.
+    pub async fn start(what: crate::server::Serve) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(crate::server::serve(listener, what, async {
+            let _ = stopped.await;
+        }));
+        Self { addr, stop: Some(stop) }
+    }
+
+    /// `http://addr`, for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A channel to the server.
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(self.url())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect to test server")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
