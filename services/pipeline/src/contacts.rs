@@ -1,0 +1,60 @@
+//! The synchronous question the pipeline asks ContactsService: do this
+//! contact and this company exist (for the caller's tenant)? The caller's
+//! token is forwarded, so the answer is the caller's view.
+
+use std::time::Duration;
+
+use crm_kit::{ApiError, auth::{self, Caller}};
+use crm_proto::contacts::v1::{GetCompanyRequest, GetContactRequest, contacts_service_client::ContactsServiceClient};
+use tonic::{Code, Request, transport::{Channel, Endpoint}};
+
+/// A client of ContactsService.
+#[derive(Clone, Debug)]
+pub struct ContactsDirectory {
+    client: ContactsServiceClient<Channel>,
+}
+
+impl ContactsDirectory {
+    /// A client of the ContactsService at `url`, connecting on first use, so
+    /// the pipeline starts even while contacts is still coming up.
+    pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
+        let channel = Endpoint::from_shared(url.to_owned())?
+            // A peer that is down is UNAVAILABLE quickly, not a hang.
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .connect_lazy();
+        Ok(Self { client: ContactsServiceClient::new(channel) })
+    }
+
+    /// FAILED_PRECONDITION naming `field` unless the contact exists.
+    pub async fn require_contact(&self, caller: &Caller, field: &str, id: &str) -> Result<(), ApiError> {
+        let mut req = Request::new(GetContactRequest { id: id.to_owned() });
+        auth::forward(caller, &mut req)?;
+        let result = self.client.clone().get_contact(req).await;
+        answer(result.map(drop), field, "contact", id)
+    }
+
+    /// FAILED_PRECONDITION naming `field` unless the company exists.
+    pub async fn require_company(&self, caller: &Caller, field: &str, id: &str) -> Result<(), ApiError> {
+        let mut req = Request::new(GetCompanyRequest { id: id.to_owned() });
+        auth::forward(caller, &mut req)?;
+        let result = self.client.clone().get_company(req).await;
+        answer(result.map(drop), field, "company", id)
+    }
+}
+
+fn answer(result: Result<(), tonic::Status>, field: &str, what: &str, id: &str) -> Result<(), ApiError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(s) if s.code() == Code::NotFound => Err(ApiError::precondition(
+            "REFERENCE_NOT_FOUND",
+            field,
+            format!("{field}: {what} {id} does not exist"),
+        )),
+        Err(s) if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) => {
+            tracing::warn!(status = %s, "contacts service unreachable");
+            Err(ApiError::Unavailable("the contacts service"))
+        }
+        Err(s) => Err(ApiError::Internal(anyhow::anyhow!("contacts service answered {s}"))),
+    }
+}

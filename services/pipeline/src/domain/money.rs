@@ -1,0 +1,127 @@
+//! Money: integer minor units plus an ISO 4217 code on disk,
+//! `crm.common.v1.Money` on the wire.
+
+use crm_kit::validate::Violations;
+use crm_proto::common::v1::Money;
+use iso_currency::Currency;
+
+/// A non-negative amount in minor units of a known currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Amount {
+    /// The upper-case ISO 4217 code.
+    pub currency: String,
+    /// The amount in minor units (cents for USD).
+    pub minor: i64,
+}
+
+/// The number of decimals of `code`'s minor unit, if it is a currency
+/// deals can be priced in.
+pub fn exponent(code: &str) -> Option<u32> {
+    Currency::from_code(code)?.exponent().map(u32::from)
+}
+
+impl Amount {
+    /// Parses a wire amount, recording violations under `field`.
+    pub fn parse(v: &mut Violations, field: &str, money: &Money) -> Option<Amount> {
+        let code = money.currency_code.as_str();
+        let Some(exp) = exponent(code) else {
+            v.add(format!("{field}.currency_code"), format!("{code:?} is not an ISO 4217 currency code such as \"EUR\""));
+            return None;
+        };
+        if money.units < 0 || money.nanos < 0 {
+            v.add(field, "must not be negative");
+            return None;
+        }
+        if money.nanos >= 1_000_000_000 {
+            v.add(format!("{field}.nanos"), "must be below 1,000,000,000");
+            return None;
+        }
+        let nano_step = 10_i64.pow(9 - exp);
+        if i64::from(money.nanos) % nano_step != 0 {
+            v.add(format!("{field}.nanos"), format!("{code} has {exp} decimals; nanos must be a multiple of {nano_step}"));
+            return None;
+        }
+        let minor = money
+            .units
+            .checked_mul(10_i64.pow(exp))
+            .and_then(|m| m.checked_add(i64::from(money.nanos) / nano_step));
+        match minor {
+            Some(minor) if minor <= MAX_MINOR => Some(Amount { currency: code.to_owned(), minor }),
+            _ => {
+                v.add(format!("{field}.units"), "is too large");
+                None
+            }
+        }
+    }
+
+    /// The wire form.
+    pub fn to_proto(&self) -> Money {
+        to_money(&self.currency, i128::from(self.minor))
+    }
+}
+
+/// The largest amount accepted (10^15 minor units), so sums of many deals
+/// never overflow.
+pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
+
+/// `minor` units of `currency` as wire money (saturating at i64 units).
+pub fn to_money(currency: &str, minor: i128) -> Money {
+    let exp = exponent(currency).unwrap_or(0);
+    let scale = 10_i128.pow(exp);
+    let units = i64::try_from(minor / scale).unwrap_or(i64::MAX);
+    let nanos = ((minor % scale) * 10_i128.pow(9 - exp)) as i32;
+    Money { currency_code: currency.to_owned(), units, nanos }
+}
+
+/// `total x probability / 100`, rounded half up to the minor unit.
+pub fn weighted(total: i128, probability: i32) -> i128 {
+    (total * i128::from(probability) + 50) / 100
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(code: &str, units: i64, nanos: i32) -> Result<Amount, crm_kit::ApiError> {
+        let mut v = Violations::new();
+        let a = Amount::parse(&mut v, "amount", &Money { currency_code: code.into(), units, nanos });
+        v.finish_with(a)
+    }
+
+    #[test]
+    fn euros_and_cents_become_minor_units() {
+        assert_eq!(parse("EUR", 12, 500_000_000).unwrap().minor, 1250);
+        assert_eq!(parse("JPY", 1200, 0).unwrap().minor, 1200);
+    }
+
+    #[test]
+    fn a_negative_amount_is_rejected() {
+        assert!(parse("EUR", -1, 0).is_err());
+    }
+
+    #[test]
+    fn an_unknown_currency_code_is_rejected() {
+        assert!(parse("EURO", 1, 0).is_err());
+        assert!(parse("eur", 1, 0).is_err());
+        assert!(parse("", 1, 0).is_err());
+    }
+
+    #[test]
+    fn a_fraction_finer_than_the_minor_unit_is_rejected() {
+        assert!(parse("EUR", 1, 5).is_err());
+        assert!(parse("JPY", 1, 500_000_000).is_err());
+    }
+
+    #[test]
+    fn minor_units_round_trip_to_wire_money() {
+        let a = parse("USD", 99, 990_000_000).unwrap();
+        assert_eq!(a.to_proto(), Money { currency_code: "USD".into(), units: 99, nanos: 990_000_000 });
+    }
+
+    #[test]
+    fn weighting_rounds_half_up() {
+        assert_eq!(weighted(1001, 50), 501);
+        assert_eq!(weighted(1000, 25), 250);
+        assert_eq!(weighted(3, 50), 2);
+    }
+}

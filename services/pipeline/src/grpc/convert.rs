@@ -1,0 +1,79 @@
+//! Rows to wire messages.
+
+use crm_kit::{etag, time};
+use crm_proto::{common::v1 as common, pipeline::v1 as pb};
+
+use crate::{
+    domain::{DealStatus, StageKind, money::to_money},
+    entity::{deal, stage, transition},
+    store::PipelineWithStages,
+};
+
+/// A stage row on the wire.
+pub fn stage(s: &stage::Model) -> pb::Stage {
+    pb::Stage {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        probability: s.probability,
+        kind: StageKind::from_db(&s.kind).to_proto() as i32,
+        rotting_days: s.rotting_days,
+    }
+}
+
+/// A pipeline with its stages on the wire.
+pub fn pipeline(p: &PipelineWithStages) -> pb::Pipeline {
+    pb::Pipeline {
+        id: p.pipeline.id.clone(),
+        name: p.pipeline.name.clone(),
+        stages: p.stages.iter().map(stage).collect(),
+        etag: etag::format(p.pipeline.version),
+        create_time: Some(time::to_timestamp(p.pipeline.created_at)),
+        update_time: Some(time::to_timestamp(p.pipeline.updated_at)),
+    }
+}
+
+/// A `YYYY-MM-DD` text as a wire date.
+pub fn date(text: &str) -> Option<common::Date> {
+    let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    use chrono::Datelike;
+    Some(common::Date { year: d.year(), month: d.month() as i32, day: d.day() as i32 })
+}
+
+/// A deal row on the wire; `probability` is its stage's.
+pub fn deal(d: &deal::Model, probability: i32) -> pb::Deal {
+    pb::Deal {
+        id: d.id.clone(),
+        pipeline_id: d.pipeline_id.clone(),
+        stage_id: d.stage_id.clone(),
+        status: DealStatus::from_db(&d.status).to_proto() as i32,
+        title: d.title.clone(),
+        amount: match (&d.currency, d.amount_minor) {
+            (Some(c), Some(m)) => Some(to_money(c, i128::from(m))),
+            _ => None,
+        },
+        contact_id: d.contact_id.clone().unwrap_or_default(),
+        company_id: d.company_id.clone().unwrap_or_default(),
+        owner_id: d.owner_id.clone(),
+        expected_close_date: d.expected_close_date.as_deref().and_then(date),
+        probability,
+        lost_reason: d.lost_reason.clone().unwrap_or_default(),
+        stage_entered_at: Some(time::to_timestamp(d.stage_entered_at)),
+        closed_at: d.closed_at.map(time::to_timestamp),
+        create_time: Some(time::to_timestamp(d.created_at)),
+        update_time: Some(time::to_timestamp(d.updated_at)),
+        etag: etag::format(d.version),
+    }
+}
+
+/// A transition row on the wire.
+pub fn transition(t: &transition::Model) -> pb::StageTransition {
+    pb::StageTransition {
+        deal_id: t.deal_id.clone(),
+        from_stage_id: t.from_stage_id.clone().unwrap_or_default(),
+        to_stage_id: t.to_stage_id.clone(),
+        actor_id: t.actor_id.clone(),
+        moved_at: Some(time::to_timestamp(t.moved_at)),
+        time_in_from_stage: t.time_in_from_stage.map(time::to_duration),
+        lost_reason: t.lost_reason.clone().unwrap_or_default(),
+    }
+}

@@ -1,0 +1,92 @@
+//! The tonic service. Each RPC: the verified caller, the request parsed into
+//! valid values (bad input is INVALID_ARGUMENT before anything is written),
+//! one transaction for the store and the outbox, then the reply.
+
+mod board;
+mod convert;
+mod deals;
+mod pipelines;
+
+use crm_kit::{ApiResult, Shared, auth, auth::Caller};
+use crm_proto::pipeline::v1::{self as pb, pipeline_service_server::PipelineService};
+use sea_orm::DatabaseConnection;
+use tonic::{Request, Response, Status};
+
+use crate::contacts::ContactsDirectory;
+
+/// The PipelineService implementation.
+#[derive(Clone, Debug)]
+pub struct Pipelines {
+    db: DatabaseConnection,
+    shared: Shared,
+    contacts: ContactsDirectory,
+}
+
+impl Pipelines {
+    /// A service on `db` that checks references with `contacts`.
+    pub fn new(db: DatabaseConnection, shared: Shared, contacts: ContactsDirectory) -> Self {
+        Self { db, shared, contacts }
+    }
+}
+
+/// Runs a handler with the verified caller and maps its error to a status.
+async fn call<T, R, F>(req: Request<T>, handler: impl FnOnce(Caller, T) -> F) -> Result<Response<R>, Status>
+where
+    F: Future<Output = ApiResult<R>>,
+{
+    let caller = auth::caller(&req)?;
+    let reply = handler(caller, req.into_inner()).await?;
+    Ok(Response::new(reply))
+}
+
+/// The field paths of an update mask; an empty mask is INVALID_ARGUMENT.
+fn mask_paths(mask: Option<&prost_types::FieldMask>) -> ApiResult<Vec<&str>> {
+    let paths: Vec<&str> = mask.map(|m| m.paths.iter().map(String::as_str).collect()).unwrap_or_default();
+    if paths.is_empty() {
+        return Err(crm_kit::ApiError::invalid("update_mask", "must name at least one field to change"));
+    }
+    Ok(paths)
+}
+
+#[tonic::async_trait]
+impl PipelineService for Pipelines {
+    async fn create_pipeline(&self, r: Request<pb::CreatePipelineRequest>) -> Result<Response<pb::CreatePipelineResponse>, Status> {
+        call(r, |c, m| self.create_pipeline(c, m)).await
+    }
+    async fn get_pipeline(&self, r: Request<pb::GetPipelineRequest>) -> Result<Response<pb::GetPipelineResponse>, Status> {
+        call(r, |c, m| self.get_pipeline(c, m)).await
+    }
+    async fn list_pipelines(&self, r: Request<pb::ListPipelinesRequest>) -> Result<Response<pb::ListPipelinesResponse>, Status> {
+        call(r, |c, m| self.list_pipelines(c, m)).await
+    }
+    async fn update_pipeline(&self, r: Request<pb::UpdatePipelineRequest>) -> Result<Response<pb::UpdatePipelineResponse>, Status> {
+        call(r, |c, m| self.update_pipeline(c, m)).await
+    }
+    async fn delete_pipeline(&self, r: Request<pb::DeletePipelineRequest>) -> Result<Response<pb::DeletePipelineResponse>, Status> {
+        call(r, |c, m| self.delete_pipeline(c, m)).await
+    }
+    async fn create_deal(&self, r: Request<pb::CreateDealRequest>) -> Result<Response<pb::CreateDealResponse>, Status> {
+        call(r, |c, m| self.create_deal(c, m)).await
+    }
+    async fn get_deal(&self, r: Request<pb::GetDealRequest>) -> Result<Response<pb::GetDealResponse>, Status> {
+        call(r, |c, m| self.get_deal(c, m)).await
+    }
+    async fn update_deal(&self, r: Request<pb::UpdateDealRequest>) -> Result<Response<pb::UpdateDealResponse>, Status> {
+        call(r, |c, m| self.update_deal(c, m)).await
+    }
+    async fn delete_deal(&self, r: Request<pb::DeleteDealRequest>) -> Result<Response<pb::DeleteDealResponse>, Status> {
+        call(r, |c, m| self.delete_deal(c, m)).await
+    }
+    async fn list_deals(&self, r: Request<pb::ListDealsRequest>) -> Result<Response<pb::ListDealsResponse>, Status> {
+        call(r, |c, m| self.list_deals(c, m)).await
+    }
+    async fn move_deal(&self, r: Request<pb::MoveDealRequest>) -> Result<Response<pb::MoveDealResponse>, Status> {
+        call(r, |c, m| self.move_deal(c, m)).await
+    }
+    async fn list_deal_history(&self, r: Request<pb::ListDealHistoryRequest>) -> Result<Response<pb::ListDealHistoryResponse>, Status> {
+        call(r, |c, m| self.list_deal_history(c, m)).await
+    }
+    async fn get_board(&self, r: Request<pb::GetBoardRequest>) -> Result<Response<pb::GetBoardResponse>, Status> {
+        call(r, |c, m| self.get_board(c, m)).await
+    }
+}

@@ -1,0 +1,18 @@
+//! The pipeline service's schema, as ordered migrations.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+mod m20261127_000002_create_pipeline_tables;
+
+/// Every migration of the pipeline database, oldest first.
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(crm_kit::migration::CreateKitTables),
+            Box::new(m20261127_000002_create_pipeline_tables::Migration),
+        ]
+    }
+}
