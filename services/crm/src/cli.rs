@@ -1,0 +1,121 @@
+//! The command line: `up` (the default), `serve`, `migrate`, `token`.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use crm_kit::{
+    auth::{ROLES, TokenVerifier},
+    config::{AuthArgs, DataDirArgs, ListenArgs, LogArgs},
+};
+
+use crate::ServiceName;
+
+/// The CRM sales-pipeline suite.
+#[derive(Parser, Debug)]
+#[command(name = "crm", version, about)]
+pub struct Cli {
+    /// What to do; `up` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Every service on one port, SQLite files under the data directory,
+    /// nothing else to install or start.
+    Up {
+        /// Where to listen.
+        #[command(flatten)]
+        listen: ListenArgs,
+        /// Where the SQLite files live.
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// Token verification.
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
+    /// One service alone, with its own database: what a container runs.
+    Serve {
+        /// Which service.
+        service: ServiceName,
+        /// Where to listen.
+        #[command(flatten)]
+        listen: ListenArgs,
+        /// The service's database (postgres://... or sqlite://...).
+        #[arg(long, env = "CRM_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// Where ContactsService answers (used by pipeline).
+        #[arg(long, env = "CRM_CONTACTS_URL", default_value = "http://127.0.0.1:50051")]
+        contacts_url: String,
+        /// Token verification.
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
+    /// Applies one service's database migrations and exits.
+    Migrate {
+        /// Which service.
+        service: ServiceName,
+        /// The service's database.
+        #[arg(long, env = "CRM_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
+    /// Mints a bearer token for development.
+    Token {
+        /// The tenant id (`tid`).
+        #[arg(long)]
+        tenant: String,
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: String,
+        /// A role: admin, manager, rep or viewer (repeatable).
+        #[arg(long = "role", value_parser = ROLES, default_value = "admin")]
+        roles: Vec<String>,
+        /// How long the token is valid, e.g. `12h`, `30m`.
+        #[arg(long, default_value = "12h", value_parser = parse_ttl)]
+        ttl: Duration,
+        /// Token verification (the same secret the services use).
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
+}
+
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n.parse().map_err(|_| format!("{s:?} is not a duration like 12h or 30m"))?;
+    let secs = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// Mints a token as `crm token` does.
+pub fn mint(auth: &AuthArgs, tenant: &str, user: &str, roles: &[String], ttl: Duration) -> String {
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    TokenVerifier::hs256(auth.secret.as_bytes()).mint(tenant, user, &roles, ttl.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_read_with_their_units() {
+        assert_eq!(parse_ttl("12h"), Ok(Duration::from_secs(43200)));
+        assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1800)));
+        assert!(parse_ttl("soon").is_err());
+    }
+
+    #[test]
+    fn no_subcommand_means_up() {
+        let cli = Cli::try_parse_from(["crm"]).unwrap();
+        assert!(cli.command.is_none());
+    }
+}

@@ -1,0 +1,125 @@
+//! Starts contacts and pipeline on their own ports and databases, as they
+//! run in production, and gives tests clients and helpers.
+
+use crm_kit::{
+    server::Serve,
+    testing::{Backend, TestDatabase, TestServer, authed, shared, token},
+};
+use crm_proto::{
+    common::v1::{Money, StageKind},
+    contacts::v1::{self as cpb, contacts_service_client::ContactsServiceClient},
+    events::v1::EventEnvelope,
+    pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
+};
+use sea_orm::DatabaseConnection;
+use tonic::{Code, Status, service::Routes, transport::Channel};
+use tonic_types::StatusExt;
+
+/// The suite under test and its clients.
+pub struct Suite {
+    /// A PipelineService client.
+    pub pipeline: PipelineServiceClient<Channel>,
+    /// A ContactsService client.
+    pub contacts: ContactsServiceClient<Channel>,
+    /// The pipeline's database, to inspect the outbox.
+    pub db: DatabaseConnection,
+    /// An admin of tenant `acme`.
+    pub token: String,
+    _servers: (TestServer, TestServer),
+    _dbs: (TestDatabase, TestDatabase),
+}
+
+/// A fresh suite, or `None` when the PostgreSQL half is skipped.
+pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
+    let contacts_db = TestDatabase::create(backend, test).await?;
+    let pipeline_db = TestDatabase::create(backend, test).await?;
+    let cconn = crm_kit::db::connect_and_migrate::<crm_contacts::migration::Migrator>(&contacts_db.url).await.expect("contacts db");
+    let pconn = crm_kit::db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&pipeline_db.url).await.expect("pipeline db");
+    let contacts_server = TestServer::start(Serve {
+        routes: Routes::new(crm_contacts::service(cconn.clone(), shared())),
+        service_names: vec![crm_contacts::SERVICE_NAME],
+        databases: vec![cconn],
+    })
+    .await;
+    let directory = crm_pipeline::ContactsDirectory::connect_lazy(&contacts_server.url()).expect("directory");
+    let pipeline_server = TestServer::start(Serve {
+        routes: Routes::new(crm_pipeline::service(pconn.clone(), shared(), directory)),
+        service_names: vec![crm_pipeline::SERVICE_NAME],
+        databases: vec![pconn.clone()],
+    })
+    .await;
+    Some(Suite {
+        pipeline: PipelineServiceClient::new(pipeline_server.channel().await),
+        contacts: ContactsServiceClient::new(contacts_server.channel().await),
+        db: pconn,
+        token: token("acme", "ann", &["admin"]),
+        _servers: (contacts_server, pipeline_server),
+        _dbs: (contacts_db, pipeline_db),
+    })
+}
+
+/// A stage for a create request.
+pub fn stage(name: &str, kind: StageKind, probability: i32) -> pb::Stage {
+    pb::Stage { name: name.into(), kind: kind as i32, probability, rotting_days: 0, ..Default::default() }
+}
+
+/// Lead (10%), Demo (50%), Won, Lost.
+pub fn sales_stages() -> Vec<pb::Stage> {
+    vec![stage("Lead", StageKind::Open, 10), stage("Demo", StageKind::Open, 50), stage("Won", StageKind::Won, 100), stage("Lost", StageKind::Lost, 0)]
+}
+
+/// EUR money.
+pub fn eur(units: i64) -> Option<Money> {
+    Some(Money { currency_code: "EUR".into(), units, nanos: 0 })
+}
+
+impl Suite {
+    /// Creates the Lead/Demo/Won/Lost pipeline.
+    pub async fn sales_pipeline(&mut self) -> pb::Pipeline {
+        let req = pb::CreatePipelineRequest {
+            pipeline: Some(pb::Pipeline { name: "Sales".into(), stages: sales_stages(), ..Default::default() }),
+            request_id: String::new(),
+        };
+        self.pipeline.create_pipeline(authed(&self.token, req)).await.expect("create pipeline").into_inner().pipeline.expect("pipeline")
+    }
+
+    /// Creates a deal titled `title` worth `units` EUR in `pipeline`.
+    pub async fn deal(&mut self, pipeline: &pb::Pipeline, title: &str, units: i64) -> pb::Deal {
+        let deal = pb::Deal { pipeline_id: pipeline.id.clone(), title: title.into(), amount: eur(units), ..Default::default() };
+        let req = pb::CreateDealRequest { deal: Some(deal), request_id: String::new() };
+        self.pipeline.create_deal(authed(&self.token, req)).await.expect("create deal").into_inner().deal.expect("deal")
+    }
+
+    /// Moves `deal` to `stage_id`.
+    pub async fn move_to(&mut self, deal: &pb::Deal, stage_id: &str, reason: &str) -> Result<pb::MoveDealResponse, Status> {
+        let req = pb::MoveDealRequest { deal_id: deal.id.clone(), stage_id: stage_id.into(), etag: String::new(), lost_reason: reason.into() };
+        self.pipeline.move_deal(authed(&self.token, req)).await.map(tonic::Response::into_inner)
+    }
+
+    /// Creates a contact in tenant acme.
+    pub async fn contact(&mut self, email: &str) -> cpb::Contact {
+        let c = cpb::Contact { first_name: "Dana".into(), emails: vec![email.into()], ..Default::default() };
+        let req = cpb::CreateContactRequest { contact: Some(c), request_id: String::new() };
+        self.contacts.create_contact(authed(&self.token, req)).await.expect("create contact").into_inner().contact.expect("contact")
+    }
+
+    /// The event types in the pipeline's outbox, oldest first.
+    pub async fn events(&self) -> Vec<EventEnvelope> {
+        crm_kit::outbox::read_all(&self.db).await.expect("read outbox")
+    }
+
+    /// The event types in the pipeline's outbox, oldest first.
+    pub async fn event_types(&self) -> Vec<String> {
+        self.events().await.into_iter().map(|e| e.r#type).collect()
+    }
+}
+
+/// Asserts `status` is INVALID_ARGUMENT naming `field` in its BadRequest.
+pub fn assert_bad_field(status: &Status, field: &str) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default();
+    assert!(fields.iter().any(|f| f == field), "expected a violation of {field}, got {fields:?} ({})", status.message());
+}
