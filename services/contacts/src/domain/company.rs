@@ -1,0 +1,206 @@
+//! Companies: their changeable fields and the updates that change them.
+
+use crm_kit::{ApiError, ApiResult, etag, validate::Violations};
+use crm_proto::contacts::v1 as pb;
+use uuid::Uuid;
+
+/// The longest company name.
+pub const NAME_MAX: usize = 200;
+/// The longest domain name (RFC 1035).
+pub const DOMAIN_MAX: usize = 253;
+/// The paths an UpdateCompany mask may name.
+pub const UPDATABLE: &[&str] = &["name", "domain", "owner_id"];
+
+/// The changeable fields of a company, valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyFields {
+    /// 1 to 200 characters, trimmed.
+    pub name: String,
+    /// Lower case; empty for none.
+    pub domain: String,
+    /// The owning user.
+    pub owner_id: String,
+}
+
+impl CompanyFields {
+    /// The company of a create request; the owner defaults to `caller_user`.
+    pub fn parse(company: Option<&pb::Company>, caller_user: &str) -> ApiResult<Self> {
+        let company = company.ok_or_else(|| ApiError::invalid("company", "is required"))?;
+        let mut v = Violations::new();
+        let name = v.required_text("company.name", &company.name, NAME_MAX);
+        let domain = parse_domain(&mut v, "company.domain", &company.domain);
+        let owner_id = match company.owner_id.as_str() {
+            "" => caller_user.to_owned(),
+            owner => v.user_id("company.owner_id", owner),
+        };
+        v.finish()?;
+        Ok(Self {
+            name,
+            domain,
+            owner_id,
+        })
+    }
+}
+
+/// A web domain, lower-cased; empty stays empty (no domain).
+pub fn parse_domain(v: &mut Violations, field: &str, raw: &str) -> String {
+    let domain = raw.trim().to_lowercase();
+    if domain.is_empty() {
+        return domain;
+    }
+    if domain.chars().count() > DOMAIN_MAX {
+        v.add(field, format!("must be at most {DOMAIN_MAX} characters"));
+    } else if !is_plausible_domain(&domain) {
+        v.add(field, "must be a domain name such as example.com");
+    }
+    domain
+}
+
+/// Dot-separated labels of letters, digits and inner hyphens, at least two.
+pub fn is_plausible_domain(domain: &str) -> bool {
+    domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.chars().count() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+/// An UpdateCompany request, parsed: which company, the etag, and the new
+/// value of each masked field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyUpdate {
+    /// The company's id.
+    pub id: Uuid,
+    /// The etag the caller sent, if any.
+    pub etag: Option<i64>,
+    name: Option<String>,
+    domain: Option<String>,
+    owner_id: Option<String>,
+}
+
+impl CompanyUpdate {
+    /// Parses the request, naming every bad field.
+    pub fn parse(req: &pb::UpdateCompanyRequest) -> ApiResult<Self> {
+        let company = req
+            .company
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("company", "is required"))?;
+        let mut v = Violations::new();
+        let id = v.required_id("company.id", &company.id);
+        let etag = v
+            .absorb(etag::parse("company.etag", &company.etag))
+            .flatten();
+        let paths = super::mask::parse(&mut v, req.update_mask.as_ref(), UPDATABLE);
+        let has = |p: &str| paths.contains(&p);
+        let name = has("name").then(|| v.required_text("company.name", &company.name, NAME_MAX));
+        let domain = has("domain").then(|| parse_domain(&mut v, "company.domain", &company.domain));
+        let owner_id = has("owner_id").then(|| v.user_id("company.owner_id", &company.owner_id));
+        let id = v.finish_with(id)?;
+        Ok(Self {
+            id,
+            etag,
+            name,
+            domain,
+            owner_id,
+        })
+    }
+
+    /// The fields after the update, and the names of those that changed.
+    pub fn apply(&self, current: &CompanyFields) -> (CompanyFields, Vec<String>) {
+        let mut next = current.clone();
+        let mut changed = Vec::new();
+        let mut set = |slot: &mut String, value: &Option<String>, name: &str| {
+            if let Some(value) = value.as_ref().filter(|v| *v != slot) {
+                slot.clone_from(value);
+                changed.push(name.to_owned());
+            }
+        };
+        set(&mut next.name, &self.name, "name");
+        set(&mut next.domain, &self.domain, "domain");
+        set(&mut next.owner_id, &self.owner_id, "owner_id");
+        (next, changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost_types::FieldMask;
+
+    use super::*;
+
+    fn company(name: &str, domain: &str) -> pb::Company {
+        pb::Company {
+            name: name.into(),
+            domain: domain.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_new_company_is_owned_by_the_caller_and_its_domain_lower_cased() {
+        let f = CompanyFields::parse(Some(&company(" Acme ", "Acme.COM")), "ann").unwrap();
+        assert_eq!(
+            (f.name.as_str(), f.domain.as_str(), f.owner_id.as_str()),
+            ("Acme", "acme.com", "ann")
+        );
+    }
+
+    #[test]
+    fn an_empty_name_and_a_bad_domain_are_both_reported() {
+        let Err(ApiError::InvalidArgument(v)) =
+            CompanyFields::parse(Some(&company("", "no dots")), "ann")
+        else {
+            panic!("expected violations")
+        };
+        let fields: Vec<_> = v.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["company.name", "company.domain"]);
+    }
+
+    #[test]
+    fn a_name_over_200_characters_is_rejected() {
+        assert!(CompanyFields::parse(Some(&company(&"x".repeat(201), "")), "ann").is_err());
+    }
+
+    #[test]
+    fn an_update_changes_only_masked_fields_and_reports_real_changes() {
+        let req = pb::UpdateCompanyRequest {
+            company: Some(pb::Company {
+                id: crm_kit::validate::new_id().to_string(),
+                name: "Acme".into(),
+                domain: "new.example".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["name".into(), "domain".into()],
+            }),
+        };
+        let update = CompanyUpdate::parse(&req).unwrap();
+        let current = CompanyFields {
+            name: "Acme".into(),
+            domain: "old.example".into(),
+            owner_id: "ann".into(),
+        };
+        let (next, changed) = update.apply(&current);
+        assert_eq!(next.domain, "new.example");
+        assert_eq!(next.owner_id, "ann");
+        assert_eq!(changed, ["domain"]);
+    }
+
+    #[test]
+    fn an_update_without_a_mask_is_rejected() {
+        let req = pb::UpdateCompanyRequest {
+            company: Some(pb::Company {
+                id: crm_kit::validate::new_id().to_string(),
+                ..Default::default()
+            }),
+            update_mask: None,
+        };
+        let Err(ApiError::InvalidArgument(v)) = CompanyUpdate::parse(&req) else {
+            panic!("expected violations")
+        };
+        assert_eq!(v[0].field, "update_mask");
+    }
+}

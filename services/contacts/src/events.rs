@@ -1,0 +1,205 @@
+//! Domain changes as `crm.events.v1` payloads, written to the outbox in the
+//! change's own transaction: an event exists if and only if its change
+//! committed. `aggregate_version` is the record's version after the change
+//! (for a delete, the deleted version plus one).
+
+use crm_kit::{
+    auth::Caller,
+    outbox::{self, Event},
+};
+use crm_proto::events::v1 as ev;
+use prost::{Message, Name};
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::{
+    convert,
+    entity::{activity, company},
+    store::contacts::ContactRecord,
+};
+
+async fn emit<P: Message + Name>(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    event_type: &'static str,
+    aggregate_id: &str,
+    aggregate_version: i64,
+    payload: &P,
+) -> Result<(), DbErr> {
+    let event = Event {
+        event_type,
+        aggregate_id,
+        aggregate_version,
+        payload,
+    };
+    outbox::append(conn, caller, event).await
+}
+
+/// `contacts.company.created`.
+pub async fn company_created(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    row: &company::Model,
+) -> Result<(), DbErr> {
+    let payload = ev::CompanyCreated {
+        company: Some(convert::company(row)),
+    };
+    emit(
+        conn,
+        caller,
+        "contacts.company.created",
+        &row.id,
+        row.version,
+        &payload,
+    )
+    .await
+}
+
+/// `contacts.company.updated`, naming the changed fields.
+pub async fn company_updated(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    row: &company::Model,
+    changed_fields: Vec<String>,
+) -> Result<(), DbErr> {
+    let payload = ev::CompanyUpdated {
+        company: Some(convert::company(row)),
+        changed_fields,
+    };
+    emit(
+        conn,
+        caller,
+        "contacts.company.updated",
+        &row.id,
+        row.version,
+        &payload,
+    )
+    .await
+}
+
+/// `contacts.company.deleted`.
+pub async fn company_deleted(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    row: &company::Model,
+) -> Result<(), DbErr> {
+    let payload = ev::CompanyDeleted {
+        company_id: row.id.clone(),
+    };
+    emit(
+        conn,
+        caller,
+        "contacts.company.deleted",
+        &row.id,
+        row.version + 1,
+        &payload,
+    )
+    .await
+}
+
+/// `contacts.contact.created`.
+pub async fn contact_created(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    c: &ContactRecord,
+) -> Result<(), DbErr> {
+    let payload = ev::ContactCreated {
+        contact: Some(convert::contact(c)),
+    };
+    emit(
+        conn,
+        caller,
+        "contacts.contact.created",
+        &c.row.id,
+        c.row.version,
+        &payload,
+    )
+    .await
+}
+
+/// `contacts.contact.updated`, naming the changed fields.
+pub async fn contact_updated(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    c: &ContactRecord,
+    changed_fields: Vec<String>,
+) -> Result<(), DbErr> {
+    let payload = ev::ContactUpdated {
+        contact: Some(convert::contact(c)),
+        changed_fields,
+    };
+    emit(
+        conn,
+        caller,
+        "contacts.contact.updated",
+        &c.row.id,
+        c.row.version,
+        &payload,
+    )
+    .await
+}
+
+/// `contacts.contact.deleted`.
+pub async fn contact_deleted(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    c: &ContactRecord,
+) -> Result<(), DbErr> {
+    let payload = ev::ContactDeleted {
+        contact_id: c.row.id.clone(),
+    };
+    emit(
+        conn,
+        caller,
+        "contacts.contact.deleted",
+        &c.row.id,
+        c.row.version + 1,
+        &payload,
+    )
+    .await
+}
+
+/// `contacts.contact.merged`, then `contacts.contact.deleted` for the duplicate.
+pub async fn contact_merged(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    primary: &ContactRecord,
+    duplicate: &ContactRecord,
+    activities_moved: u64,
+) -> Result<(), DbErr> {
+    let payload = ev::ContactMerged {
+        primary: Some(convert::contact(primary)),
+        duplicate_id: duplicate.row.id.clone(),
+        activities_moved: i64::try_from(activities_moved).unwrap_or(i64::MAX),
+    };
+    let (id, version) = (&primary.row.id, primary.row.version);
+    emit(
+        conn,
+        caller,
+        "contacts.contact.merged",
+        id,
+        version,
+        &payload,
+    )
+    .await?;
+    contact_deleted(conn, caller, duplicate).await
+}
+
+/// `contacts.activity.logged`; an activity never changes, so its version is 1.
+pub async fn activity_logged(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    row: &activity::Model,
+) -> Result<(), DbErr> {
+    let payload = ev::ActivityLogged {
+        activity: Some(convert::activity(row)),
+    };
+    emit(
+        conn,
+        caller,
+        "contacts.activity.logged",
+        &row.id,
+        1,
+        &payload,
+    )
+    .await
+}
