@@ -6,8 +6,7 @@
 #![allow(clippy::all, missing_docs)]
 
 /// The encoded `FileDescriptorSet` of every contract, for gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/crm_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/crm_descriptor.bin"));
 
 /// `crm.common.v1`: Money, Date and the shared enums.
 pub mod common {

@@ -2,6 +2,8 @@
 //! asking contacts over gRPC, driven only through the generated clients.
 //! On SQLite always, and on PostgreSQL when `CRM_TEST_DATABASE_URL` is set.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 use crm::SuiteConfig;
 use crm_kit::testing::{Backend, TestDatabase, authed, token};
 use crm_proto::{
@@ -48,14 +50,22 @@ async fn up(backend: Backend, test: &str) -> Option<Running> {
         // The suite migrates before it serves; wait for it to answer.
         if let Ok(c) = endpoint.connect().await {
             let mut health = HealthClient::new(c.clone());
-            if health.check(HealthCheckRequest { service: String::new() }).await.is_ok() {
+            if health
+                .check(HealthCheckRequest { service: String::new() })
+                .await
+                .is_ok()
+            {
                 channel = Some(c);
                 break;
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    Some(Running { channel: channel.expect("suite answers"), stop: Some(stop), _dbs: (contacts_db, pipeline_db) })
+    Some(Running {
+        channel: channel.expect("suite answers"),
+        stop: Some(stop),
+        _dbs: (contacts_db, pipeline_db),
+    })
 }
 
 async fn the_tour_from_the_readme_works_end_to_end(backend: Backend) {
@@ -64,64 +74,284 @@ async fn the_tour_from_the_readme_works_end_to_end(backend: Backend) {
     let mut contacts = ContactsServiceClient::new(suite.channel.clone());
     let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
 
-    let company = cpb::Company { name: "Acme Corp".into(), domain: "acme.example".into(), ..Default::default() };
-    let company = contacts.create_company(authed(&t, cpb::CreateCompanyRequest { company: Some(company), request_id: String::new() })).await.unwrap().into_inner().company.unwrap();
-    let contact = cpb::Contact { first_name: "Dana".into(), last_name: "Scully".into(), emails: vec!["dana@acme.example".into()], company_id: company.id.clone(), ..Default::default() };
-    let contact = contacts.create_contact(authed(&t, cpb::CreateContactRequest { contact: Some(contact), request_id: String::new() })).await.unwrap().into_inner().contact.unwrap();
+    let company = cpb::Company {
+        name: "Acme Corp".into(),
+        domain: "acme.example".into(),
+        ..Default::default()
+    };
+    let company = contacts
+        .create_company(authed(
+            &t,
+            cpb::CreateCompanyRequest {
+                company: Some(company),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .company
+        .unwrap();
+    let contact = cpb::Contact {
+        first_name: "Dana".into(),
+        last_name: "Scully".into(),
+        emails: vec!["dana@acme.example".into()],
+        company_id: company.id.clone(),
+        ..Default::default()
+    };
+    let contact = contacts
+        .create_contact(authed(
+            &t,
+            cpb::CreateContactRequest {
+                contact: Some(contact),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
 
-    let stage = |name: &str, kind: StageKind, probability| pb::Stage { name: name.into(), kind: kind as i32, probability, ..Default::default() };
-    let stages = vec![stage("Lead", StageKind::Open, 10), stage("Proposal", StageKind::Open, 60), stage("Won", StageKind::Won, 100), stage("Lost", StageKind::Lost, 0)];
-    let p = pipeline.create_pipeline(authed(&t, pb::CreatePipelineRequest { pipeline: Some(pb::Pipeline { name: "Sales".into(), stages, ..Default::default() }), request_id: String::new() })).await.unwrap().into_inner().pipeline.unwrap();
+    let stage = |name: &str, kind: StageKind, probability| pb::Stage {
+        name: name.into(),
+        kind: kind as i32,
+        probability,
+        ..Default::default()
+    };
+    let stages = vec![
+        stage("Lead", StageKind::Open, 10),
+        stage("Proposal", StageKind::Open, 60),
+        stage("Won", StageKind::Won, 100),
+        stage("Lost", StageKind::Lost, 0),
+    ];
+    let p = pipeline
+        .create_pipeline(authed(
+            &t,
+            pb::CreatePipelineRequest {
+                pipeline: Some(pb::Pipeline {
+                    name: "Sales".into(),
+                    stages,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .pipeline
+        .unwrap();
 
     let deal = pb::Deal {
         pipeline_id: p.id.clone(),
         title: "Acme renewal".into(),
-        amount: Some(Money { currency_code: "EUR".into(), units: 12_000, nanos: 0 }),
+        amount: Some(Money {
+            currency_code: "EUR".into(),
+            units: 12_000,
+            nanos: 0,
+        }),
         contact_id: contact.id.clone(),
         company_id: company.id.clone(),
         ..Default::default()
     };
-    let deal = pipeline.create_deal(authed(&t, pb::CreateDealRequest { deal: Some(deal), request_id: "tour-1".into() })).await.unwrap().into_inner().deal.unwrap();
-    let moved = pipeline.move_deal(authed(&t, pb::MoveDealRequest { deal_id: deal.id.clone(), stage_id: p.stages[1].id.clone(), etag: deal.etag.clone(), lost_reason: String::new() })).await.unwrap().into_inner();
+    let deal = pipeline
+        .create_deal(authed(
+            &t,
+            pb::CreateDealRequest {
+                deal: Some(deal),
+                request_id: "tour-1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
+    let moved = pipeline
+        .move_deal(authed(
+            &t,
+            pb::MoveDealRequest {
+                deal_id: deal.id.clone(),
+                stage_id: p.stages[1].id.clone(),
+                etag: deal.etag.clone(),
+                lost_reason: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(moved.deal.as_ref().unwrap().probability, 60);
 
-    let activity = cpb::Activity { kind: ActivityKind::Call as i32, subject: "Pricing call".into(), contact_id: contact.id.clone(), deal_id: deal.id.clone(), ..Default::default() };
-    contacts.log_activity(authed(&t, cpb::LogActivityRequest { activity: Some(activity), request_id: String::new() })).await.unwrap();
-    let timeline = contacts.list_activities(authed(&t, cpb::ListActivitiesRequest { subject: Some(cpb::list_activities_request::Subject::DealId(deal.id.clone())), ..Default::default() })).await.unwrap().into_inner();
+    let activity = cpb::Activity {
+        kind: ActivityKind::Call as i32,
+        subject: "Pricing call".into(),
+        contact_id: contact.id.clone(),
+        deal_id: deal.id.clone(),
+        ..Default::default()
+    };
+    contacts
+        .log_activity(authed(
+            &t,
+            cpb::LogActivityRequest {
+                activity: Some(activity),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap();
+    let timeline = contacts
+        .list_activities(authed(
+            &t,
+            cpb::ListActivitiesRequest {
+                subject: Some(cpb::list_activities_request::Subject::DealId(deal.id.clone())),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(timeline.activities.len(), 1);
 
-    let history = pipeline.list_deal_history(authed(&t, pb::ListDealHistoryRequest { deal_id: deal.id.clone(), ..Default::default() })).await.unwrap().into_inner();
+    let history = pipeline
+        .list_deal_history(authed(
+            &t,
+            pb::ListDealHistoryRequest {
+                deal_id: deal.id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(history.transitions.len(), 2);
-    let board = pipeline.get_board(authed(&t, pb::GetBoardRequest { pipeline_id: p.id.clone(), ..Default::default() })).await.unwrap().into_inner();
+    let board = pipeline
+        .get_board(authed(
+            &t,
+            pb::GetBoardRequest {
+                pipeline_id: p.id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(board.columns[1].deal_count, 1);
-    assert_eq!(board.columns[1].weighted_total, [Money { currency_code: "EUR".into(), units: 7_200, nanos: 0 }]);
+    assert_eq!(
+        board.columns[1].weighted_total,
+        [Money {
+            currency_code: "EUR".into(),
+            units: 7_200,
+            nanos: 0
+        }]
+    );
 
-    let won = pipeline.move_deal(authed(&t, pb::MoveDealRequest { deal_id: deal.id.clone(), stage_id: p.stages[2].id.clone(), etag: String::new(), lost_reason: String::new() })).await.unwrap().into_inner();
+    let won = pipeline
+        .move_deal(authed(
+            &t,
+            pb::MoveDealRequest {
+                deal_id: deal.id.clone(),
+                stage_id: p.stages[2].id.clone(),
+                etag: String::new(),
+                lost_reason: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(won.deal.unwrap().status, DealStatus::Won as i32);
 }
 
 async fn the_pipeline_asks_contacts_about_references_across_the_port(backend: Backend) {
-    let Some(suite) = up(backend, "references").await else { return };
+    let Some(suite) = up(backend, "references").await else {
+        return;
+    };
     let t = token("acme", "ann", &["admin"]);
     let other_tenant = token("globex", "gus", &["admin"]);
     let mut contacts = ContactsServiceClient::new(suite.channel.clone());
     let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
-    let theirs = cpb::Company { name: "Globex".into(), ..Default::default() };
-    let theirs = contacts.create_company(authed(&other_tenant, cpb::CreateCompanyRequest { company: Some(theirs), request_id: String::new() })).await.unwrap().into_inner().company.unwrap();
-    let stage = |name: &str, kind: StageKind| pb::Stage { name: name.into(), kind: kind as i32, ..Default::default() };
-    let stages = vec![stage("Lead", StageKind::Open), stage("Won", StageKind::Won), stage("Lost", StageKind::Lost)];
-    let p = pipeline.create_pipeline(authed(&t, pb::CreatePipelineRequest { pipeline: Some(pb::Pipeline { name: "S".into(), stages, ..Default::default() }), request_id: String::new() })).await.unwrap().into_inner().pipeline.unwrap();
-    let deal = pb::Deal { pipeline_id: p.id.clone(), title: "T".into(), company_id: theirs.id.clone(), ..Default::default() };
-    let err = pipeline.create_deal(authed(&t, pb::CreateDealRequest { deal: Some(deal), request_id: String::new() })).await.unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition, "another tenant's company does not exist for us: {err:?}");
+    let theirs = cpb::Company {
+        name: "Globex".into(),
+        ..Default::default()
+    };
+    let theirs = contacts
+        .create_company(authed(
+            &other_tenant,
+            cpb::CreateCompanyRequest {
+                company: Some(theirs),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .company
+        .unwrap();
+    let stage = |name: &str, kind: StageKind| pb::Stage {
+        name: name.into(),
+        kind: kind as i32,
+        ..Default::default()
+    };
+    let stages = vec![
+        stage("Lead", StageKind::Open),
+        stage("Won", StageKind::Won),
+        stage("Lost", StageKind::Lost),
+    ];
+    let p = pipeline
+        .create_pipeline(authed(
+            &t,
+            pb::CreatePipelineRequest {
+                pipeline: Some(pb::Pipeline {
+                    name: "S".into(),
+                    stages,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .pipeline
+        .unwrap();
+    let deal = pb::Deal {
+        pipeline_id: p.id.clone(),
+        title: "T".into(),
+        company_id: theirs.id.clone(),
+        ..Default::default()
+    };
+    let err = pipeline
+        .create_deal(authed(
+            &t,
+            pb::CreateDealRequest {
+                deal: Some(deal),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::FailedPrecondition,
+        "another tenant's company does not exist for us: {err:?}"
+    );
     assert!(err.message().contains("deal.company_id"));
 }
 
 async fn health_reports_every_service_serving(backend: Backend) {
-    let Some(suite) = up(backend, "health").await else { return };
+    let Some(suite) = up(backend, "health").await else {
+        return;
+    };
     let mut health = HealthClient::new(suite.channel.clone());
     for service in ["", "crm.contacts.v1.ContactsService", "crm.pipeline.v1.PipelineService"] {
-        let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner().status;
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
         assert_eq!(status, ServingStatus::Serving as i32, "{service}");
     }
 }

@@ -35,23 +35,11 @@ async fn emit<P: Message + Name>(
 }
 
 /// `contacts.company.created`.
-pub async fn company_created(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    row: &company::Model,
-) -> Result<(), DbErr> {
+pub async fn company_created(conn: &impl ConnectionTrait, caller: &Caller, row: &company::Model) -> Result<(), DbErr> {
     let payload = ev::CompanyCreated {
         company: Some(convert::company(row)),
     };
-    emit(
-        conn,
-        caller,
-        "contacts.company.created",
-        &row.id,
-        row.version,
-        &payload,
-    )
-    .await
+    emit(conn, caller, "contacts.company.created", &row.id, row.version, &payload).await
 }
 
 /// `contacts.company.updated`, naming the changed fields.
@@ -65,23 +53,11 @@ pub async fn company_updated(
         company: Some(convert::company(row)),
         changed_fields,
     };
-    emit(
-        conn,
-        caller,
-        "contacts.company.updated",
-        &row.id,
-        row.version,
-        &payload,
-    )
-    .await
+    emit(conn, caller, "contacts.company.updated", &row.id, row.version, &payload).await
 }
 
 /// `contacts.company.deleted`.
-pub async fn company_deleted(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    row: &company::Model,
-) -> Result<(), DbErr> {
+pub async fn company_deleted(conn: &impl ConnectionTrait, caller: &Caller, row: &company::Model) -> Result<(), DbErr> {
     let payload = ev::CompanyDeleted {
         company_id: row.id.clone(),
     };
@@ -97,11 +73,7 @@ pub async fn company_deleted(
 }
 
 /// `contacts.contact.created`.
-pub async fn contact_created(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    c: &ContactRecord,
-) -> Result<(), DbErr> {
+pub async fn contact_created(conn: &impl ConnectionTrait, caller: &Caller, c: &ContactRecord) -> Result<(), DbErr> {
     let payload = ev::ContactCreated {
         contact: Some(convert::contact(c)),
     };
@@ -139,11 +111,7 @@ pub async fn contact_updated(
 }
 
 /// `contacts.contact.deleted`.
-pub async fn contact_deleted(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    c: &ContactRecord,
-) -> Result<(), DbErr> {
+pub async fn contact_deleted(conn: &impl ConnectionTrait, caller: &Caller, c: &ContactRecord) -> Result<(), DbErr> {
     let payload = ev::ContactDeleted {
         contact_id: c.row.id.clone(),
     };
@@ -172,34 +140,14 @@ pub async fn contact_merged(
         activities_moved: i64::try_from(activities_moved).unwrap_or(i64::MAX),
     };
     let (id, version) = (&primary.row.id, primary.row.version);
-    emit(
-        conn,
-        caller,
-        "contacts.contact.merged",
-        id,
-        version,
-        &payload,
-    )
-    .await?;
+    emit(conn, caller, "contacts.contact.merged", id, version, &payload).await?;
     contact_deleted(conn, caller, duplicate).await
 }
 
 /// `contacts.activity.logged`; an activity never changes, so its version is 1.
-pub async fn activity_logged(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    row: &activity::Model,
-) -> Result<(), DbErr> {
+pub async fn activity_logged(conn: &impl ConnectionTrait, caller: &Caller, row: &activity::Model) -> Result<(), DbErr> {
     let payload = ev::ActivityLogged {
         activity: Some(convert::activity(row)),
     };
-    emit(
-        conn,
-        caller,
-        "contacts.activity.logged",
-        &row.id,
-        1,
-        &payload,
-    )
-    .await
+    emit(conn, caller, "contacts.activity.logged", &row.id, 1, &payload).await
 }

@@ -85,7 +85,9 @@ pub enum Command {
 
 fn parse_ttl(s: &str) -> Result<Duration, String> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = n.parse().map_err(|_| format!("{s:?} is not a duration like 12h or 30m"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 12h or 30m"))?;
     let secs = match unit {
         "s" | "" => n,
         "m" => n * 60,

@@ -9,7 +9,10 @@ pub mod cli;
 use std::{future::Future, net::SocketAddr};
 
 use anyhow::Context;
-use crm_kit::{Shared, db, server::{self, Serve}};
+use crm_kit::{
+    Shared, db,
+    server::{self, Serve},
+};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
@@ -27,7 +30,11 @@ pub struct SuiteConfig {
 /// The address a client on this machine reaches `listener` at (a wildcard
 /// bind is reached over loopback).
 pub fn local_url(addr: SocketAddr) -> String {
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
     let host = if host.contains(':') { format!("[{host}]") } else { host };
     format!("http://{host}:{}", addr.port())
 }
@@ -35,7 +42,11 @@ pub fn local_url(addr: SocketAddr) -> String {
 /// Runs contacts and pipeline on one listener (the embedded mode) until
 /// `shutdown` resolves. The pipeline reaches contacts over gRPC on the same
 /// port, exactly as it would across processes.
-pub async fn run_suite(listener: TcpListener, config: SuiteConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run_suite(
+    listener: TcpListener,
+    config: SuiteConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let shared = Shared::from_secret(config.secret.as_bytes());
     let contacts_db = db::connect_and_migrate::<crm_contacts::migration::Migrator>(&config.contacts_db).await?;
     let pipeline_db = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&config.pipeline_db).await?;

@@ -29,16 +29,38 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Some(Command::Up { listen, data, auth }) => up(listen, data, auth).await,
-        Some(Command::Serve { service, listen, database_url, contacts_url, auth }) => {
+        Some(Command::Serve {
+            service,
+            listen,
+            database_url,
+            contacts_url,
+            auth,
+        }) => {
             if auth.is_dev_secret() || auth.secret.len() < 32 {
                 bail!("`crm serve` needs CRM_AUTH_SECRET: a secret of at least 32 bytes, not the development default");
             }
-            let listener = TcpListener::bind(listen.listen).await.with_context(|| format!("binding {}", listen.listen))?;
+            let listener = TcpListener::bind(listen.listen)
+                .await
+                .with_context(|| format!("binding {}", listen.listen))?;
             tracing::info!(addr = %listener.local_addr()?, ?service, "serving");
-            crm::run_service(service, listener, &database_url, &contacts_url, &auth.secret, shutdown_signal()).await
+            crm::run_service(
+                service,
+                listener,
+                &database_url,
+                &contacts_url,
+                &auth.secret,
+                shutdown_signal(),
+            )
+            .await
         }
         Some(Command::Migrate { service, database_url }) => crm::migrate(service, &database_url).await,
-        Some(Command::Token { tenant, user, roles, ttl, auth }) => {
+        Some(Command::Token {
+            tenant,
+            user,
+            roles,
+            ttl,
+            auth,
+        }) => {
             println!("{}", mint(&auth, &tenant, &user, &roles, ttl));
             Ok(())
         }
@@ -47,15 +69,24 @@ async fn main() -> anyhow::Result<()> {
 
 async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data.data_dir).with_context(|| format!("creating {}", data.data_dir.display()))?;
-    let listener = TcpListener::bind(listen.listen).await.with_context(|| format!("binding {}", listen.listen))?;
+    let listener = TcpListener::bind(listen.listen)
+        .await
+        .with_context(|| format!("binding {}", listen.listen))?;
     let url = local_url(listener.local_addr()?);
-    let config = SuiteConfig { contacts_db: data.sqlite_url("contacts"), pipeline_db: data.sqlite_url("pipeline"), secret: auth.secret.clone() };
+    let config = SuiteConfig {
+        contacts_db: data.sqlite_url("contacts"),
+        pipeline_db: data.sqlite_url("pipeline"),
+        secret: auth.secret.clone(),
+    };
     if auth.is_dev_secret() {
         tracing::warn!("using the development token secret; set CRM_AUTH_SECRET for anything but a laptop");
     }
     println!("crm is up: gRPC (contacts, pipeline, health, reflection) on {url}");
     println!("  data:  {}", data.data_dir.display());
     println!("  token: TOKEN=$(cargo run --release -q -- token --tenant acme --user ann --role admin)");
-    println!("  try:   grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {} list", url.trim_start_matches("http://"));
+    println!(
+        "  try:   grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {} list",
+        url.trim_start_matches("http://")
+    );
     crm::run_suite(listener, config, shutdown_signal()).await
 }

@@ -169,7 +169,13 @@ mod tests {
     fn an_expired_token_is_rejected() {
         let v = TokenVerifier::hs256(b"0123456789abcdef0123456789abcdef");
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims { sub: "ann".into(), tid: "acme".into(), roles: vec![], exp: now - 3600, iat: now - 7200 };
+        let claims = Claims {
+            sub: "ann".into(),
+            tid: "acme".into(),
+            roles: vec![],
+            exp: now - 3600,
+            iat: now - 7200,
+        };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &v.encoding).unwrap();
         assert!(v.verify(&token).is_err());
     }

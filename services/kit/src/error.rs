@@ -116,11 +116,7 @@ impl ApiError {
     }
 
     /// A failed precondition about `subject`.
-    pub fn precondition(
-        kind: &'static str,
-        subject: impl Into<String>,
-        description: impl Into<String>,
-    ) -> Self {
+    pub fn precondition(kind: &'static str, subject: impl Into<String>, description: impl Into<String>) -> Self {
         Self::FailedPrecondition {
             kind,
             subject: subject.into(),
@@ -155,14 +151,11 @@ impl From<ApiError> for Status {
                 }
                 d
             }
-            ApiError::NotFound {
-                resource_type,
-                name,
-            } => ErrorDetails::with_resource_info(*resource_type, name, "", "not found"),
+            ApiError::NotFound { resource_type, name } => {
+                ErrorDetails::with_resource_info(*resource_type, name, "", "not found")
+            }
             ApiError::AlreadyExists {
-                resource_type,
-                name,
-                ..
+                resource_type, name, ..
             } => ErrorDetails::with_error_info(
                 "ALREADY_EXISTS",
                 ERROR_DOMAIN,
@@ -182,11 +175,9 @@ impl From<ApiError> for Status {
                 subject,
                 description,
             } => ErrorDetails::with_precondition_failure_violation(*kind, subject, description),
-            ApiError::InvalidPageToken => ErrorDetails::with_error_info(
-                "INVALID_PAGE_TOKEN",
-                ERROR_DOMAIN,
-                HashMap::new(),
-            ),
+            ApiError::InvalidPageToken => {
+                ErrorDetails::with_error_info("INVALID_PAGE_TOKEN", ERROR_DOMAIN, HashMap::new())
+            }
             ApiError::Unavailable(_) => ErrorDetails::with_retry_info(Some(Duration::from_secs(1))),
             ApiError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
@@ -212,9 +203,7 @@ impl From<DbErr> for ApiError {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::Unavailable("the database")
             }
-            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))
-                if is_transient(e) =>
-            {
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) if is_transient(e) => {
                 tracing::warn!(error = %err, "database busy or unreachable");
                 ApiError::Unavailable("the database")
             }

@@ -22,12 +22,7 @@ pub fn parse(field: &str, etag: &str) -> Result<Option<i64>, ApiError> {
 }
 
 /// Fails with ABORTED when the caller's etag names another version.
-pub fn check(
-    resource_type: &'static str,
-    id: &str,
-    given: Option<i64>,
-    current: i64,
-) -> Result<(), ApiError> {
+pub fn check(resource_type: &'static str, id: &str, given: Option<i64>, current: i64) -> Result<(), ApiError> {
     match given {
         Some(v) if v != current => Err(ApiError::EtagMismatch {
             resource_type,

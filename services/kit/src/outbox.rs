@@ -93,9 +93,7 @@ where
 }
 
 /// The envelopes in the outbox of `conn`, oldest first; for tests and tools.
-pub async fn read_all<C: ConnectionTrait>(
-    conn: &C,
-) -> Result<Vec<crm_proto::events::v1::EventEnvelope>, DbErr> {
+pub async fn read_all<C: ConnectionTrait>(conn: &C) -> Result<Vec<crm_proto::events::v1::EventEnvelope>, DbErr> {
     let rows = entity::Entity::find()
         .order_by_asc(entity::Column::Seq)
         .all(conn)

@@ -105,13 +105,7 @@ impl PageTokens {
 
     /// Trims a fetched page (fetched with `size + 1` rows) and returns the
     /// next page token, empty when this is the last page.
-    pub fn finish<T, C: Serialize>(
-        &self,
-        rows: &mut Vec<T>,
-        size: u64,
-        query: &str,
-        key: impl Fn(&T) -> C,
-    ) -> String {
+    pub fn finish<T, C: Serialize>(&self, rows: &mut Vec<T>, size: u64, query: &str, key: impl Fn(&T) -> C) -> String {
         if rows.len() as u64 <= size {
             return String::new();
         }

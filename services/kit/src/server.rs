@@ -27,7 +27,11 @@ pub struct Serve {
 pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
     set_all(&reporter, &what.service_names, ServingStatus::Serving).await;
-    let watcher = tokio::spawn(watch_databases(reporter.clone(), what.service_names.clone(), what.databases));
+    let watcher = tokio::spawn(watch_databases(
+        reporter.clone(),
+        what.service_names.clone(),
+        what.databases,
+    ));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
@@ -83,7 +87,11 @@ async fn watch_databases(reporter: HealthReporter, names: Vec<&'static str>, dbs
         if up != serving {
             serving = up;
             tracing::warn!(serving, "database reachability changed");
-            let status = if up { ServingStatus::Serving } else { ServingStatus::NotServing };
+            let status = if up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
             set_all(&reporter, &names, status).await;
         }
     }

@@ -38,7 +38,10 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                Some(Self { url, cleanup: Cleanup::Dir(dir) })
+                Some(Self {
+                    url,
+                    cleanup: Cleanup::Dir(dir),
+                })
             }
             Backend::Postgres => {
                 let admin_url = postgres_url(test)?;
@@ -53,7 +56,10 @@ impl TestDatabase {
                     .expect("create test database");
                 let _ = admin.close().await;
                 let url = replace_database(&admin_url, &name);
-                Some(Self { url, cleanup: Cleanup::Postgres { admin_url, name } })
+                Some(Self {
+                    url,
+                    cleanup: Cleanup::Postgres { admin_url, name },
+                })
             }
         }
     }
@@ -139,18 +145,6 @@ macro_rules! backend_tests {
     };
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_test_database_name_replaces_the_admin_database() {
-        assert_eq!(replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"), "postgres://postgres@127.0.0.1:5432/x");
-        assert_eq!(replace_database("postgres://p@h/postgres?sslmode=disable", "x"), "postgres://p@h/x?sslmode=disable");
-        assert_eq!(replace_database("postgres://p@h", "x"), "postgres://p@h/x");
-    }
-}
-
 /// The secret every test signs its tokens with.
 pub const TEST_SECRET: &[u8] = b"crm-test-secret-0123456789abcdef0123";
 
@@ -167,10 +161,8 @@ pub fn token(tenant: &str, user: &str, roles: &[&str]) -> String {
 /// `msg` as a request carrying `token` as its bearer token.
 pub fn authed<T>(token: &str, msg: T) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
-    req.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ASCII token"),
-    );
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().expect("ASCII token"));
     req
 }
 
@@ -213,5 +205,23 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_database_name_replaces_the_admin_database() {
+        assert_eq!(
+            replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://p@h/postgres?sslmode=disable", "x"),
+            "postgres://p@h/x?sslmode=disable"
+        );
+        assert_eq!(replace_database("postgres://p@h", "x"), "postgres://p@h/x");
     }
 }

@@ -48,7 +48,13 @@ mod tests {
 
     #[test]
     fn an_out_of_range_timestamp_is_rejected() {
-        assert_eq!(from_timestamp(&Timestamp { seconds: i64::MAX, nanos: 0 }), None);
+        assert_eq!(
+            from_timestamp(&Timestamp {
+                seconds: i64::MAX,
+                nanos: 0
+            }),
+            None
+        );
         assert_eq!(from_timestamp(&Timestamp { seconds: 0, nanos: -1 }), None);
     }
 }

@@ -4,9 +4,15 @@
 
 use std::time::Duration;
 
-use crm_kit::{ApiError, auth::{self, Caller}};
+use crm_kit::{
+    ApiError,
+    auth::{self, Caller},
+};
 use crm_proto::contacts::v1::{GetCompanyRequest, GetContactRequest, contacts_service_client::ContactsServiceClient};
-use tonic::{Code, Request, transport::{Channel, Endpoint}};
+use tonic::{
+    Code, Request,
+    transport::{Channel, Endpoint},
+};
 
 /// A client of ContactsService.
 #[derive(Clone, Debug)]
@@ -23,7 +29,9 @@ impl ContactsDirectory {
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .connect_lazy();
-        Ok(Self { client: ContactsServiceClient::new(channel) })
+        Ok(Self {
+            client: ContactsServiceClient::new(channel),
+        })
     }
 
     /// FAILED_PRECONDITION naming `field` unless the contact exists.

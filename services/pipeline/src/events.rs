@@ -29,7 +29,17 @@ pub async fn pipeline<C: ConnectionTrait, P: prost::Message + prost::Name>(
     version: i64,
     payload: &P,
 ) -> Result<(), DbErr> {
-    outbox::append(conn, caller, Event { event_type, aggregate_id: &p.id, aggregate_version: version, payload }).await
+    outbox::append(
+        conn,
+        caller,
+        Event {
+            event_type,
+            aggregate_id: &p.id,
+            aggregate_version: version,
+            payload,
+        },
+    )
+    .await
 }
 
 /// Writes one event about a deal.
@@ -41,7 +51,17 @@ pub async fn deal<C: ConnectionTrait, P: prost::Message + prost::Name>(
     version: i64,
     payload: &P,
 ) -> Result<(), DbErr> {
-    outbox::append(conn, caller, Event { event_type, aggregate_id: deal_id, aggregate_version: version, payload }).await
+    outbox::append(
+        conn,
+        caller,
+        Event {
+            event_type,
+            aggregate_id: deal_id,
+            aggregate_version: version,
+            payload,
+        },
+    )
+    .await
 }
 
 /// Routing keys of the pipeline service's events.

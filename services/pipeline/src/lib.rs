@@ -4,13 +4,13 @@
 //! the same transaction.
 #![forbid(unsafe_code)]
 
+pub mod contacts;
 pub mod domain;
 pub mod entity;
-pub mod migration;
-pub mod store;
-pub mod contacts;
 pub mod events;
 pub mod grpc;
+pub mod migration;
+pub mod store;
 
 use crm_kit::{Shared, auth::Authenticate};
 use crm_proto::pipeline::v1::pipeline_service_server::PipelineServiceServer;
@@ -28,5 +28,8 @@ pub fn service(
     contacts: ContactsDirectory,
 ) -> InterceptedService<PipelineServiceServer<grpc::Pipelines>, Authenticate> {
     let auth = shared.authenticate();
-    InterceptedService::new(PipelineServiceServer::new(grpc::Pipelines::new(db, shared, contacts)), auth)
+    InterceptedService::new(
+        PipelineServiceServer::new(grpc::Pipelines::new(db, shared, contacts)),
+        auth,
+    )
 }

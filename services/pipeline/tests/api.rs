@@ -2,11 +2,13 @@
 //! ContactsService beside it, a fresh database per test, on SQLite always
 //! and on PostgreSQL when `CRM_TEST_DATABASE_URL` is set.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 mod api {
-    pub mod harness;
     mod bad_input;
     mod board;
     mod deals;
+    pub mod harness;
     mod pipelines;
     mod tenancy;
 }

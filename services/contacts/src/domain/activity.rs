@@ -49,10 +49,7 @@ impl NewActivity {
         let occurred_at = match &a.occurred_at {
             None => now,
             Some(ts) => time::from_timestamp(ts).unwrap_or_else(|| {
-                v.add(
-                    "activity.occurred_at",
-                    "must be a valid time between years 1 and 9999",
-                );
+                v.add("activity.occurred_at", "must be a valid time between years 1 and 9999");
                 now
             }),
         };
@@ -60,10 +57,7 @@ impl NewActivity {
         let company_id = v.optional_id("activity.company_id", &a.company_id);
         let deal_id = v.optional_id("activity.deal_id", &a.deal_id);
         if a.contact_id.is_empty() && a.company_id.is_empty() && a.deal_id.is_empty() {
-            v.add(
-                "activity",
-                "needs at least one of contact_id, company_id and deal_id",
-            );
+            v.add("activity", "needs at least one of contact_id, company_id and deal_id");
         }
         v.finish()?;
         Ok(Self {
@@ -98,10 +92,7 @@ impl Timeline {
             Some(Subject::CompanyId(id)) => v.required_id("company_id", id).map(Self::Company),
             Some(Subject::DealId(id)) => v.required_id("deal_id", id).map(Self::Deal),
             None => {
-                v.add(
-                    "subject",
-                    "one of contact_id, company_id and deal_id is required",
-                );
+                v.add("subject", "one of contact_id, company_id and deal_id is required");
                 None
             }
         };
@@ -142,12 +133,7 @@ mod tests {
 
     #[test]
     fn an_activity_without_a_time_happened_now() {
-        assert_eq!(
-            NewActivity::parse(Some(&activity()), 42)
-                .unwrap()
-                .occurred_at,
-            42
-        );
+        assert_eq!(NewActivity::parse(Some(&activity()), 42).unwrap().occurred_at, 42);
     }
 
     #[test]
@@ -166,10 +152,7 @@ mod tests {
             seconds: i64::MAX,
             nanos: 0,
         });
-        assert_eq!(
-            fields(NewActivity::parse(Some(&a), 0)),
-            ["activity.occurred_at"]
-        );
+        assert_eq!(fields(NewActivity::parse(Some(&a), 0)), ["activity.occurred_at"]);
     }
 
     #[test]

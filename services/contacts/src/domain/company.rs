@@ -34,11 +34,7 @@ impl CompanyFields {
             owner => v.user_id("company.owner_id", owner),
         };
         v.finish()?;
-        Ok(Self {
-            name,
-            domain,
-            owner_id,
-        })
+        Ok(Self { name, domain, owner_id })
     }
 }
 
@@ -90,9 +86,7 @@ impl CompanyUpdate {
             .ok_or_else(|| ApiError::invalid("company", "is required"))?;
         let mut v = Violations::new();
         let id = v.required_id("company.id", &company.id);
-        let etag = v
-            .absorb(etag::parse("company.etag", &company.etag))
-            .flatten();
+        let etag = v.absorb(etag::parse("company.etag", &company.etag)).flatten();
         let paths = super::mask::parse(&mut v, req.update_mask.as_ref(), UPDATABLE);
         let has = |p: &str| paths.contains(&p);
         let name = has("name").then(|| v.required_text("company.name", &company.name, NAME_MAX));
@@ -150,9 +144,7 @@ mod tests {
 
     #[test]
     fn an_empty_name_and_a_bad_domain_are_both_reported() {
-        let Err(ApiError::InvalidArgument(v)) =
-            CompanyFields::parse(Some(&company("", "no dots")), "ann")
-        else {
+        let Err(ApiError::InvalidArgument(v)) = CompanyFields::parse(Some(&company("", "no dots")), "ann") else {
             panic!("expected violations")
         };
         let fields: Vec<_> = v.iter().map(|v| v.field.as_str()).collect();

@@ -78,18 +78,13 @@ impl ContactFields {
     /// A contact needs a first name, a last name or an email.
     fn check_identifiable(&self, v: &mut Violations) {
         if self.first_name.is_empty() && self.last_name.is_empty() && self.emails.is_empty() {
-            v.add(
-                "contact",
-                "needs a first_name, a last_name or at least one email",
-            );
+            v.add("contact", "needs a first_name, a last_name or at least one email");
         }
     }
 
     /// "first last", lower case, for name search.
     pub fn full_name_lower(&self) -> String {
-        format!("{} {}", self.first_name, self.last_name)
-            .trim()
-            .to_lowercase()
+        format!("{} {}", self.first_name, self.last_name).trim().to_lowercase()
     }
 
     /// Adds `other`'s emails, phones and tags that this contact lacks, and
@@ -166,9 +161,7 @@ pub fn parse_tags(v: &mut Violations, field: &str, raw: &[String]) -> Vec<String
     }
     let mut out: Vec<String> = Vec::new();
     for (i, tag) in raw.iter().enumerate() {
-        let tag = v
-            .required_text(&format!("{field}[{i}]"), tag, TAG_MAX)
-            .to_lowercase();
+        let tag = v.required_text(&format!("{field}[{i}]"), tag, TAG_MAX).to_lowercase();
         if !tag.is_empty() && !out.contains(&tag) {
             out.push(tag);
         }

@@ -11,9 +11,7 @@ pub const QUERY_MAX: usize = 200;
 /// A ListCompanies search: a lower-case prefix of name or domain.
 pub fn company_query(req: &pb::ListCompaniesRequest) -> ApiResult<String> {
     let mut v = Violations::new();
-    let query = v
-        .optional_text("query", &req.query, QUERY_MAX)
-        .to_lowercase();
+    let query = v.optional_text("query", &req.query, QUERY_MAX).to_lowercase();
     v.finish()?;
     Ok(query)
 }
@@ -39,13 +37,9 @@ impl ContactFilter {
     pub fn parse(req: &pb::ListContactsRequest) -> ApiResult<Self> {
         let mut v = Violations::new();
         let filter = Self {
-            query: v
-                .optional_text("query", &req.query, QUERY_MAX)
-                .to_lowercase(),
+            query: v.optional_text("query", &req.query, QUERY_MAX).to_lowercase(),
             company_id: v.optional_id("company_id", &req.company_id),
-            tag: v
-                .optional_text("tag", &req.tag, super::contact::TAG_MAX)
-                .to_lowercase(),
+            tag: v.optional_text("tag", &req.tag, super::contact::TAG_MAX).to_lowercase(),
         };
         v.finish()?;
         Ok(filter)

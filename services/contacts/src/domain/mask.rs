@@ -5,19 +5,12 @@ use prost_types::FieldMask;
 
 /// The paths of `mask`, each one of `allowed`, without repeats. An empty or
 /// missing mask, or an unknown path, is recorded against `update_mask`.
-pub fn parse(
-    v: &mut Violations,
-    mask: Option<&FieldMask>,
-    allowed: &[&'static str],
-) -> Vec<&'static str> {
+pub fn parse(v: &mut Violations, mask: Option<&FieldMask>, allowed: &[&'static str]) -> Vec<&'static str> {
     let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
     if paths.is_empty() {
         v.add(
             "update_mask",
-            format!(
-                "must name the fields to change, any of: {}",
-                allowed.join(", ")
-            ),
+            format!("must name the fields to change, any of: {}", allowed.join(", ")),
         );
         return Vec::new();
     }
@@ -28,10 +21,7 @@ pub fn parse(
             Some(_) => {}
             None => v.add(
                 "update_mask",
-                format!(
-                    "`{path}` cannot be changed; allowed: {}",
-                    allowed.join(", ")
-                ),
+                format!("`{path}` cannot be changed; allowed: {}", allowed.join(", ")),
             ),
         }
     }

@@ -57,14 +57,7 @@ pub(super) async fn list(
     let fingerprint = timeline.fingerprint();
     let tokens = &svc.shared.page_tokens;
     let page = tokens.parse::<(i64, String)>(req.page_size, &req.page_token, &fingerprint)?;
-    let mut rows = activities::list(
-        &svc.db,
-        &caller.tenant_id,
-        timeline,
-        page.after,
-        page.size + 1,
-    )
-    .await?;
+    let mut rows = activities::list(&svc.db, &caller.tenant_id, timeline, page.after, page.size + 1).await?;
     let next_page_token = tokens.finish(&mut rows, page.size, &fingerprint, |row| {
         (row.occurred_at, row.id.clone())
     });

@@ -1,9 +1,6 @@
 //! The company RPCs.
 
-use crm_kit::{
-    ApiError, ApiResult, auth::Caller, etag, idempotency::RequestKey, time::now_micros,
-    validate::parse_id,
-};
+use crm_kit::{ApiError, ApiResult, auth::Caller, etag, idempotency::RequestKey, time::now_micros, validate::parse_id};
 use crm_proto::contacts::v1 as pb;
 use sea_orm::TransactionTrait;
 
@@ -117,14 +114,7 @@ pub(super) async fn list(
     let fingerprint = listing::company_fingerprint(&query);
     let tokens = &svc.shared.page_tokens;
     let page = tokens.parse::<String>(req.page_size, &req.page_token, &fingerprint)?;
-    let mut rows = companies::list(
-        &svc.db,
-        &caller.tenant_id,
-        &query,
-        page.after.as_deref(),
-        page.size + 1,
-    )
-    .await?;
+    let mut rows = companies::list(&svc.db, &caller.tenant_id, &query, page.after.as_deref(), page.size + 1).await?;
     let next_page_token = tokens.finish(&mut rows, page.size, &fingerprint, |row| row.id.clone());
     Ok(pb::ListCompaniesResponse {
         companies: rows.iter().map(convert::company).collect(),

@@ -1,8 +1,6 @@
 //! The contact RPCs, merge included.
 
-use crm_kit::{
-    ApiResult, auth::Caller, etag, idempotency::RequestKey, time::now_micros, validate::parse_id,
-};
+use crm_kit::{ApiResult, auth::Caller, etag, idempotency::RequestKey, time::now_micros, validate::parse_id};
 use crm_proto::contacts::v1 as pb;
 use sea_orm::TransactionTrait;
 
@@ -111,10 +109,8 @@ pub(super) async fn list(
     let tokens = &svc.shared.page_tokens;
     let page = tokens.parse::<String>(req.page_size, &req.page_token, &fingerprint)?;
     let after = page.after.as_deref();
-    let mut records =
-        contact_list::list(&svc.db, &caller.tenant_id, &filter, after, page.size + 1).await?;
-    let next_page_token =
-        tokens.finish(&mut records, page.size, &fingerprint, |r| r.row.id.clone());
+    let mut records = contact_list::list(&svc.db, &caller.tenant_id, &filter, after, page.size + 1).await?;
+    let next_page_token = tokens.finish(&mut records, page.size, &fingerprint, |r| r.row.id.clone());
     Ok(pb::ListContactsResponse {
         contacts: records.iter().map(convert::contact).collect(),
         next_page_token,
@@ -131,12 +127,7 @@ pub(super) async fn merge(
     let txn = svc.db.begin().await?;
     let primary = contacts::get(&txn, tenant, &merge.primary_id.to_string()).await?;
     let duplicate = contacts::get(&txn, tenant, &merge.duplicate_id.to_string()).await?;
-    etag::check(
-        "contact",
-        &primary.row.id,
-        merge.primary_etag,
-        primary.row.version,
-    )?;
+    etag::check("contact", &primary.row.id, merge.primary_etag, primary.row.version)?;
     let mut merged = primary.fields.clone();
     merged.absorb(&duplicate.fields);
     let moved = activities::repoint(&txn, tenant, &duplicate.row.id, &primary.row.id).await?;

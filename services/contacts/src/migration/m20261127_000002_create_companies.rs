@@ -18,13 +18,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         crm_kit::migration::create_from_entity(manager, company::Entity).await?;
         // Lists page by id within a tenant; search prefixes name and domain.
-        super::index(
-            manager,
-            "idx_companies_tenant_id",
-            "companies",
-            &["tenant_id", "id"],
-        )
-        .await?;
+        super::index(manager, "idx_companies_tenant_id", "companies", &["tenant_id", "id"]).await?;
         super::index(
             manager,
             "idx_companies_tenant_name",

@@ -20,13 +20,7 @@ impl MigrationTrait for Migration {
         crm_kit::migration::create_from_entity(manager, contact_email::Entity).await?;
         crm_kit::migration::create_from_entity(manager, contact_tag::Entity).await?;
         // Lists page by id within a tenant and filter by company.
-        super::index(
-            manager,
-            "idx_contacts_tenant_id",
-            "contacts",
-            &["tenant_id", "id"],
-        )
-        .await?;
+        super::index(manager, "idx_contacts_tenant_id", "contacts", &["tenant_id", "id"]).await?;
         super::index(
             manager,
             "idx_contacts_tenant_company",
@@ -43,12 +37,6 @@ impl MigrationTrait for Migration {
         )
         .await?;
         // The tag filter looks contacts up by tag.
-        super::index(
-            manager,
-            "idx_contact_tags_tag",
-            "contact_tags",
-            &["tenant_id", "tag"],
-        )
-        .await
+        super::index(manager, "idx_contact_tags_tag", "contact_tags", &["tenant_id", "tag"]).await
     }
 }

@@ -23,12 +23,7 @@ impl MigratorTrait for Migrator {
 }
 
 /// Creates index `name` on `table` over `columns`.
-async fn index(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: &str,
-    columns: &[&str],
-) -> Result<(), DbErr> {
+async fn index(manager: &SchemaManager<'_>, name: &str, table: &str, columns: &[&str]) -> Result<(), DbErr> {
     let mut stmt = Index::create();
     stmt.name(name).table(Alias::new(table));
     for column in columns {

@@ -2,8 +2,8 @@
 
 use crm_kit::{ApiError, ApiResult, validate::new_id};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -49,12 +49,7 @@ pub async fn get(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> ApiResu
 }
 
 /// Moves the activities of contact `from` to contact `to`; returns how many moved.
-pub async fn repoint(
-    conn: &impl ConnectionTrait,
-    tenant: &str,
-    from: &str,
-    to: &str,
-) -> Result<u64, DbErr> {
+pub async fn repoint(conn: &impl ConnectionTrait, tenant: &str, from: &str, to: &str) -> Result<u64, DbErr> {
     let result = Entity::update_many()
         .col_expr(Column::ContactId, Expr::value(to))
         .filter(Column::TenantId.eq(tenant))
@@ -78,9 +73,7 @@ pub async fn list(
         Timeline::Company(id) => Column::CompanyId.eq(id.to_string()),
         Timeline::Deal(id) => Column::DealId.eq(id.to_string()),
     };
-    let mut select = Entity::find()
-        .filter(Column::TenantId.eq(tenant))
-        .filter(on_timeline);
+    let mut select = Entity::find().filter(Column::TenantId.eq(tenant)).filter(on_timeline);
     if let Some((at, id)) = after {
         select = select.filter(
             Condition::any()

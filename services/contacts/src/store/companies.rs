@@ -2,8 +2,8 @@
 
 use crm_kit::{ApiError, ApiResult, validate::new_id};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -49,11 +49,7 @@ pub async fn insert(
 }
 
 /// The tenant's company `id`, if it exists.
-pub async fn find(
-    conn: &impl ConnectionTrait,
-    tenant: &str,
-    id: &str,
-) -> Result<Option<Model>, DbErr> {
+pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(id.to_owned())
         .filter(Column::TenantId.eq(tenant))
         .one(conn)
@@ -69,12 +65,7 @@ pub async fn get(conn: &impl ConnectionTrait, tenant: &str, id: Uuid) -> ApiResu
 }
 
 /// FAILED_PRECONDITION naming `field` unless the tenant has company `id`.
-pub async fn ensure_exists(
-    conn: &impl ConnectionTrait,
-    tenant: &str,
-    id: Uuid,
-    field: &str,
-) -> ApiResult<()> {
+pub async fn ensure_exists(conn: &impl ConnectionTrait, tenant: &str, id: Uuid, field: &str) -> ApiResult<()> {
     match find(conn, tenant, &id.to_string()).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::precondition(
@@ -125,11 +116,7 @@ pub async fn update(
 }
 
 /// Whether any contact of the tenant still belongs to company `id`.
-pub async fn has_contacts(
-    conn: &impl ConnectionTrait,
-    tenant: &str,
-    id: &str,
-) -> Result<bool, DbErr> {
+pub async fn has_contacts(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<bool, DbErr> {
     let count = contact::Entity::find()
         .filter(contact::Column::TenantId.eq(tenant))
         .filter(contact::Column::CompanyId.eq(id))

@@ -2,8 +2,7 @@
 //! filters (name or email prefix, company, tag), all tenant-scoped.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Query},
 };
 
@@ -36,20 +35,14 @@ pub async fn list(
             .column((contact_tag::Entity, contact_tag::Column::ContactId))
             .from(contact_tag::Entity)
             .and_where(Expr::col((contact_tag::Entity, contact_tag::Column::TenantId)).eq(tenant))
-            .and_where(
-                Expr::col((contact_tag::Entity, contact_tag::Column::Tag)).eq(filter.tag.as_str()),
-            )
+            .and_where(Expr::col((contact_tag::Entity, contact_tag::Column::Tag)).eq(filter.tag.as_str()))
             .to_owned();
         select = select.filter(Column::Id.in_subquery(tagged));
     }
     if let Some(after) = after {
         select = select.filter(Column::Id.gt(after));
     }
-    let rows = select
-        .order_by_asc(Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await?;
+    let rows = select.order_by_asc(Column::Id).limit(limit).all(conn).await?;
     load(conn, tenant, rows).await
 }
 

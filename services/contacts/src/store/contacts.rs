@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use crm_kit::{ApiError, ApiResult, validate::new_id};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr, TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -120,11 +120,7 @@ pub async fn get(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> ApiResu
 }
 
 /// The tenant's contact `id`, if it exists.
-pub async fn find(
-    conn: &impl ConnectionTrait,
-    tenant: &str,
-    id: &str,
-) -> Result<Option<ContactRecord>, DbErr> {
+pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<Option<ContactRecord>, DbErr> {
     let row = Entity::find_by_id(id.to_owned())
         .filter(Column::TenantId.eq(tenant))
         .one(conn)
@@ -152,11 +148,7 @@ pub async fn ensure_emails_free(
     if let Some(except) = except {
         select = select.filter(contact_email::Column::ContactId.ne(except));
     }
-    match select
-        .order_by_asc(contact_email::Column::Email)
-        .one(conn)
-        .await?
-    {
+    match select.order_by_asc(contact_email::Column::Email).one(conn).await? {
         Some(taken) => Err(email_taken(&taken.email, &taken.contact_id)),
         None => Ok(()),
     }
@@ -204,21 +196,13 @@ async fn write_emails(
     }
 }
 
-async fn write_tags(
-    conn: &impl ConnectionTrait,
-    tenant: &str,
-    id: &str,
-    tags: &[String],
-) -> Result<(), DbErr> {
-    let rows = tags
-        .iter()
-        .zip(0..)
-        .map(|(tag, position)| contact_tag::ActiveModel {
-            tenant_id: Set(tenant.to_owned()),
-            contact_id: Set(id.to_owned()),
-            tag: Set(tag.clone()),
-            position: Set(position),
-        });
+async fn write_tags(conn: &impl ConnectionTrait, tenant: &str, id: &str, tags: &[String]) -> Result<(), DbErr> {
+    let rows = tags.iter().zip(0..).map(|(tag, position)| contact_tag::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
+        contact_id: Set(id.to_owned()),
+        tag: Set(tag.clone()),
+        position: Set(position),
+    });
     contact_tag::Entity::insert_many(rows)
         .exec_without_returning(conn)
         .await?;
@@ -283,11 +267,9 @@ pub(super) async fn load(
 }
 
 fn assemble(row: Model, emails: Vec<String>, tags: Vec<String>) -> Result<ContactRecord, DbErr> {
-    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
-        DbErr::Custom(format!("contact {} has bad {what}: {e}", row.id))
-    };
-    let phones: Vec<String> =
-        serde_json::from_str(&row.phones).map_err(|e| corrupt("phones", &e))?;
+    let corrupt =
+        |what: &str, e: &dyn std::fmt::Display| DbErr::Custom(format!("contact {} has bad {what}: {e}", row.id));
+    let phones: Vec<String> = serde_json::from_str(&row.phones).map_err(|e| corrupt("phones", &e))?;
     let company_id = match row.company_id.as_deref() {
         Some(id) => Some(Uuid::try_parse(id).map_err(|e| corrupt("company_id", &e))?),
         None => None,
@@ -321,12 +303,7 @@ pub async fn ensure_valid(
 }
 
 /// FAILED_PRECONDITION naming `field` unless the tenant has contact `id`.
-pub async fn ensure_exists(
-    conn: &impl ConnectionTrait,
-    tenant: &str,
-    id: Uuid,
-    field: &str,
-) -> ApiResult<()> {
+pub async fn ensure_exists(conn: &impl ConnectionTrait, tenant: &str, id: Uuid, field: &str) -> ApiResult<()> {
     let found = Entity::find_by_id(id.to_string())
         .filter(Column::TenantId.eq(tenant))
         .select_only()

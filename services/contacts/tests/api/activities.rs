@@ -30,12 +30,7 @@ async fn log(h: &mut Harness, activity: pb::Activity) -> Result<pb::Activity, to
         .expect("activity"))
 }
 
-async fn timeline(
-    h: &mut Harness,
-    subject: Subject,
-    page_size: i32,
-    page_token: &str,
-) -> pb::ListActivitiesResponse {
+async fn timeline(h: &mut Harness, subject: Subject, page_size: i32, page_token: &str) -> pb::ListActivitiesResponse {
     let req = pb::ListActivitiesRequest {
         subject: Some(subject),
         page_size,
@@ -78,19 +73,10 @@ async fn timelines_list_activities_newest_first_for_contact_company_and_deal(bac
     )
     .await
     .unwrap();
-    assert_eq!(
-        (new.author_id.as_str(), new.kind),
-        ("ann", ActivityKind::Call as i32)
-    );
+    assert_eq!((new.author_id.as_str(), new.kind), ("ann", ActivityKind::Call as i32));
 
     let first = timeline(&mut h, Subject::ContactId(ann.id.clone()), 2, "").await;
-    let second = timeline(
-        &mut h,
-        Subject::ContactId(ann.id.clone()),
-        2,
-        &first.next_page_token,
-    )
-    .await;
+    let second = timeline(&mut h, Subject::ContactId(ann.id.clone()), 2, &first.next_page_token).await;
     assert_eq!(
         [subjects(&first), subjects(&second)].concat(),
         ["new", "tie-b", "tie-a", "old"]
@@ -99,10 +85,7 @@ async fn timelines_list_activities_newest_first_for_contact_company_and_deal(bac
     let by_company = timeline(&mut h, Subject::CompanyId(company.id.clone()), 0, "").await;
     assert_eq!(subjects(&by_company), ["new", "tie-b", "tie-a", "old"]);
     let by_deal = timeline(&mut h, Subject::DealId(deal.clone()), 0, "").await;
-    assert_eq!(
-        subjects(&by_deal),
-        ["new", "tie-b", "tie-a", "old", "deal only"]
-    );
+    assert_eq!(subjects(&by_deal), ["new", "tie-b", "tie-a", "old", "deal only"]);
 
     // A token is bound to its timeline.
     let req = pb::ListActivitiesRequest {
@@ -111,11 +94,7 @@ async fn timelines_list_activities_newest_first_for_contact_company_and_deal(bac
         page_token: first.next_page_token,
     };
     assert_eq!(
-        h.client
-            .list_activities(h.req(req))
-            .await
-            .unwrap_err()
-            .code(),
+        h.client.list_activities(h.req(req)).await.unwrap_err().code(),
         Code::InvalidArgument
     );
     let req = pb::ListActivitiesRequest {
@@ -149,10 +128,7 @@ async fn an_activity_needs_a_kind_a_subject_and_existing_timelines(backend: Back
     )
     .await
     .unwrap_err();
-    assert_eq!(
-        bad_fields(&err),
-        ["activity.kind", "activity.subject", "activity"]
-    );
+    assert_eq!(bad_fields(&err), ["activity.kind", "activity.subject", "activity"]);
     let err = log(
         &mut h,
         pb::Activity {
@@ -199,26 +175,10 @@ async fn a_retried_log_activity_records_one_activity(backend: Backend) {
         }),
         request_id: "a-1".into(),
     };
-    let first = h
-        .client
-        .log_activity(h.req(req.clone()))
-        .await
-        .unwrap()
-        .into_inner();
-    let again = h
-        .client
-        .log_activity(h.req(req))
-        .await
-        .unwrap()
-        .into_inner();
+    let first = h.client.log_activity(h.req(req.clone())).await.unwrap().into_inner();
+    let again = h.client.log_activity(h.req(req)).await.unwrap().into_inner();
     assert_eq!(first, again);
-    assert_eq!(
-        timeline(&mut h, Subject::DealId(deal), 0, "")
-            .await
-            .activities
-            .len(),
-        1
-    );
+    assert_eq!(timeline(&mut h, Subject::DealId(deal), 0, "").await.activities.len(), 1);
     assert_eq!(h.events().await, ["contacts.activity.logged"]);
 }
 
@@ -267,11 +227,7 @@ async fn merging_contacts_moves_emails_phones_tags_and_activities_to_the_primary
         primary_etag: "W/\"9\"".into(),
     };
     assert_eq!(
-        h.client
-            .merge_contacts(h.req(stale))
-            .await
-            .unwrap_err()
-            .code(),
+        h.client.merge_contacts(h.req(stale)).await.unwrap_err().code(),
         Code::Aborted
     );
     let itself = pb::MergeContactsRequest {
@@ -289,11 +245,7 @@ async fn merging_contacts_moves_emails_phones_tags_and_activities_to_the_primary
         primary_etag: String::new(),
     };
     assert_eq!(
-        h.client
-            .merge_contacts(h.req(unknown))
-            .await
-            .unwrap_err()
-            .code(),
+        h.client.merge_contacts(h.req(unknown)).await.unwrap_err().code(),
         Code::NotFound
     );
 
@@ -316,10 +268,7 @@ async fn merging_contacts_moves_emails_phones_tags_and_activities_to_the_primary
     assert_eq!(merged.company_id, acme.id);
     assert_ne!(merged.etag, primary.etag);
     assert_eq!(h.get_contact(&primary.id).await.unwrap(), merged);
-    assert_eq!(
-        h.get_contact(&duplicate.id).await.unwrap_err().code(),
-        Code::NotFound
-    );
+    assert_eq!(h.get_contact(&duplicate.id).await.unwrap_err().code(), Code::NotFound);
     let page = timeline(&mut h, Subject::ContactId(primary.id.clone()), 0, "").await;
     assert_eq!(subjects(&page), ["dup call", "primary call"]);
     assert!(
@@ -341,12 +290,8 @@ async fn merging_contacts_moves_emails_phones_tags_and_activities_to_the_primary
             ("contacts.contact.deleted", duplicate.id.as_str())
         ]
     );
-    let payload: crm_proto::events::v1::ContactMerged = events[events.len() - 2]
-        .payload
-        .as_ref()
-        .unwrap()
-        .to_msg()
-        .unwrap();
+    let payload: crm_proto::events::v1::ContactMerged =
+        events[events.len() - 2].payload.as_ref().unwrap().to_msg().unwrap();
     assert_eq!(payload.activities_moved, 1);
 }
 

@@ -22,9 +22,7 @@ async fn a_company_can_be_created_read_updated_and_deleted(backend: Backend) {
 
     let got = h
         .client
-        .get_company(h.req(pb::GetCompanyRequest {
-            id: created.id.clone(),
-        }))
+        .get_company(h.req(pb::GetCompanyRequest { id: created.id.clone() }))
         .await
         .unwrap()
         .into_inner();
@@ -59,18 +57,12 @@ async fn a_company_can_be_created_read_updated_and_deleted(backend: Backend) {
         company: Some(change.clone()),
         update_mask: mask(&["name"]),
     });
-    assert_eq!(
-        h.client.update_company(req).await.unwrap_err().code(),
-        Code::Aborted
-    );
+    assert_eq!(h.client.update_company(req).await.unwrap_err().code(), Code::Aborted);
     let req = h.req(pb::DeleteCompanyRequest {
         id: created.id.clone(),
         etag: created.etag.clone(),
     });
-    assert_eq!(
-        h.client.delete_company(req).await.unwrap_err().code(),
-        Code::Aborted
-    );
+    assert_eq!(h.client.delete_company(req).await.unwrap_err().code(), Code::Aborted);
 
     for paths in [&[][..], &["name", "etag"][..]] {
         let req = h.req(pb::UpdateCompanyRequest {
@@ -90,9 +82,7 @@ async fn a_company_can_be_created_read_updated_and_deleted(backend: Backend) {
     h.client.delete_company(req).await.unwrap();
     let err = h
         .client
-        .get_company(h.req(pb::GetCompanyRequest {
-            id: created.id.clone(),
-        }))
+        .get_company(h.req(pb::GetCompanyRequest { id: created.id.clone() }))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -189,12 +179,7 @@ async fn companies_are_listed_in_pages_and_searched_by_name_or_domain_prefix(bac
         "a token only works for its own query"
     );
     assert_eq!(
-        bad_fields(
-            &h.client
-                .list_companies(h.req(list(501, "", "")))
-                .await
-                .unwrap_err()
-        ),
+        bad_fields(&h.client.list_companies(h.req(list(501, "", ""))).await.unwrap_err()),
         ["page_size"]
     );
 }
@@ -230,9 +215,7 @@ async fn another_tenants_company_reads_as_not_found_and_stays_unchanged(backend:
     };
     let company = h.company("Acme", "").await;
     let other = testing::token("globex", "bob", &["admin"]);
-    let get = pb::GetCompanyRequest {
-        id: company.id.clone(),
-    };
+    let get = pb::GetCompanyRequest { id: company.id.clone() };
     assert_eq!(
         h.client
             .get_company(testing::authed(&other, get.clone()))
@@ -253,10 +236,7 @@ async fn another_tenants_company_reads_as_not_found_and_stays_unchanged(backend:
             update_mask: mask(&["name"]),
         },
     );
-    assert_eq!(
-        h.client.update_company(req).await.unwrap_err().code(),
-        Code::NotFound
-    );
+    assert_eq!(h.client.update_company(req).await.unwrap_err().code(), Code::NotFound);
     let req = testing::authed(
         &other,
         pb::DeleteCompanyRequest {
@@ -264,10 +244,7 @@ async fn another_tenants_company_reads_as_not_found_and_stays_unchanged(backend:
             etag: String::new(),
         },
     );
-    assert_eq!(
-        h.client.delete_company(req).await.unwrap_err().code(),
-        Code::NotFound
-    );
+    assert_eq!(h.client.delete_company(req).await.unwrap_err().code(), Code::NotFound);
     let listed = h
         .client
         .list_companies(testing::authed(&other, pb::ListCompaniesRequest::default()))
@@ -297,18 +274,8 @@ async fn a_retried_create_company_returns_the_first_company_and_creates_nothing(
         }),
         request_id: "retry-1".into(),
     };
-    let first = h
-        .client
-        .create_company(h.req(req.clone()))
-        .await
-        .unwrap()
-        .into_inner();
-    let again = h
-        .client
-        .create_company(h.req(req.clone()))
-        .await
-        .unwrap()
-        .into_inner();
+    let first = h.client.create_company(h.req(req.clone())).await.unwrap().into_inner();
+    let again = h.client.create_company(h.req(req.clone())).await.unwrap().into_inner();
     assert_eq!(first, again);
     let listed = h
         .client

@@ -16,14 +16,10 @@ async fn contacts_are_filtered_by_query_company_and_tag_and_paged(backend: Backe
         tags: vec!["VIP".into()],
         ..c
     };
-    let ann = h
-        .contact(at_acme(person("Ann", "Lee", &["ann@acme.com"])))
-        .await;
+    let ann = h.contact(at_acme(person("Ann", "Lee", &["ann@acme.com"]))).await;
     let bob = h.contact(at_acme(person("Bob", "Annan", &[]))).await;
     let cy = h.contact(person("Cy", "Young", &["annie@other.org"])).await;
-    let dee = h
-        .contact(at_acme(person("Dee", "Ng", &["dee@acme.com"])))
-        .await;
+    let dee = h.contact(at_acme(person("Dee", "Ng", &["dee@acme.com"]))).await;
     let ids = |contacts: &[pb::Contact]| contacts.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
     let list = |query: &str, company_id: &str, tag: &str| pb::ListContactsRequest {
         query: query.into(),
@@ -60,16 +56,8 @@ async fn contacts_are_filtered_by_query_company_and_tag_and_paged(backend: Backe
         page_token: token.into(),
         ..list("", &acme.id, "")
     };
-    let first = h
-        .client
-        .list_contacts(h.req(page("")))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        ids(&first.contacts),
-        ids(&[ann.clone(), bob.clone(), dee.clone()])
-    );
+    let first = h.client.list_contacts(h.req(page(""))).await.unwrap().into_inner();
+    assert_eq!(ids(&first.contacts), ids(&[ann.clone(), bob.clone(), dee.clone()]));
     assert!(first.next_page_token.is_empty());
     let first = h
         .client
@@ -101,10 +89,7 @@ async fn contacts_are_filtered_by_query_company_and_tag_and_paged(backend: Backe
         ..Default::default()
     };
     let err = h.client.list_contacts(h.req(reused)).await.unwrap_err();
-    assert_eq!(
-        err.get_details_error_info().unwrap().reason,
-        "INVALID_PAGE_TOKEN"
-    );
+    assert_eq!(err.get_details_error_info().unwrap().reason, "INVALID_PAGE_TOKEN");
 }
 
 crm_kit::backend_tests!(contacts_are_filtered_by_query_company_and_tag_and_paged);

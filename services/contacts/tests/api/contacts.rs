@@ -48,15 +48,9 @@ async fn a_contact_can_be_created_read_updated_and_deleted(backend: Backend) {
         .unwrap();
     assert_eq!(
         (updated.emails.clone(), updated.tags.clone()),
-        (
-            vec!["ann.lee@acme.com".to_owned()],
-            vec!["customer".to_owned()]
-        )
+        (vec!["ann.lee@acme.com".to_owned()], vec!["customer".to_owned()])
     );
-    assert_eq!(
-        (updated.title.as_str(), updated.first_name.as_str()),
-        ("CTO", "Ann")
-    );
+    assert_eq!((updated.title.as_str(), updated.first_name.as_str()), ("CTO", "Ann"));
 
     // A stale etag changes nothing.
     let req = h.req(pb::UpdateContactRequest {
@@ -65,18 +59,12 @@ async fn a_contact_can_be_created_read_updated_and_deleted(backend: Backend) {
     });
     let err = h.client.update_contact(req).await.unwrap_err();
     assert_eq!(err.code(), Code::Aborted);
-    assert_eq!(
-        err.get_details_error_info().unwrap().reason,
-        "ETAG_MISMATCH"
-    );
+    assert_eq!(err.get_details_error_info().unwrap().reason, "ETAG_MISMATCH");
     let req = h.req(pb::DeleteContactRequest {
         id: created.id.clone(),
         etag: created.etag.clone(),
     });
-    assert_eq!(
-        h.client.delete_contact(req).await.unwrap_err().code(),
-        Code::Aborted
-    );
+    assert_eq!(h.client.delete_contact(req).await.unwrap_err().code(), Code::Aborted);
     assert_eq!(h.get_contact(&created.id).await.unwrap(), updated);
 
     let req = h.req(pb::DeleteContactRequest {
@@ -84,10 +72,7 @@ async fn a_contact_can_be_created_read_updated_and_deleted(backend: Backend) {
         etag: String::new(),
     });
     h.client.delete_contact(req).await.unwrap();
-    assert_eq!(
-        h.get_contact(&created.id).await.unwrap_err().code(),
-        Code::NotFound
-    );
+    assert_eq!(h.get_contact(&created.id).await.unwrap_err().code(), Code::NotFound);
     // The deleted contact's email is free again.
     h.contact(person("", "", &["ann.lee@acme.com"])).await;
     let events = h.events().await;
@@ -100,8 +85,7 @@ async fn a_contact_can_be_created_read_updated_and_deleted(backend: Backend) {
         ]
     );
     let envelopes = crm_kit::outbox::read_all(&h.conn).await.unwrap();
-    let updated_event: crm_proto::events::v1::ContactUpdated =
-        envelopes[2].payload.as_ref().unwrap().to_msg().unwrap();
+    let updated_event: crm_proto::events::v1::ContactUpdated = envelopes[2].payload.as_ref().unwrap().to_msg().unwrap();
     assert_eq!(updated_event.changed_fields, ["emails", "tags"]);
     assert_eq!(envelopes[3].aggregate_version, 3);
 }
@@ -125,10 +109,7 @@ async fn a_duplicate_email_is_already_exists_naming_the_existing_contact(backend
         "{}",
         err.message()
     );
-    assert_eq!(
-        err.get_details_error_info().unwrap().metadata["existing_id"],
-        ann.id
-    );
+    assert_eq!(err.get_details_error_info().unwrap().metadata["existing_id"], ann.id);
 
     let change = pb::Contact {
         id: bob.id.clone(),
@@ -146,11 +127,7 @@ async fn a_duplicate_email_is_already_exists_naming_the_existing_contact(backend
 
     assert_eq!(h.all_contacts().await.len(), 2);
     assert_eq!(h.get_contact(&bob.id).await.unwrap(), bob);
-    assert_eq!(
-        h.events().await,
-        events_before,
-        "a failed change writes no event"
-    );
+    assert_eq!(h.events().await, events_before, "a failed change writes no event");
 }
 
 async fn bad_contact_input_names_each_field_and_writes_nothing(backend: Backend) {
@@ -159,10 +136,7 @@ async fn bad_contact_input_names_each_field_and_writes_nothing(backend: Backend)
     };
     let cases: Vec<(pb::Contact, Vec<&str>)> = vec![
         (pb::Contact::default(), vec!["contact"]),
-        (
-            person(&"x".repeat(101), "", &[]),
-            vec!["contact.first_name"],
-        ),
+        (person(&"x".repeat(101), "", &[]), vec!["contact.first_name"]),
         (
             person("Ann", "", &["no-at-sign", "a@b@c.com"]),
             vec!["contact.emails[0]", "contact.emails[1]"],
@@ -188,10 +162,7 @@ async fn bad_contact_input_names_each_field_and_writes_nothing(backend: Backend)
             contact: Some(contact),
             request_id: String::new(),
         });
-        assert_eq!(
-            bad_fields(&h.client.create_contact(req).await.unwrap_err()),
-            fields
-        );
+        assert_eq!(bad_fields(&h.client.create_contact(req).await.unwrap_err()), fields);
     }
     for id in ["", "not-a-uuid", "0190C6E48A1B7CDE9F00123456789ABC"] {
         let err = h
@@ -243,10 +214,7 @@ async fn another_tenants_contact_reads_as_not_found_and_stays_unchanged(backend:
     let other = testing::token("globex", "bob", &["admin"]);
     let err = h
         .client
-        .get_contact(testing::authed(
-            &other,
-            pb::GetContactRequest { id: ann.id.clone() },
-        ))
+        .get_contact(testing::authed(&other, pb::GetContactRequest { id: ann.id.clone() }))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -262,10 +230,7 @@ async fn another_tenants_contact_reads_as_not_found_and_stays_unchanged(backend:
             update_mask: mask(&["first_name"]),
         },
     );
-    assert_eq!(
-        h.client.update_contact(req).await.unwrap_err().code(),
-        Code::NotFound
-    );
+    assert_eq!(h.client.update_contact(req).await.unwrap_err().code(), Code::NotFound);
     let req = testing::authed(
         &other,
         pb::DeleteContactRequest {
@@ -273,10 +238,7 @@ async fn another_tenants_contact_reads_as_not_found_and_stays_unchanged(backend:
             etag: String::new(),
         },
     );
-    assert_eq!(
-        h.client.delete_contact(req).await.unwrap_err().code(),
-        Code::NotFound
-    );
+    assert_eq!(h.client.delete_contact(req).await.unwrap_err().code(), Code::NotFound);
     // Emails are unique per tenant: another tenant may use the same address.
     let req = testing::authed(
         &other,
@@ -298,18 +260,8 @@ async fn a_retried_create_contact_returns_the_first_contact_and_creates_nothing(
         contact: Some(person("Ann", "", &["ann@acme.com"])),
         request_id: "r-1".into(),
     };
-    let first = h
-        .client
-        .create_contact(h.req(req.clone()))
-        .await
-        .unwrap()
-        .into_inner();
-    let again = h
-        .client
-        .create_contact(h.req(req))
-        .await
-        .unwrap()
-        .into_inner();
+    let first = h.client.create_contact(h.req(req.clone())).await.unwrap().into_inner();
+    let again = h.client.create_contact(h.req(req)).await.unwrap().into_inner();
     assert_eq!(first, again);
     assert_eq!(h.all_contacts().await.len(), 1);
     assert_eq!(h.events().await, ["contacts.contact.created"]);

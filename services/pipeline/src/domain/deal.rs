@@ -45,8 +45,8 @@ impl DealStatus {
     }
 
     /// From the wire enum; `Ok(None)` for UNSPECIFIED (any status).
-    pub fn from_proto(status: i32) -> Result<Option<Self>, ()> {
-        match common::DealStatus::try_from(status).map_err(|_| ())? {
+    pub fn from_proto(status: i32) -> Result<Option<Self>, prost::UnknownEnumValue> {
+        match common::DealStatus::try_from(status)? {
             common::DealStatus::Unspecified => Ok(None),
             common::DealStatus::Open => Ok(Some(Self::Open)),
             common::DealStatus::Won => Ok(Some(Self::Won)),
@@ -96,10 +96,16 @@ pub fn plan_move(
     let reason = lost_reason.trim();
     let lost_reason = if to == StageKind::Lost {
         if reason.is_empty() {
-            return Err(ApiError::invalid("lost_reason", "is required to move a deal to the LOST stage"));
+            return Err(ApiError::invalid(
+                "lost_reason",
+                "is required to move a deal to the LOST stage",
+            ));
         }
         if reason.chars().count() > MAX_LOST_REASON {
-            return Err(ApiError::invalid("lost_reason", format!("must be at most {MAX_LOST_REASON} characters")));
+            return Err(ApiError::invalid(
+                "lost_reason",
+                format!("must be at most {MAX_LOST_REASON} characters"),
+            ));
         }
         Some(reason.to_owned())
     } else {

@@ -42,7 +42,14 @@ pub struct DealFields {
 }
 
 /// The names of the settable fields, as update_mask paths.
-pub const SETTABLE: [&str; 6] = ["title", "amount", "contact_id", "company_id", "owner_id", "expected_close_date"];
+pub const SETTABLE: [&str; 6] = [
+    "title",
+    "amount",
+    "contact_id",
+    "company_id",
+    "owner_id",
+    "expected_close_date",
+];
 
 impl DealFields {
     /// Parses the fields of `deal` named in `paths` (all of them on create).
@@ -54,15 +61,31 @@ impl DealFields {
                 "amount" => {
                     f.amount = Some(deal.amount.as_ref().and_then(|m| Amount::parse(v, "deal.amount", m)));
                 }
-                "contact_id" => f.contact_id = Some(v.optional_id("deal.contact_id", &deal.contact_id).map(|u| u.to_string())),
-                "company_id" => f.company_id = Some(v.optional_id("deal.company_id", &deal.company_id).map(|u| u.to_string())),
+                "contact_id" => {
+                    f.contact_id = Some(
+                        v.optional_id("deal.contact_id", &deal.contact_id)
+                            .map(|u| u.to_string()),
+                    )
+                }
+                "company_id" => {
+                    f.company_id = Some(
+                        v.optional_id("deal.company_id", &deal.company_id)
+                            .map(|u| u.to_string()),
+                    )
+                }
                 "owner_id" if deal.owner_id.is_empty() => {}
                 "owner_id" => f.owner_id = Some(v.user_id("deal.owner_id", &deal.owner_id)),
                 "expected_close_date" => {
-                    f.expected_close_date =
-                        Some(deal.expected_close_date.as_ref().and_then(|d| parse_date(v, "deal.expected_close_date", d)));
+                    f.expected_close_date = Some(
+                        deal.expected_close_date
+                            .as_ref()
+                            .and_then(|d| parse_date(v, "deal.expected_close_date", d)),
+                    );
                 }
-                other => v.add("update_mask", format!("{other:?} is not an updatable deal field; use one of {SETTABLE:?}")),
+                other => v.add(
+                    "update_mask",
+                    format!("{other:?} is not an updatable deal field; use one of {SETTABLE:?}"),
+                ),
             }
         }
         f
@@ -76,14 +99,33 @@ mod tests {
     #[test]
     fn february_30th_is_not_a_date() {
         let mut v = Violations::new();
-        assert_eq!(parse_date(&mut v, "d", &common::Date { year: 2026, month: 2, day: 30 }), None);
+        assert_eq!(
+            parse_date(
+                &mut v,
+                "d",
+                &common::Date {
+                    year: 2026,
+                    month: 2,
+                    day: 30
+                }
+            ),
+            None
+        );
         assert!(!v.is_empty());
     }
 
     #[test]
     fn dates_are_stored_as_sortable_text() {
         let mut v = Violations::new();
-        let d = parse_date(&mut v, "d", &common::Date { year: 2026, month: 3, day: 9 });
+        let d = parse_date(
+            &mut v,
+            "d",
+            &common::Date {
+                year: 2026,
+                month: 3,
+                day: 9,
+            },
+        );
         assert_eq!(d.as_deref(), Some("2026-03-09"));
     }
 
@@ -98,11 +140,17 @@ mod tests {
     fn an_empty_title_and_a_negative_amount_are_both_reported() {
         let mut v = Violations::new();
         let deal = pb::Deal {
-            amount: Some(common::Money { currency_code: "EUR".into(), units: -5, nanos: 0 }),
+            amount: Some(common::Money {
+                currency_code: "EUR".into(),
+                units: -5,
+                nanos: 0,
+            }),
             ..Default::default()
         };
         DealFields::parse(&mut v, &deal, &["title", "amount"]);
-        let Err(crm_kit::ApiError::InvalidArgument(found)) = v.finish() else { panic!() };
+        let Err(crm_kit::ApiError::InvalidArgument(found)) = v.finish() else {
+            panic!()
+        };
         let fields: Vec<_> = found.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["deal.title", "deal.amount"]);
     }

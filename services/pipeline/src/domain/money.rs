@@ -25,7 +25,10 @@ impl Amount {
     pub fn parse(v: &mut Violations, field: &str, money: &Money) -> Option<Amount> {
         let code = money.currency_code.as_str();
         let Some(exp) = exponent(code) else {
-            v.add(format!("{field}.currency_code"), format!("{code:?} is not an ISO 4217 currency code such as \"EUR\""));
+            v.add(
+                format!("{field}.currency_code"),
+                format!("{code:?} is not an ISO 4217 currency code such as \"EUR\""),
+            );
             return None;
         };
         if money.units < 0 || money.nanos < 0 {
@@ -38,7 +41,10 @@ impl Amount {
         }
         let nano_step = 10_i64.pow(9 - exp);
         if i64::from(money.nanos) % nano_step != 0 {
-            v.add(format!("{field}.nanos"), format!("{code} has {exp} decimals; nanos must be a multiple of {nano_step}"));
+            v.add(
+                format!("{field}.nanos"),
+                format!("{code} has {exp} decimals; nanos must be a multiple of {nano_step}"),
+            );
             return None;
         }
         let minor = money
@@ -46,7 +52,10 @@ impl Amount {
             .checked_mul(10_i64.pow(exp))
             .and_then(|m| m.checked_add(i64::from(money.nanos) / nano_step));
         match minor {
-            Some(minor) if minor <= MAX_MINOR => Some(Amount { currency: code.to_owned(), minor }),
+            Some(minor) if minor <= MAX_MINOR => Some(Amount {
+                currency: code.to_owned(),
+                minor,
+            }),
             _ => {
                 v.add(format!("{field}.units"), "is too large");
                 None
@@ -70,7 +79,11 @@ pub fn to_money(currency: &str, minor: i128) -> Money {
     let scale = 10_i128.pow(exp);
     let units = i64::try_from(minor / scale).unwrap_or(i64::MAX);
     let nanos = ((minor % scale) * 10_i128.pow(9 - exp)) as i32;
-    Money { currency_code: currency.to_owned(), units, nanos }
+    Money {
+        currency_code: currency.to_owned(),
+        units,
+        nanos,
+    }
 }
 
 /// `total x probability / 100`, rounded half up to the minor unit.
@@ -84,7 +97,15 @@ mod tests {
 
     fn parse(code: &str, units: i64, nanos: i32) -> Result<Amount, crm_kit::ApiError> {
         let mut v = Violations::new();
-        let a = Amount::parse(&mut v, "amount", &Money { currency_code: code.into(), units, nanos });
+        let a = Amount::parse(
+            &mut v,
+            "amount",
+            &Money {
+                currency_code: code.into(),
+                units,
+                nanos,
+            },
+        );
         v.finish_with(a)
     }
 
@@ -115,7 +136,14 @@ mod tests {
     #[test]
     fn minor_units_round_trip_to_wire_money() {
         let a = parse("USD", 99, 990_000_000).unwrap();
-        assert_eq!(a.to_proto(), Money { currency_code: "USD".into(), units: 99, nanos: 990_000_000 });
+        assert_eq!(
+            a.to_proto(),
+            Money {
+                currency_code: "USD".into(),
+                units: 99,
+                nanos: 990_000_000
+            }
+        );
     }
 
     #[test]

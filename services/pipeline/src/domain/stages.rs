@@ -96,7 +96,11 @@ impl StagePlan {
         let mut specs = Vec::with_capacity(stages.len());
         for (i, stage) in stages.iter().enumerate() {
             let f = |name: &str| format!("{field}[{i}].{name}");
-            let id = if allow_ids { v.optional_id(&f("id"), &stage.id) } else { None };
+            let id = if allow_ids {
+                v.optional_id(&f("id"), &stage.id)
+            } else {
+                None
+            };
             if let Some(id) = id
                 && !ids.insert(id)
             {
@@ -131,7 +135,13 @@ impl StagePlan {
                 v.add(f("rotting_days"), format!("must be 0 to {MAX_ROTTING_DAYS}"));
             }
             if let Some(kind) = kind {
-                specs.push(StageSpec { id, name, probability, kind, rotting_days: stage.rotting_days });
+                specs.push(StageSpec {
+                    id,
+                    name,
+                    probability,
+                    kind,
+                    rotting_days: stage.rotting_days,
+                });
             }
         }
         let count = |k: StageKind| specs.iter().filter(|s| s.kind == k).count();
@@ -153,7 +163,12 @@ mod tests {
     use super::*;
 
     fn stage(name: &str, kind: common::StageKind, probability: i32) -> pb::Stage {
-        pb::Stage { name: name.into(), kind: kind as i32, probability, ..Default::default() }
+        pb::Stage {
+            name: name.into(),
+            kind: kind as i32,
+            probability,
+            ..Default::default()
+        }
     }
 
     fn parse(stages: &[pb::Stage]) -> Result<StagePlan, crm_kit::ApiError> {
@@ -186,7 +201,12 @@ mod tests {
     #[test]
     fn two_lost_stages_are_rejected() {
         use common::StageKind::*;
-        let stages = [stage("A", Open, 1), stage("W", Won, 100), stage("L1", Lost, 0), stage("L2", Lost, 0)];
+        let stages = [
+            stage("A", Open, 1),
+            stage("W", Won, 100),
+            stage("L1", Lost, 0),
+            stage("L2", Lost, 0),
+        ];
         assert!(parse(&stages).is_err());
     }
 
@@ -200,16 +220,26 @@ mod tests {
     #[test]
     fn duplicate_stage_names_are_rejected_case_insensitively() {
         use common::StageKind::*;
-        let err = parse(&[stage("Demo", Open, 1), stage("demo", Open, 2), stage("W", Won, 100), stage("L", Lost, 0)])
-            .unwrap_err();
+        let err = parse(&[
+            stage("Demo", Open, 1),
+            stage("demo", Open, 2),
+            stage("W", Won, 100),
+            stage("L", Lost, 0),
+        ])
+        .unwrap_err();
         assert_eq!(fields(err), ["pipeline.stages[1].name"]);
     }
 
     #[test]
     fn a_stage_without_a_kind_is_rejected() {
         use common::StageKind::*;
-        let err = parse(&[stage("A", Unspecified, 1), stage("B", Open, 1), stage("W", Won, 100), stage("L", Lost, 0)])
-            .unwrap_err();
+        let err = parse(&[
+            stage("A", Unspecified, 1),
+            stage("B", Open, 1),
+            stage("W", Won, 100),
+            stage("L", Lost, 0),
+        ])
+        .unwrap_err();
         assert_eq!(fields(err), ["pipeline.stages[0].kind"]);
     }
 }

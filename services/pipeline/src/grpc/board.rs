@@ -3,11 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use crm_kit::{ApiError, ApiResult, auth::Caller, validate::{Violations, parse_id}};
+use crm_kit::{
+    ApiError, ApiResult,
+    auth::Caller,
+    validate::{Violations, parse_id},
+};
 use crm_proto::pipeline::v1 as pb;
 
 use super::{Pipelines, convert};
-use crate::{domain::money::{to_money, weighted}, store};
+use crate::{
+    domain::money::{to_money, weighted},
+    store,
+};
 
 /// Deals per column when the caller sends none.
 const DEFAULT_DEALS_PER_STAGE: i32 = 20;
@@ -29,7 +36,10 @@ impl Pipelines {
             0 => DEFAULT_DEALS_PER_STAGE,
             n if (1..=MAX_DEALS_PER_STAGE).contains(&n) => n,
             _ => {
-                v.add("deals_per_stage", format!("must be 0 (default {DEFAULT_DEALS_PER_STAGE}) to {MAX_DEALS_PER_STAGE}"));
+                v.add(
+                    "deals_per_stage",
+                    format!("must be 0 (default {DEFAULT_DEALS_PER_STAGE}) to {MAX_DEALS_PER_STAGE}"),
+                );
                 0
             }
         };
@@ -41,7 +51,9 @@ impl Pipelines {
             .ok_or_else(|| ApiError::not_found("pipeline", &pipeline_id))?;
 
         let mut totals: BTreeMap<String, ColumnTotals> = BTreeMap::new();
-        for (stage_id, currency, count, sum) in store::deals::board_totals(&self.db, tenant, &pipeline_id, owner.as_deref()).await? {
+        for (stage_id, currency, count, sum) in
+            store::deals::board_totals(&self.db, tenant, &pipeline_id, owner.as_deref()).await?
+        {
             let column = totals.entry(stage_id).or_default();
             column.count += count;
             if let (Some(currency), Some(sum)) = (currency, sum) {
@@ -56,10 +68,17 @@ impl Pipelines {
                 stage: Some(convert::stage(stage)),
                 deal_count: t.count,
                 total: t.by_currency.iter().map(|(c, m)| to_money(c, *m)).collect(),
-                weighted_total: t.by_currency.iter().map(|(c, m)| to_money(c, weighted(*m, stage.probability))).collect(),
+                weighted_total: t
+                    .by_currency
+                    .iter()
+                    .map(|(c, m)| to_money(c, weighted(*m, stage.probability)))
+                    .collect(),
                 deals: deals.iter().map(|d| convert::deal(d, stage.probability)).collect(),
             });
         }
-        Ok(pb::GetBoardResponse { pipeline: Some(convert::pipeline(&pipeline)), columns })
+        Ok(pb::GetBoardResponse {
+            pipeline: Some(convert::pipeline(&pipeline)),
+            columns,
+        })
     }
 }

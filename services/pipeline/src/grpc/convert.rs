@@ -36,7 +36,11 @@ pub fn pipeline(p: &PipelineWithStages) -> pb::Pipeline {
 pub fn date(text: &str) -> Option<common::Date> {
     let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     use chrono::Datelike;
-    Some(common::Date { year: d.year(), month: d.month() as i32, day: d.day() as i32 })
+    Some(common::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    })
 }
 
 /// A deal row on the wire; `probability` is its stage's.

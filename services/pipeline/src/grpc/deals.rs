@@ -2,14 +2,23 @@
 //! move, history.
 
 use crm_kit::{
-    ApiError, ApiResult, auth::Caller, etag, idempotency::RequestKey, time, validate::{Violations, new_id, parse_id},
+    ApiError, ApiResult,
+    auth::Caller,
+    etag,
+    idempotency::RequestKey,
+    time,
+    validate::{Violations, new_id, parse_id},
 };
 use crm_proto::{events::v1 as ev, pipeline::v1 as pb};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::{Pipelines, convert, mask_paths};
 use crate::{
-    domain::{DealStatus, StageKind, fields::{DealFields, SETTABLE, parse_date}, plan_move},
+    domain::{
+        DealStatus, StageKind,
+        fields::{DealFields, SETTABLE, parse_date},
+        plan_move,
+    },
     entity::{deal, transition},
     events::{self, stage_ref, types},
     store::{self, deals::DealFilter},
@@ -23,7 +32,9 @@ impl Pipelines {
     }
 
     async fn find_deal(&self, conn: &impl ConnectionTrait, tenant: &str, id: &str) -> ApiResult<deal::Model> {
-        store::deals::find(conn, tenant, id).await?.ok_or_else(|| ApiError::not_found("deal", id))
+        store::deals::find(conn, tenant, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("deal", id))
     }
 
     /// Asks ContactsService about the references the change sets.
@@ -37,11 +48,17 @@ impl Pipelines {
         Ok(())
     }
 
-    pub(super) async fn create_deal(&self, caller: Caller, req: pb::CreateDealRequest) -> ApiResult<pb::CreateDealResponse> {
+    pub(super) async fn create_deal(
+        &self,
+        caller: Caller,
+        req: pb::CreateDealRequest,
+    ) -> ApiResult<pb::CreateDealResponse> {
         let key = RequestKey::parse("CreateDeal", &req.request_id, &req)?;
         let input = req.deal.unwrap_or_default();
         let mut v = Violations::new();
-        let pipeline_id = v.required_id("deal.pipeline_id", &input.pipeline_id).map(|u| u.to_string());
+        let pipeline_id = v
+            .required_id("deal.pipeline_id", &input.pipeline_id)
+            .map(|u| u.to_string());
         let stage_id = v.optional_id("deal.stage_id", &input.stage_id).map(|u| u.to_string());
         let fields = DealFields::parse(&mut v, &input, &SETTABLE);
         let pipeline_id = v.finish_with(pipeline_id)?;
@@ -50,13 +67,17 @@ impl Pipelines {
             && let Some(id) = key.find(&self.db, tenant).await?
         {
             let existing = self.find_deal(&self.db, tenant, &id).await?;
-            return Ok(pb::CreateDealResponse { deal: Some(self.deal_reply(&self.db, tenant, &existing).await?) });
+            return Ok(pb::CreateDealResponse {
+                deal: Some(self.deal_reply(&self.db, tenant, &existing).await?),
+            });
         }
         let pipeline = store::pipelines::find(&self.db, tenant, &pipeline_id)
             .await?
             .ok_or_else(|| ApiError::not_found("pipeline", &pipeline_id))?;
         let stage = match &stage_id {
-            Some(id) => pipeline.stage(id).ok_or_else(|| ApiError::invalid("deal.stage_id", "is not a stage of the deal's pipeline"))?,
+            Some(id) => pipeline
+                .stage(id)
+                .ok_or_else(|| ApiError::invalid("deal.stage_id", "is not a stage of the deal's pipeline"))?,
             None => pipeline
                 .stages
                 .iter()
@@ -64,7 +85,10 @@ impl Pipelines {
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("pipeline {pipeline_id} has no OPEN stage")))?,
         };
         if StageKind::from_db(&stage.kind) != StageKind::Open {
-            return Err(ApiError::invalid("deal.stage_id", "a deal starts in an OPEN stage; create it, then move it"));
+            return Err(ApiError::invalid(
+                "deal.stage_id",
+                "a deal starts in an OPEN stage; create it, then move it",
+            ));
         }
         self.check_references(&caller, &fields).await?;
 
@@ -92,23 +116,29 @@ impl Pipelines {
         };
         let txn = self.db.begin().await?;
         store::deals::insert(&txn, &created).await?;
-        store::deals::insert_transition(&txn, &transition::Model {
-            id: new_id().to_string(),
-            tenant_id: tenant.to_owned(),
-            deal_id: created.id.clone(),
-            from_stage_id: None,
-            to_stage_id: stage.id.clone(),
-            actor_id: caller.user_id.clone(),
-            moved_at: now,
-            time_in_from_stage: None,
-            lost_reason: None,
-        })
+        store::deals::insert_transition(
+            &txn,
+            &transition::Model {
+                id: new_id().to_string(),
+                tenant_id: tenant.to_owned(),
+                deal_id: created.id.clone(),
+                from_stage_id: None,
+                to_stage_id: stage.id.clone(),
+                actor_id: caller.user_id.clone(),
+                moved_at: now,
+                time_in_from_stage: None,
+                lost_reason: None,
+            },
+        )
         .await?;
         if let Some(key) = &key {
             key.remember(&txn, tenant, &created.id).await?;
         }
         let reply = convert::deal(&created, stage.probability);
-        let payload = ev::DealCreated { deal: Some(reply.clone()), stage: Some(stage_ref(stage)) };
+        let payload = ev::DealCreated {
+            deal: Some(reply.clone()),
+            stage: Some(stage_ref(stage)),
+        };
         events::deal(&txn, &caller, types::DEAL_CREATED, &created.id, 1, &payload).await?;
         txn.commit().await?;
         Ok(pb::CreateDealResponse { deal: Some(reply) })
@@ -117,10 +147,16 @@ impl Pipelines {
     pub(super) async fn get_deal(&self, caller: Caller, req: pb::GetDealRequest) -> ApiResult<pb::GetDealResponse> {
         let id = parse_id("id", &req.id)?.to_string();
         let d = self.find_deal(&self.db, &caller.tenant_id, &id).await?;
-        Ok(pb::GetDealResponse { deal: Some(self.deal_reply(&self.db, &caller.tenant_id, &d).await?) })
+        Ok(pb::GetDealResponse {
+            deal: Some(self.deal_reply(&self.db, &caller.tenant_id, &d).await?),
+        })
     }
 
-    pub(super) async fn update_deal(&self, caller: Caller, req: pb::UpdateDealRequest) -> ApiResult<pb::UpdateDealResponse> {
+    pub(super) async fn update_deal(
+        &self,
+        caller: Caller,
+        req: pb::UpdateDealRequest,
+    ) -> ApiResult<pb::UpdateDealResponse> {
         let paths = mask_paths(req.update_mask.as_ref())?;
         let input = req.deal.unwrap_or_default();
         let mut v = Violations::new();
@@ -164,13 +200,20 @@ impl Pipelines {
         }
         let reply = self.deal_reply(&txn, tenant, &next).await?;
         let changed = paths.iter().map(|p| (*p).to_owned()).collect();
-        let payload = ev::DealUpdated { deal: Some(reply.clone()), changed_fields: changed };
+        let payload = ev::DealUpdated {
+            deal: Some(reply.clone()),
+            changed_fields: changed,
+        };
         events::deal(&txn, &caller, types::DEAL_UPDATED, &id, next.version, &payload).await?;
         txn.commit().await?;
         Ok(pb::UpdateDealResponse { deal: Some(reply) })
     }
 
-    pub(super) async fn delete_deal(&self, caller: Caller, req: pb::DeleteDealRequest) -> ApiResult<pb::DeleteDealResponse> {
+    pub(super) async fn delete_deal(
+        &self,
+        caller: Caller,
+        req: pb::DeleteDealRequest,
+    ) -> ApiResult<pb::DeleteDealResponse> {
         let mut v = Violations::new();
         let id = v.required_id("id", &req.id).map(|u| u.to_string());
         let given_etag = v.absorb(etag::parse("etag", &req.etag)).flatten();
@@ -180,13 +223,21 @@ impl Pipelines {
         let current = self.find_deal(&txn, tenant, &id).await?;
         etag::check("deal", &id, given_etag, current.version)?;
         store::deals::delete(&txn, tenant, &id).await?;
-        let payload = ev::DealDeleted { deal_id: id.clone(), pipeline_id: current.pipeline_id, stage_id: current.stage_id };
+        let payload = ev::DealDeleted {
+            deal_id: id.clone(),
+            pipeline_id: current.pipeline_id,
+            stage_id: current.stage_id,
+        };
         events::deal(&txn, &caller, types::DEAL_DELETED, &id, current.version + 1, &payload).await?;
         txn.commit().await?;
         Ok(pb::DeleteDealResponse {})
     }
 
-    pub(super) async fn list_deals(&self, caller: Caller, req: pb::ListDealsRequest) -> ApiResult<pb::ListDealsResponse> {
+    pub(super) async fn list_deals(
+        &self,
+        caller: Caller,
+        req: pb::ListDealsRequest,
+    ) -> ApiResult<pb::ListDealsResponse> {
         let filter = parse_filter(&req)?;
         let query = filter.fingerprint();
         let tokens = &self.shared.page_tokens;
@@ -195,7 +246,10 @@ impl Pipelines {
         let mut rows = store::deals::list(&self.db, tenant, &filter, page.after.as_deref(), page.size + 1).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, &query, |d| d.id.clone());
         let stages = store::pipelines::stages_by_id(&self.db, tenant, rows.iter().map(|d| d.stage_id.clone())).await?;
-        let deals = rows.iter().map(|d| convert::deal(d, stages.get(&d.stage_id).map_or(0, |s| s.probability))).collect();
+        let deals = rows
+            .iter()
+            .map(|d| convert::deal(d, stages.get(&d.stage_id).map_or(0, |s| s.probability)))
+            .collect();
         Ok(pb::ListDealsResponse { deals, next_page_token })
     }
 
@@ -212,7 +266,10 @@ impl Pipelines {
         self.find_deal(&self.db, tenant, &id).await?;
         let mut rows = store::deals::history(&self.db, tenant, &id, page.after.as_ref(), page.size + 1).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, &query, |t| (t.moved_at, t.id.clone()));
-        Ok(pb::ListDealHistoryResponse { transitions: rows.iter().map(convert::transition).collect(), next_page_token })
+        Ok(pb::ListDealHistoryResponse {
+            transitions: rows.iter().map(convert::transition).collect(),
+            next_page_token,
+        })
     }
 }
 
@@ -220,7 +277,7 @@ fn parse_filter(req: &pb::ListDealsRequest) -> ApiResult<DealFilter> {
     let mut v = Violations::new();
     let status = match DealStatus::from_proto(req.status) {
         Ok(s) => s.map(DealStatus::as_str),
-        Err(()) => {
+        Err(_) => {
             v.add("status", "is not a DealStatus value");
             None
         }
@@ -230,8 +287,14 @@ fn parse_filter(req: &pb::ListDealsRequest) -> ApiResult<DealFilter> {
         stage_id: v.optional_id("stage_id", &req.stage_id).map(|u| u.to_string()),
         owner_id: (!req.owner_id.is_empty()).then(|| v.user_id("owner_id", &req.owner_id)),
         status,
-        close_from: req.expected_close_from.as_ref().and_then(|d| parse_date(&mut v, "expected_close_from", d)),
-        close_to: req.expected_close_to.as_ref().and_then(|d| parse_date(&mut v, "expected_close_to", d)),
+        close_from: req
+            .expected_close_from
+            .as_ref()
+            .and_then(|d| parse_date(&mut v, "expected_close_from", d)),
+        close_to: req
+            .expected_close_to
+            .as_ref()
+            .and_then(|d| parse_date(&mut v, "expected_close_to", d)),
     };
     if let (Some(from), Some(to)) = (&filter.close_from, &filter.close_to)
         && from > to
@@ -257,7 +320,9 @@ impl Pipelines {
         let pipeline = store::pipelines::find(&txn, tenant, &current.pipeline_id)
             .await?
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("deal {deal_id} has no pipeline")))?;
-        let to = pipeline.stage(&stage_id).ok_or_else(|| ApiError::invalid("stage_id", "is not a stage of the deal's pipeline"))?;
+        let to = pipeline
+            .stage(&stage_id)
+            .ok_or_else(|| ApiError::invalid("stage_id", "is not a stage of the deal's pipeline"))?;
         let from = pipeline
             .stage(&current.stage_id)
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("deal {deal_id} is in an unknown stage")))?;
@@ -300,23 +365,44 @@ impl Pipelines {
             time_in_from_stage: Some(time::to_duration(time_in_from)),
             moved_at: Some(time::to_timestamp(now)),
         };
-        events::deal(&txn, &caller, types::DEAL_STAGE_CHANGED, &deal_id, next.version, &changed).await?;
+        events::deal(
+            &txn,
+            &caller,
+            types::DEAL_STAGE_CHANGED,
+            &deal_id,
+            next.version,
+            &changed,
+        )
+        .await?;
         match (effect.status, effect.reopens) {
             (DealStatus::Won, _) => {
-                let p = ev::DealWon { deal, from_stage: from_ref };
+                let p = ev::DealWon {
+                    deal,
+                    from_stage: from_ref,
+                };
                 events::deal(&txn, &caller, types::DEAL_WON, &deal_id, next.version, &p).await?;
             }
             (DealStatus::Lost, _) => {
-                let p = ev::DealLost { deal, from_stage: from_ref, lost_reason: effect.lost_reason.unwrap_or_default() };
+                let p = ev::DealLost {
+                    deal,
+                    from_stage: from_ref,
+                    lost_reason: effect.lost_reason.unwrap_or_default(),
+                };
                 events::deal(&txn, &caller, types::DEAL_LOST, &deal_id, next.version, &p).await?;
             }
             (DealStatus::Open, true) => {
-                let p = ev::DealReopened { deal, from_stage: from_ref };
+                let p = ev::DealReopened {
+                    deal,
+                    from_stage: from_ref,
+                };
                 events::deal(&txn, &caller, types::DEAL_REOPENED, &deal_id, next.version, &p).await?;
             }
             (DealStatus::Open, false) => {}
         }
         txn.commit().await?;
-        Ok(pb::MoveDealResponse { deal: Some(reply), transition: Some(convert::transition(&t)) })
+        Ok(pb::MoveDealResponse {
+            deal: Some(reply),
+            transition: Some(convert::transition(&t)),
+        })
     }
 }

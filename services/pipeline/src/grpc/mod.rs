@@ -41,28 +41,48 @@ where
 
 /// The field paths of an update mask; an empty mask is INVALID_ARGUMENT.
 fn mask_paths(mask: Option<&prost_types::FieldMask>) -> ApiResult<Vec<&str>> {
-    let paths: Vec<&str> = mask.map(|m| m.paths.iter().map(String::as_str).collect()).unwrap_or_default();
+    let paths: Vec<&str> = mask
+        .map(|m| m.paths.iter().map(String::as_str).collect())
+        .unwrap_or_default();
     if paths.is_empty() {
-        return Err(crm_kit::ApiError::invalid("update_mask", "must name at least one field to change"));
+        return Err(crm_kit::ApiError::invalid(
+            "update_mask",
+            "must name at least one field to change",
+        ));
     }
     Ok(paths)
 }
 
 #[tonic::async_trait]
 impl PipelineService for Pipelines {
-    async fn create_pipeline(&self, r: Request<pb::CreatePipelineRequest>) -> Result<Response<pb::CreatePipelineResponse>, Status> {
+    async fn create_pipeline(
+        &self,
+        r: Request<pb::CreatePipelineRequest>,
+    ) -> Result<Response<pb::CreatePipelineResponse>, Status> {
         call(r, |c, m| self.create_pipeline(c, m)).await
     }
-    async fn get_pipeline(&self, r: Request<pb::GetPipelineRequest>) -> Result<Response<pb::GetPipelineResponse>, Status> {
+    async fn get_pipeline(
+        &self,
+        r: Request<pb::GetPipelineRequest>,
+    ) -> Result<Response<pb::GetPipelineResponse>, Status> {
         call(r, |c, m| self.get_pipeline(c, m)).await
     }
-    async fn list_pipelines(&self, r: Request<pb::ListPipelinesRequest>) -> Result<Response<pb::ListPipelinesResponse>, Status> {
+    async fn list_pipelines(
+        &self,
+        r: Request<pb::ListPipelinesRequest>,
+    ) -> Result<Response<pb::ListPipelinesResponse>, Status> {
         call(r, |c, m| self.list_pipelines(c, m)).await
     }
-    async fn update_pipeline(&self, r: Request<pb::UpdatePipelineRequest>) -> Result<Response<pb::UpdatePipelineResponse>, Status> {
+    async fn update_pipeline(
+        &self,
+        r: Request<pb::UpdatePipelineRequest>,
+    ) -> Result<Response<pb::UpdatePipelineResponse>, Status> {
         call(r, |c, m| self.update_pipeline(c, m)).await
     }
-    async fn delete_pipeline(&self, r: Request<pb::DeletePipelineRequest>) -> Result<Response<pb::DeletePipelineResponse>, Status> {
+    async fn delete_pipeline(
+        &self,
+        r: Request<pb::DeletePipelineRequest>,
+    ) -> Result<Response<pb::DeletePipelineResponse>, Status> {
         call(r, |c, m| self.delete_pipeline(c, m)).await
     }
     async fn create_deal(&self, r: Request<pb::CreateDealRequest>) -> Result<Response<pb::CreateDealResponse>, Status> {
@@ -83,7 +103,10 @@ impl PipelineService for Pipelines {
     async fn move_deal(&self, r: Request<pb::MoveDealRequest>) -> Result<Response<pb::MoveDealResponse>, Status> {
         call(r, |c, m| self.move_deal(c, m)).await
     }
-    async fn list_deal_history(&self, r: Request<pb::ListDealHistoryRequest>) -> Result<Response<pb::ListDealHistoryResponse>, Status> {
+    async fn list_deal_history(
+        &self,
+        r: Request<pb::ListDealHistoryRequest>,
+    ) -> Result<Response<pb::ListDealHistoryResponse>, Status> {
         call(r, |c, m| self.list_deal_history(c, m)).await
     }
     async fn get_board(&self, r: Request<pb::GetBoardRequest>) -> Result<Response<pb::GetBoardResponse>, Status> {

@@ -3,7 +3,12 @@
 use std::collections::{HashMap, HashSet};
 
 use crm_kit::{
-    ApiError, ApiResult, auth::Caller, etag, idempotency::RequestKey, time, validate::{Violations, new_id, parse_id},
+    ApiError, ApiResult,
+    auth::Caller,
+    etag,
+    idempotency::RequestKey,
+    time,
+    validate::{Violations, new_id, parse_id},
 };
 use crm_proto::{events::v1 as ev, pipeline::v1 as pb};
 use sea_orm::TransactionTrait;
@@ -20,7 +25,11 @@ use crate::{
 const MAX_NAME: usize = 100;
 
 impl Pipelines {
-    pub(super) async fn create_pipeline(&self, caller: Caller, req: pb::CreatePipelineRequest) -> ApiResult<pb::CreatePipelineResponse> {
+    pub(super) async fn create_pipeline(
+        &self,
+        caller: Caller,
+        req: pb::CreatePipelineRequest,
+    ) -> ApiResult<pb::CreatePipelineResponse> {
         let key = RequestKey::parse("CreatePipeline", &req.request_id, &req)?;
         let input = req.pipeline.unwrap_or_default();
         let mut v = Violations::new();
@@ -33,35 +42,60 @@ impl Pipelines {
         if let Some(key) = &key
             && let Some(id) = key.find(&txn, tenant).await?
         {
-            let existing = store::pipelines::find(&txn, tenant, &id).await?.ok_or_else(|| ApiError::not_found("pipeline", id))?;
-            return Ok(pb::CreatePipelineResponse { pipeline: Some(convert::pipeline(&existing)) });
+            let existing = store::pipelines::find(&txn, tenant, &id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("pipeline", id))?;
+            return Ok(pb::CreatePipelineResponse {
+                pipeline: Some(convert::pipeline(&existing)),
+            });
         }
         let now = time::now_micros();
         let id = new_id().to_string();
         let stages = plan.0.iter().enumerate();
         let created = PipelineWithStages {
-            pipeline: pipeline::Model { id: id.clone(), tenant_id: tenant.to_owned(), name, version: 1, created_at: now, updated_at: now },
-            stages: stages.map(|(i, s)| store::pipelines::new_stage(tenant, &id, new_id().to_string(), i as i32, s)).collect(),
+            pipeline: pipeline::Model {
+                id: id.clone(),
+                tenant_id: tenant.to_owned(),
+                name,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            },
+            stages: stages
+                .map(|(i, s)| store::pipelines::new_stage(tenant, &id, new_id().to_string(), i as i32, s))
+                .collect(),
         };
         store::pipelines::insert(&txn, &created).await?;
         if let Some(key) = &key {
             key.remember(&txn, tenant, &id).await?;
         }
         let reply = convert::pipeline(&created);
-        let payload = ev::PipelineCreated { pipeline: Some(reply.clone()) };
+        let payload = ev::PipelineCreated {
+            pipeline: Some(reply.clone()),
+        };
         events::pipeline(&txn, &caller, types::PIPELINE_CREATED, &reply, 1, &payload).await?;
         txn.commit().await?;
         Ok(pb::CreatePipelineResponse { pipeline: Some(reply) })
     }
 
-    pub(super) async fn get_pipeline(&self, caller: Caller, req: pb::GetPipelineRequest) -> ApiResult<pb::GetPipelineResponse> {
+    pub(super) async fn get_pipeline(
+        &self,
+        caller: Caller,
+        req: pb::GetPipelineRequest,
+    ) -> ApiResult<pb::GetPipelineResponse> {
         let id = parse_id("id", &req.id)?.to_string();
         let found = store::pipelines::find(&self.db, &caller.tenant_id, &id).await?;
         let p = found.ok_or_else(|| ApiError::not_found("pipeline", id))?;
-        Ok(pb::GetPipelineResponse { pipeline: Some(convert::pipeline(&p)) })
+        Ok(pb::GetPipelineResponse {
+            pipeline: Some(convert::pipeline(&p)),
+        })
     }
 
-    pub(super) async fn list_pipelines(&self, caller: Caller, req: pb::ListPipelinesRequest) -> ApiResult<pb::ListPipelinesResponse> {
+    pub(super) async fn list_pipelines(
+        &self,
+        caller: Caller,
+        req: pb::ListPipelinesRequest,
+    ) -> ApiResult<pb::ListPipelinesResponse> {
         const QUERY: &str = "pipelines";
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<String>(req.page_size, &req.page_token, QUERY)?;
@@ -77,10 +111,17 @@ impl Pipelines {
                 convert::pipeline(&PipelineWithStages { pipeline: p, stages })
             })
             .collect();
-        Ok(pb::ListPipelinesResponse { pipelines, next_page_token })
+        Ok(pb::ListPipelinesResponse {
+            pipelines,
+            next_page_token,
+        })
     }
 
-    pub(super) async fn update_pipeline(&self, caller: Caller, req: pb::UpdatePipelineRequest) -> ApiResult<pb::UpdatePipelineResponse> {
+    pub(super) async fn update_pipeline(
+        &self,
+        caller: Caller,
+        req: pb::UpdatePipelineRequest,
+    ) -> ApiResult<pb::UpdatePipelineResponse> {
         let paths = mask_paths(req.update_mask.as_ref())?;
         let input = req.pipeline.unwrap_or_default();
         let mut v = Violations::new();
@@ -91,14 +132,19 @@ impl Pipelines {
             match *path {
                 "name" => name = Some(v.required_text("pipeline.name", &input.name, MAX_NAME)),
                 "stages" => plan = StagePlan::parse(&mut v, "pipeline.stages", &input.stages, true),
-                other => v.add("update_mask", format!("{other:?} is not an updatable pipeline field; use \"name\" or \"stages\"")),
+                other => v.add(
+                    "update_mask",
+                    format!("{other:?} is not an updatable pipeline field; use \"name\" or \"stages\""),
+                ),
             }
         }
         let id = v.finish_with(id)?;
         let tenant = caller.tenant_id.as_str();
 
         let txn = self.db.begin().await?;
-        let current = store::pipelines::find(&txn, tenant, &id).await?.ok_or_else(|| ApiError::not_found("pipeline", &id))?;
+        let current = store::pipelines::find(&txn, tenant, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("pipeline", &id))?;
         etag::check("pipeline", &id, given_etag, current.pipeline.version)?;
         let now = time::now_micros();
         let mut next = current.clone();
@@ -120,8 +166,20 @@ impl Pipelines {
             return Err(ApiError::Conflict);
         }
         let reply = convert::pipeline(&next);
-        let payload = ev::PipelineUpdated { pipeline: Some(reply.clone()), changed_fields: changed, removed_stage_ids: removed };
-        events::pipeline(&txn, &caller, types::PIPELINE_UPDATED, &reply, next.pipeline.version, &payload).await?;
+        let payload = ev::PipelineUpdated {
+            pipeline: Some(reply.clone()),
+            changed_fields: changed,
+            removed_stage_ids: removed,
+        };
+        events::pipeline(
+            &txn,
+            &caller,
+            types::PIPELINE_UPDATED,
+            &reply,
+            next.pipeline.version,
+            &payload,
+        )
+        .await?;
         txn.commit().await?;
         Ok(pb::UpdatePipelineResponse { pipeline: Some(reply) })
     }
@@ -142,12 +200,20 @@ impl Pipelines {
             if let Some(id) = spec.id
                 && !existing.contains_key(id.to_string().as_str())
             {
-                v.add(format!("pipeline.stages[{i}].id"), "is not a stage of this pipeline; leave it empty for a new stage");
+                v.add(
+                    format!("pipeline.stages[{i}].id"),
+                    "is not a stage of this pipeline; leave it empty for a new stage",
+                );
             }
         }
         v.finish()?;
         let kept: HashSet<String> = plan.0.iter().filter_map(|s| s.id.map(|u| u.to_string())).collect();
-        let removed: Vec<String> = current.stages.iter().filter(|s| !kept.contains(&s.id)).map(|s| s.id.clone()).collect();
+        let removed: Vec<String> = current
+            .stages
+            .iter()
+            .filter(|s| !kept.contains(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
         let counts = store::pipelines::deal_counts(txn, tenant, current.stages.iter().map(|s| s.id.clone())).await?;
         for id in &removed {
             if let Some(n) = counts.get(id) {
@@ -182,14 +248,20 @@ impl Pipelines {
         Ok((stages, removed))
     }
 
-    pub(super) async fn delete_pipeline(&self, caller: Caller, req: pb::DeletePipelineRequest) -> ApiResult<pb::DeletePipelineResponse> {
+    pub(super) async fn delete_pipeline(
+        &self,
+        caller: Caller,
+        req: pb::DeletePipelineRequest,
+    ) -> ApiResult<pb::DeletePipelineResponse> {
         let mut v = Violations::new();
         let id = v.required_id("id", &req.id).map(|u| u.to_string());
         let given_etag = v.absorb(etag::parse("etag", &req.etag)).flatten();
         let id = v.finish_with(id)?;
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
-        let current = store::pipelines::find(&txn, tenant, &id).await?.ok_or_else(|| ApiError::not_found("pipeline", &id))?;
+        let current = store::pipelines::find(&txn, tenant, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("pipeline", &id))?;
         etag::check("pipeline", &id, given_etag, current.pipeline.version)?;
         if store::pipelines::has_deals(&txn, tenant, &id).await? {
             return Err(ApiError::precondition(
@@ -199,9 +271,19 @@ impl Pipelines {
             ));
         }
         store::pipelines::delete(&txn, tenant, &id).await?;
-        let payload = ev::PipelineDeleted { pipeline_id: id.clone() };
+        let payload = ev::PipelineDeleted {
+            pipeline_id: id.clone(),
+        };
         let reply = convert::pipeline(&current);
-        events::pipeline(&txn, &caller, types::PIPELINE_DELETED, &reply, current.pipeline.version + 1, &payload).await?;
+        events::pipeline(
+            &txn,
+            &caller,
+            types::PIPELINE_DELETED,
+            &reply,
+            current.pipeline.version + 1,
+            &payload,
+        )
+        .await?;
         txn.commit().await?;
         Ok(pb::DeletePipelineResponse {})
     }

@@ -1,8 +1,8 @@
 //! Deals and their stage transitions.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use crate::entity::{deal, transition};
@@ -23,7 +23,11 @@ pub async fn insert(conn: &impl ConnectionTrait, d: &deal::Model) -> Result<(), 
 
 /// Writes `next` over the deal if it is still at `expected_version`; false
 /// when a concurrent change got there first.
-pub async fn update_guarded(conn: &impl ConnectionTrait, next: &deal::Model, expected_version: i64) -> Result<bool, DbErr> {
+pub async fn update_guarded(
+    conn: &impl ConnectionTrait,
+    next: &deal::Model,
+    expected_version: i64,
+) -> Result<bool, DbErr> {
     // Every column is written: the caller passes the whole next state.
     let active = next.clone().into_active_model().reset_all();
     let result = deal::Entity::update_many()
@@ -115,7 +119,9 @@ pub async fn list(
 
 /// Appends a transition.
 pub async fn insert_transition(conn: &impl ConnectionTrait, t: &transition::Model) -> Result<(), DbErr> {
-    transition::Entity::insert(t.clone().into_active_model()).exec(conn).await?;
+    transition::Entity::insert(t.clone().into_active_model())
+        .exec(conn)
+        .await?;
     Ok(())
 }
 

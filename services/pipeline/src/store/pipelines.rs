@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 
 use super::PipelineWithStages;
@@ -19,7 +19,10 @@ pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result
     else {
         return Ok(None);
     };
-    let stages = stages_of(conn, tenant, &[p.id.clone()]).await?.remove(&p.id).unwrap_or_default();
+    let stages = stages_of(conn, tenant, std::slice::from_ref(&p.id))
+        .await?
+        .remove(&p.id)
+        .unwrap_or_default();
     Ok(Some(PipelineWithStages { pipeline: p, stages }))
 }
 
@@ -58,7 +61,9 @@ pub async fn stages_by_id(
 
 /// Inserts a pipeline and its stages.
 pub async fn insert(conn: &impl ConnectionTrait, p: &PipelineWithStages) -> Result<(), DbErr> {
-    pipeline::Entity::insert(p.pipeline.clone().into_active_model()).exec(conn).await?;
+    pipeline::Entity::insert(p.pipeline.clone().into_active_model())
+        .exec(conn)
+        .await?;
     insert_stages(conn, &p.stages).await
 }
 
@@ -181,7 +186,13 @@ pub async fn has_deals(conn: &impl ConnectionTrait, tenant: &str, pipeline_id: &
 }
 
 /// A new stage row.
-pub fn new_stage(tenant: &str, pipeline_id: &str, id: String, position: i32, spec: &crate::domain::StageSpec) -> stage::Model {
+pub fn new_stage(
+    tenant: &str,
+    pipeline_id: &str,
+    id: String,
+    position: i32,
+    spec: &crate::domain::StageSpec,
+) -> stage::Model {
     stage::Model {
         id,
         tenant_id: tenant.to_owned(),

@@ -3,7 +3,7 @@
 
 use crm_kit::testing::{Backend, authed};
 use crm_proto::{
-    common::v1::{DealStatus, Date},
+    common::v1::{Date, DealStatus},
     pipeline::v1 as pb,
 };
 use prost_types::FieldMask;
@@ -13,7 +13,9 @@ use tonic::Code;
 use super::harness::{assert_bad_field, eur, suite};
 
 async fn a_new_deal_lands_in_the_first_open_stage_owned_by_its_creator(backend: Backend) {
-    let Some(mut s) = suite(backend, "deal_defaults").await else { return };
+    let Some(mut s) = suite(backend, "deal_defaults").await else {
+        return;
+    };
     let p = s.sales_pipeline().await;
     let d = s.deal(&p, "Acme renewal", 1200).await;
     assert_eq!(d.stage_id, p.stages[0].id);
@@ -21,24 +23,65 @@ async fn a_new_deal_lands_in_the_first_open_stage_owned_by_its_creator(backend: 
     assert_eq!((d.owner_id.as_str(), d.probability), ("ann", 10));
     assert_eq!(d.amount, eur(1200));
     assert!(d.closed_at.is_none() && d.stage_entered_at.is_some());
-    let history = s.pipeline.list_deal_history(authed(&s.token, pb::ListDealHistoryRequest { deal_id: d.id.clone(), ..Default::default() })).await.unwrap().into_inner();
+    let history = s
+        .pipeline
+        .list_deal_history(authed(
+            &s.token,
+            pb::ListDealHistoryRequest {
+                deal_id: d.id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(history.transitions.len(), 1);
     assert_eq!(history.transitions[0].from_stage_id, "");
 }
 
 async fn the_same_request_id_twice_creates_one_deal(backend: Backend) {
-    let Some(mut s) = suite(backend, "idempotent_deal").await else { return };
+    let Some(mut s) = suite(backend, "idempotent_deal").await else {
+        return;
+    };
     let p = s.sales_pipeline().await;
     let req = pb::CreateDealRequest {
-        deal: Some(pb::Deal { pipeline_id: p.id.clone(), title: "Once".into(), ..Default::default() }),
+        deal: Some(pb::Deal {
+            pipeline_id: p.id.clone(),
+            title: "Once".into(),
+            ..Default::default()
+        }),
         request_id: "retry-1".into(),
     };
-    let first = s.pipeline.create_deal(authed(&s.token, req.clone())).await.unwrap().into_inner().deal.unwrap();
-    let second = s.pipeline.create_deal(authed(&s.token, req.clone())).await.unwrap().into_inner().deal.unwrap();
+    let first = s
+        .pipeline
+        .create_deal(authed(&s.token, req.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
+    let second = s
+        .pipeline
+        .create_deal(authed(&s.token, req.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
     assert_eq!(first.id, second.id);
-    let list = s.pipeline.list_deals(authed(&s.token, pb::ListDealsRequest::default())).await.unwrap().into_inner();
+    let list = s
+        .pipeline
+        .list_deals(authed(&s.token, pb::ListDealsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(list.deals.len(), 1);
-    let created = s.event_types().await.iter().filter(|t| *t == "pipeline.deal.created").count();
+    let created = s
+        .event_types()
+        .await
+        .iter()
+        .filter(|t| *t == "pipeline.deal.created")
+        .count();
     assert_eq!(created, 1);
 
     let mut other = req;
@@ -48,25 +91,45 @@ async fn the_same_request_id_twice_creates_one_deal(backend: Backend) {
 }
 
 async fn a_deal_naming_an_unknown_contact_is_a_failed_precondition(backend: Backend) {
-    let Some(mut s) = suite(backend, "deal_unknown_contact").await else { return };
+    let Some(mut s) = suite(backend, "deal_unknown_contact").await else {
+        return;
+    };
     let p = s.sales_pipeline().await;
     let contact = s.contact("dana@example.com").await;
     let make = |contact_id: &str| pb::CreateDealRequest {
-        deal: Some(pb::Deal { pipeline_id: p.id.clone(), title: "T".into(), contact_id: contact_id.into(), ..Default::default() }),
+        deal: Some(pb::Deal {
+            pipeline_id: p.id.clone(),
+            title: "T".into(),
+            contact_id: contact_id.into(),
+            ..Default::default()
+        }),
         request_id: String::new(),
     };
     let unknown = crm_kit::validate::new_id().to_string();
-    let err = s.pipeline.create_deal(authed(&s.token, make(&unknown))).await.unwrap_err();
+    let err = s
+        .pipeline
+        .create_deal(authed(&s.token, make(&unknown)))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("deal.contact_id"), "{}", err.message());
     assert!(!s.event_types().await.contains(&"pipeline.deal.created".to_owned()));
 
-    let ok = s.pipeline.create_deal(authed(&s.token, make(&contact.id))).await.unwrap().into_inner().deal.unwrap();
+    let ok = s
+        .pipeline
+        .create_deal(authed(&s.token, make(&contact.id)))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
     assert_eq!(ok.contact_id, contact.id);
 }
 
 async fn a_deal_moves_to_lost_with_a_reason_and_reopens(backend: Backend) {
-    let Some(mut s) = suite(backend, "move_lost_reopen").await else { return };
+    let Some(mut s) = suite(backend, "move_lost_reopen").await else {
+        return;
+    };
     let p = s.sales_pipeline().await;
     let (demo, lost) = (p.stages[1].id.clone(), p.stages[3].id.clone());
     let d = s.deal(&p, "Acme", 100).await;
@@ -76,7 +139,12 @@ async fn a_deal_moves_to_lost_with_a_reason_and_reopens(backend: Backend) {
 
     let err = s.move_to(&d, &lost, "").await.unwrap_err();
     assert_bad_field(&err, "lost_reason");
-    let lost_deal = s.move_to(&d, &lost, "went with a competitor").await.unwrap().deal.unwrap();
+    let lost_deal = s
+        .move_to(&d, &lost, "went with a competitor")
+        .await
+        .unwrap()
+        .deal
+        .unwrap();
     assert_eq!(lost_deal.status, DealStatus::Lost as i32);
     assert_eq!(lost_deal.lost_reason, "went with a competitor");
     assert!(lost_deal.closed_at.is_some());
@@ -85,7 +153,18 @@ async fn a_deal_moves_to_lost_with_a_reason_and_reopens(backend: Backend) {
     assert_eq!(reopened.status, DealStatus::Open as i32);
     assert!(reopened.closed_at.is_none() && reopened.lost_reason.is_empty());
 
-    let history = s.pipeline.list_deal_history(authed(&s.token, pb::ListDealHistoryRequest { deal_id: d.id.clone(), ..Default::default() })).await.unwrap().into_inner();
+    let history = s
+        .pipeline
+        .list_deal_history(authed(
+            &s.token,
+            pb::ListDealHistoryRequest {
+                deal_id: d.id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     let path: Vec<_> = history.transitions.iter().map(|t| t.to_stage_id.as_str()).collect();
     assert_eq!(path, [p.stages[0].id.as_str(), &demo, &lost, &demo], "oldest first");
     assert_eq!(history.transitions[2].lost_reason, "went with a competitor");
@@ -93,19 +172,30 @@ async fn a_deal_moves_to_lost_with_a_reason_and_reopens(backend: Backend) {
 
     let types = s.event_types().await;
     let tail: Vec<_> = types.iter().skip(2).map(String::as_str).collect();
-    assert_eq!(tail, [
-        "pipeline.deal.stage_changed",
-        "pipeline.deal.stage_changed",
-        "pipeline.deal.lost",
-        "pipeline.deal.stage_changed",
-        "pipeline.deal.reopened",
-    ]);
-    let versions: Vec<i64> = s.events().await.iter().filter(|e| e.aggregate_id == d.id).map(|e| e.aggregate_version).collect();
+    assert_eq!(
+        tail,
+        [
+            "pipeline.deal.stage_changed",
+            "pipeline.deal.stage_changed",
+            "pipeline.deal.lost",
+            "pipeline.deal.stage_changed",
+            "pipeline.deal.reopened",
+        ]
+    );
+    let versions: Vec<i64> = s
+        .events()
+        .await
+        .iter()
+        .filter(|e| e.aggregate_id == d.id)
+        .map(|e| e.aggregate_version)
+        .collect();
     assert_eq!(versions, [1, 2, 3, 3, 4, 4]);
 }
 
 async fn winning_a_deal_sets_closed_at_and_emits_won(backend: Backend) {
-    let Some(mut s) = suite(backend, "move_won").await else { return };
+    let Some(mut s) = suite(backend, "move_won").await else {
+        return;
+    };
     let p = s.sales_pipeline().await;
     let d = s.deal(&p, "Acme", 100).await;
     let won = s.move_to(&d, &p.stages[2].id, "").await.unwrap().deal.unwrap();
@@ -115,24 +205,53 @@ async fn winning_a_deal_sets_closed_at_and_emits_won(backend: Backend) {
 }
 
 async fn a_stale_etag_is_aborted_and_changes_nothing(backend: Backend) {
-    let Some(mut s) = suite(backend, "stale_deal_etag").await else { return };
+    let Some(mut s) = suite(backend, "stale_deal_etag").await else {
+        return;
+    };
     let p = s.sales_pipeline().await;
     let d = s.deal(&p, "Acme", 100).await;
     s.move_to(&d, &p.stages[1].id, "").await.unwrap();
-    let req = pb::MoveDealRequest { deal_id: d.id.clone(), stage_id: p.stages[0].id.clone(), etag: d.etag.clone(), lost_reason: String::new() };
+    let req = pb::MoveDealRequest {
+        deal_id: d.id.clone(),
+        stage_id: p.stages[0].id.clone(),
+        etag: d.etag.clone(),
+        lost_reason: String::new(),
+    };
     let err = s.pipeline.move_deal(authed(&s.token, req)).await.unwrap_err();
     assert_eq!(err.code(), Code::Aborted);
     let upd = pb::UpdateDealRequest {
-        deal: Some(pb::Deal { id: d.id.clone(), title: "Renamed".into(), etag: d.etag.clone(), ..Default::default() }),
-        update_mask: Some(FieldMask { paths: vec!["title".into()] }),
+        deal: Some(pb::Deal {
+            id: d.id.clone(),
+            title: "Renamed".into(),
+            etag: d.etag.clone(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["title".into()],
+        }),
     };
-    assert_eq!(s.pipeline.update_deal(authed(&s.token, upd)).await.unwrap_err().code(), Code::Aborted);
-    let now = s.pipeline.get_deal(authed(&s.token, pb::GetDealRequest { id: d.id.clone() })).await.unwrap().into_inner().deal.unwrap();
-    assert_eq!((now.stage_id.as_str(), now.title.as_str()), (p.stages[1].id.as_str(), "Acme"));
+    assert_eq!(
+        s.pipeline.update_deal(authed(&s.token, upd)).await.unwrap_err().code(),
+        Code::Aborted
+    );
+    let now = s
+        .pipeline
+        .get_deal(authed(&s.token, pb::GetDealRequest { id: d.id.clone() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
+    assert_eq!(
+        (now.stage_id.as_str(), now.title.as_str()),
+        (p.stages[1].id.as_str(), "Acme")
+    );
 }
 
 async fn an_update_changes_only_the_masked_fields(backend: Backend) {
-    let Some(mut s) = suite(backend, "update_mask").await else { return };
+    let Some(mut s) = suite(backend, "update_mask").await else {
+        return;
+    };
     let p = s.sales_pipeline().await;
     let d = s.deal(&p, "Acme", 100).await;
     let upd = pb::UpdateDealRequest {
@@ -140,54 +259,144 @@ async fn an_update_changes_only_the_masked_fields(backend: Backend) {
             id: d.id.clone(),
             title: "ignored".into(),
             amount: eur(250),
-            expected_close_date: Some(Date { year: 2027, month: 1, day: 31 }),
+            expected_close_date: Some(Date {
+                year: 2027,
+                month: 1,
+                day: 31,
+            }),
             etag: d.etag.clone(),
             ..Default::default()
         }),
-        update_mask: Some(FieldMask { paths: vec!["amount".into(), "expected_close_date".into()] }),
+        update_mask: Some(FieldMask {
+            paths: vec!["amount".into(), "expected_close_date".into()],
+        }),
     };
-    let after = s.pipeline.update_deal(authed(&s.token, upd)).await.unwrap().into_inner().deal.unwrap();
+    let after = s
+        .pipeline
+        .update_deal(authed(&s.token, upd))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
     assert_eq!((after.title.as_str(), after.amount.clone()), ("Acme", eur(250)));
-    assert_eq!(after.expected_close_date, Some(Date { year: 2027, month: 1, day: 31 }));
+    assert_eq!(
+        after.expected_close_date,
+        Some(Date {
+            year: 2027,
+            month: 1,
+            day: 31
+        })
+    );
     let last = s.events().await.pop().unwrap();
-    assert_eq!((last.r#type.as_str(), last.aggregate_version), ("pipeline.deal.updated", 2));
+    assert_eq!(
+        (last.r#type.as_str(), last.aggregate_version),
+        ("pipeline.deal.updated", 2)
+    );
 }
 
 async fn deals_filter_by_stage_status_and_close_date_and_page(backend: Backend) {
-    let Some(mut s) = suite(backend, "list_deals").await else { return };
+    let Some(mut s) = suite(backend, "list_deals").await else {
+        return;
+    };
     let p = s.sales_pipeline().await;
     for i in 0..5 {
         let deal = pb::Deal {
             pipeline_id: p.id.clone(),
             title: format!("Deal {i}"),
-            expected_close_date: Some(Date { year: 2027, month: i + 1, day: 1 }),
+            expected_close_date: Some(Date {
+                year: 2027,
+                month: i + 1,
+                day: 1,
+            }),
             ..Default::default()
         };
-        s.pipeline.create_deal(authed(&s.token, pb::CreateDealRequest { deal: Some(deal), request_id: String::new() })).await.unwrap();
+        s.pipeline
+            .create_deal(authed(
+                &s.token,
+                pb::CreateDealRequest {
+                    deal: Some(deal),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .unwrap();
     }
-    let all = s.pipeline.list_deals(authed(&s.token, pb::ListDealsRequest::default())).await.unwrap().into_inner().deals;
+    let all = s
+        .pipeline
+        .list_deals(authed(&s.token, pb::ListDealsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .deals;
     s.move_to(&all[0], &p.stages[2].id, "").await.unwrap();
 
-    let won = pb::ListDealsRequest { status: DealStatus::Won as i32, ..Default::default() };
-    let won = s.pipeline.list_deals(authed(&s.token, won)).await.unwrap().into_inner().deals;
+    let won = pb::ListDealsRequest {
+        status: DealStatus::Won as i32,
+        ..Default::default()
+    };
+    let won = s
+        .pipeline
+        .list_deals(authed(&s.token, won))
+        .await
+        .unwrap()
+        .into_inner()
+        .deals;
     assert_eq!(won.iter().map(|d| d.title.as_str()).collect::<Vec<_>>(), ["Deal 0"]);
 
     let range = pb::ListDealsRequest {
-        expected_close_from: Some(Date { year: 2027, month: 2, day: 1 }),
-        expected_close_to: Some(Date { year: 2027, month: 3, day: 1 }),
+        expected_close_from: Some(Date {
+            year: 2027,
+            month: 2,
+            day: 1,
+        }),
+        expected_close_to: Some(Date {
+            year: 2027,
+            month: 3,
+            day: 1,
+        }),
         stage_id: p.stages[0].id.clone(),
         ..Default::default()
     };
-    let in_range = s.pipeline.list_deals(authed(&s.token, range)).await.unwrap().into_inner().deals;
-    assert_eq!(in_range.iter().map(|d| d.title.as_str()).collect::<Vec<_>>(), ["Deal 1", "Deal 2"]);
+    let in_range = s
+        .pipeline
+        .list_deals(authed(&s.token, range))
+        .await
+        .unwrap()
+        .into_inner()
+        .deals;
+    assert_eq!(
+        in_range.iter().map(|d| d.title.as_str()).collect::<Vec<_>>(),
+        ["Deal 1", "Deal 2"]
+    );
 
-    let first = s.pipeline.list_deals(authed(&s.token, pb::ListDealsRequest { page_size: 2, ..Default::default() })).await.unwrap().into_inner();
+    let first = s
+        .pipeline
+        .list_deals(authed(
+            &s.token,
+            pb::ListDealsRequest {
+                page_size: 2,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(first.deals.len(), 2);
     let mut titles: Vec<String> = first.deals.iter().map(|d| d.title.clone()).collect();
     let mut token = first.next_page_token;
     while !token.is_empty() {
-        let next = pb::ListDealsRequest { page_size: 2, page_token: token, ..Default::default() };
-        let page = s.pipeline.list_deals(authed(&s.token, next)).await.unwrap().into_inner();
+        let next = pb::ListDealsRequest {
+            page_size: 2,
+            page_token: token,
+            ..Default::default()
+        };
+        let page = s
+            .pipeline
+            .list_deals(authed(&s.token, next))
+            .await
+            .unwrap()
+            .into_inner();
         titles.extend(page.deals.iter().map(|d| d.title.clone()));
         token = page.next_page_token;
     }
@@ -198,13 +407,17 @@ async fn deals_filter_by_stage_status_and_close_date_and_page(backend: Backend) 
 /// fail after the first (the deal row) succeeded: the deal must be
 /// unchanged and no event written, and the caller sees no database text.
 async fn a_move_that_fails_half_way_leaves_neither_change_nor_event(backend: Backend) {
-    let Some(mut s) = suite(backend, "atomic_move").await else { return };
+    let Some(mut s) = suite(backend, "atomic_move").await else {
+        return;
+    };
     let p = s.sales_pipeline().await;
     let d = s.deal(&p, "Acme", 100).await;
     let before = s.event_types().await.len();
     let sql: &[&str] = match backend {
-        Backend::Sqlite => &["CREATE TRIGGER sabotage BEFORE INSERT ON deal_transitions WHEN NEW.from_stage_id IS NOT NULL \
-             BEGIN SELECT RAISE(ABORT, 'sabotaged transition insert'); END"],
+        Backend::Sqlite => &[
+            "CREATE TRIGGER sabotage BEFORE INSERT ON deal_transitions WHEN NEW.from_stage_id IS NOT NULL \
+             BEGIN SELECT RAISE(ABORT, 'sabotaged transition insert'); END",
+        ],
         Backend::Postgres => &[
             "CREATE FUNCTION sabotage() RETURNS trigger AS $$ BEGIN \
              IF NEW.from_stage_id IS NOT NULL THEN RAISE EXCEPTION 'sabotaged transition insert'; END IF; \
@@ -217,10 +430,25 @@ async fn a_move_that_fails_half_way_leaves_neither_change_nor_event(backend: Bac
     }
     let err = s.move_to(&d, &p.stages[1].id, "").await.unwrap_err();
     assert_eq!(err.code(), Code::Internal);
-    assert!(!err.message().contains("sabotaged"), "database text leaked: {}", err.message());
-    let now = s.pipeline.get_deal(authed(&s.token, pb::GetDealRequest { id: d.id.clone() })).await.unwrap().into_inner().deal.unwrap();
+    assert!(
+        !err.message().contains("sabotaged"),
+        "database text leaked: {}",
+        err.message()
+    );
+    let now = s
+        .pipeline
+        .get_deal(authed(&s.token, pb::GetDealRequest { id: d.id.clone() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
     assert_eq!((now.stage_id, now.etag), (d.stage_id.clone(), d.etag.clone()));
-    assert_eq!(s.event_types().await.len(), before, "no event for a change that did not commit");
+    assert_eq!(
+        s.event_types().await.len(),
+        before,
+        "no event for a change that did not commit"
+    );
 }
 
 crm_kit::backend_tests!(

@@ -33,8 +33,12 @@ pub struct Suite {
 pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
     let contacts_db = TestDatabase::create(backend, test).await?;
     let pipeline_db = TestDatabase::create(backend, test).await?;
-    let cconn = crm_kit::db::connect_and_migrate::<crm_contacts::migration::Migrator>(&contacts_db.url).await.expect("contacts db");
-    let pconn = crm_kit::db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&pipeline_db.url).await.expect("pipeline db");
+    let cconn = crm_kit::db::connect_and_migrate::<crm_contacts::migration::Migrator>(&contacts_db.url)
+        .await
+        .expect("contacts db");
+    let pconn = crm_kit::db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&pipeline_db.url)
+        .await
+        .expect("pipeline db");
     let contacts_server = TestServer::start(Serve {
         routes: Routes::new(crm_contacts::service(cconn.clone(), shared())),
         service_names: vec![crm_contacts::SERVICE_NAME],
@@ -60,47 +64,112 @@ pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
 
 /// A stage for a create request.
 pub fn stage(name: &str, kind: StageKind, probability: i32) -> pb::Stage {
-    pb::Stage { name: name.into(), kind: kind as i32, probability, rotting_days: 0, ..Default::default() }
+    pb::Stage {
+        name: name.into(),
+        kind: kind as i32,
+        probability,
+        rotting_days: 0,
+        ..Default::default()
+    }
 }
 
 /// Lead (10%), Demo (50%), Won, Lost.
 pub fn sales_stages() -> Vec<pb::Stage> {
-    vec![stage("Lead", StageKind::Open, 10), stage("Demo", StageKind::Open, 50), stage("Won", StageKind::Won, 100), stage("Lost", StageKind::Lost, 0)]
+    vec![
+        stage("Lead", StageKind::Open, 10),
+        stage("Demo", StageKind::Open, 50),
+        stage("Won", StageKind::Won, 100),
+        stage("Lost", StageKind::Lost, 0),
+    ]
 }
 
 /// EUR money.
 pub fn eur(units: i64) -> Option<Money> {
-    Some(Money { currency_code: "EUR".into(), units, nanos: 0 })
+    Some(Money {
+        currency_code: "EUR".into(),
+        units,
+        nanos: 0,
+    })
 }
 
 impl Suite {
     /// Creates the Lead/Demo/Won/Lost pipeline.
     pub async fn sales_pipeline(&mut self) -> pb::Pipeline {
         let req = pb::CreatePipelineRequest {
-            pipeline: Some(pb::Pipeline { name: "Sales".into(), stages: sales_stages(), ..Default::default() }),
+            pipeline: Some(pb::Pipeline {
+                name: "Sales".into(),
+                stages: sales_stages(),
+                ..Default::default()
+            }),
             request_id: String::new(),
         };
-        self.pipeline.create_pipeline(authed(&self.token, req)).await.expect("create pipeline").into_inner().pipeline.expect("pipeline")
+        self.pipeline
+            .create_pipeline(authed(&self.token, req))
+            .await
+            .expect("create pipeline")
+            .into_inner()
+            .pipeline
+            .expect("pipeline")
     }
 
     /// Creates a deal titled `title` worth `units` EUR in `pipeline`.
     pub async fn deal(&mut self, pipeline: &pb::Pipeline, title: &str, units: i64) -> pb::Deal {
-        let deal = pb::Deal { pipeline_id: pipeline.id.clone(), title: title.into(), amount: eur(units), ..Default::default() };
-        let req = pb::CreateDealRequest { deal: Some(deal), request_id: String::new() };
-        self.pipeline.create_deal(authed(&self.token, req)).await.expect("create deal").into_inner().deal.expect("deal")
+        let deal = pb::Deal {
+            pipeline_id: pipeline.id.clone(),
+            title: title.into(),
+            amount: eur(units),
+            ..Default::default()
+        };
+        let req = pb::CreateDealRequest {
+            deal: Some(deal),
+            request_id: String::new(),
+        };
+        self.pipeline
+            .create_deal(authed(&self.token, req))
+            .await
+            .expect("create deal")
+            .into_inner()
+            .deal
+            .expect("deal")
     }
 
     /// Moves `deal` to `stage_id`.
-    pub async fn move_to(&mut self, deal: &pb::Deal, stage_id: &str, reason: &str) -> Result<pb::MoveDealResponse, Status> {
-        let req = pb::MoveDealRequest { deal_id: deal.id.clone(), stage_id: stage_id.into(), etag: String::new(), lost_reason: reason.into() };
-        self.pipeline.move_deal(authed(&self.token, req)).await.map(tonic::Response::into_inner)
+    pub async fn move_to(
+        &mut self,
+        deal: &pb::Deal,
+        stage_id: &str,
+        reason: &str,
+    ) -> Result<pb::MoveDealResponse, Status> {
+        let req = pb::MoveDealRequest {
+            deal_id: deal.id.clone(),
+            stage_id: stage_id.into(),
+            etag: String::new(),
+            lost_reason: reason.into(),
+        };
+        self.pipeline
+            .move_deal(authed(&self.token, req))
+            .await
+            .map(tonic::Response::into_inner)
     }
 
     /// Creates a contact in tenant acme.
     pub async fn contact(&mut self, email: &str) -> cpb::Contact {
-        let c = cpb::Contact { first_name: "Dana".into(), emails: vec![email.into()], ..Default::default() };
-        let req = cpb::CreateContactRequest { contact: Some(c), request_id: String::new() };
-        self.contacts.create_contact(authed(&self.token, req)).await.expect("create contact").into_inner().contact.expect("contact")
+        let c = cpb::Contact {
+            first_name: "Dana".into(),
+            emails: vec![email.into()],
+            ..Default::default()
+        };
+        let req = cpb::CreateContactRequest {
+            contact: Some(c),
+            request_id: String::new(),
+        };
+        self.contacts
+            .create_contact(authed(&self.token, req))
+            .await
+            .expect("create contact")
+            .into_inner()
+            .contact
+            .expect("contact")
     }
 
     /// The event types in the pipeline's outbox, oldest first.
@@ -121,5 +190,9 @@ pub fn assert_bad_field(status: &Status, field: &str) {
         .get_details_bad_request()
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default();
-    assert!(fields.iter().any(|f| f == field), "expected a violation of {field}, got {fields:?} ({})", status.message());
+    assert!(
+        fields.iter().any(|f| f == field),
+        "expected a violation of {field}, got {fields:?} ({})",
+        status.message()
+    );
 }
