@@ -1,11 +1,11 @@
-//! Etags: a resource's version as an opaque string. An update that names a
+//! Etags: a resource's version as an opaque string (`v7`). An update that names a
 //! stale etag fails with ABORTED and changes nothing.
 
 use crate::error::ApiError;
 
 /// The etag of a resource at `version`.
 pub fn format(version: i64) -> String {
-    format!("W/\"{version}\"")
+    format!("v{version}")
 }
 
 /// Parses the etag a caller sent; empty means "no check".
@@ -13,8 +13,8 @@ pub fn parse(field: &str, etag: &str) -> Result<Option<i64>, ApiError> {
     if etag.is_empty() {
         return Ok(None);
     }
-    etag.strip_prefix("W/\"")
-        .and_then(|rest| rest.strip_suffix('"'))
+    etag.strip_prefix('v')
+        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|n| n.parse::<i64>().ok())
         .filter(|n| *n > 0)
         .map(Some)
@@ -51,6 +51,7 @@ mod tests {
     #[test]
     fn a_forged_etag_is_invalid() {
         assert!(parse("etag", "7").is_err());
-        assert!(parse("etag", "W/\"-1\"").is_err());
+        assert!(parse("etag", "v-1").is_err());
+        assert!(parse("etag", "v+1").is_err());
     }
 }
