@@ -9,6 +9,7 @@ mod api {
     mod board;
     mod deals;
     pub mod harness;
+    mod moves;
     mod pipelines;
     mod tenancy;
 }

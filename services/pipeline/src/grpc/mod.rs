@@ -5,6 +5,7 @@
 mod board;
 mod convert;
 mod deals;
+mod moves;
 mod pipelines;
 
 use crm_kit::{ApiResult, Shared, auth, auth::Caller};
