@@ -68,6 +68,38 @@ async fn up(backend: Backend, test: &str) -> Option<Running> {
     })
 }
 
+/// Creates the Lead (10%) / Proposal (60%) / Won / Lost pipeline of the README's tour.
+async fn sales_pipeline(client: &mut PipelineServiceClient<Channel>, token: &str) -> pb::Pipeline {
+    let stage = |name: &str, kind: StageKind, probability| pb::Stage {
+        name: name.into(),
+        kind: kind as i32,
+        probability,
+        ..Default::default()
+    };
+    let stages = vec![
+        stage("Lead", StageKind::Open, 10),
+        stage("Proposal", StageKind::Open, 60),
+        stage("Won", StageKind::Won, 100),
+        stage("Lost", StageKind::Lost, 0),
+    ];
+    let pipeline = pb::Pipeline {
+        name: "Sales".into(),
+        stages,
+        ..Default::default()
+    };
+    let req = pb::CreatePipelineRequest {
+        pipeline: Some(pipeline),
+        request_id: String::new(),
+    };
+    client
+        .create_pipeline(authed(token, req))
+        .await
+        .unwrap()
+        .into_inner()
+        .pipeline
+        .unwrap()
+}
+
 async fn the_tour_from_the_readme_works_end_to_end(backend: Backend) {
     let Some(suite) = up(backend, "tour").await else { return };
     let t = token("acme", "ann", &["admin"]);
@@ -113,35 +145,7 @@ async fn the_tour_from_the_readme_works_end_to_end(backend: Backend) {
         .contact
         .unwrap();
 
-    let stage = |name: &str, kind: StageKind, probability| pb::Stage {
-        name: name.into(),
-        kind: kind as i32,
-        probability,
-        ..Default::default()
-    };
-    let stages = vec![
-        stage("Lead", StageKind::Open, 10),
-        stage("Proposal", StageKind::Open, 60),
-        stage("Won", StageKind::Won, 100),
-        stage("Lost", StageKind::Lost, 0),
-    ];
-    let p = pipeline
-        .create_pipeline(authed(
-            &t,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pb::Pipeline {
-                    name: "Sales".into(),
-                    stages,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .pipeline
-        .unwrap();
+    let p = sales_pipeline(&mut pipeline, &t).await;
 
     let deal = pb::Deal {
         pipeline_id: p.id.clone(),
@@ -287,33 +291,7 @@ async fn the_pipeline_asks_contacts_about_references_across_the_port(backend: Ba
         .into_inner()
         .company
         .unwrap();
-    let stage = |name: &str, kind: StageKind| pb::Stage {
-        name: name.into(),
-        kind: kind as i32,
-        ..Default::default()
-    };
-    let stages = vec![
-        stage("Lead", StageKind::Open),
-        stage("Won", StageKind::Won),
-        stage("Lost", StageKind::Lost),
-    ];
-    let p = pipeline
-        .create_pipeline(authed(
-            &t,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pb::Pipeline {
-                    name: "S".into(),
-                    stages,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .pipeline
-        .unwrap();
+    let p = sales_pipeline(&mut pipeline, &t).await;
     let deal = pb::Deal {
         pipeline_id: p.id.clone(),
         title: "T".into(),

@@ -125,6 +125,14 @@ pub fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
     v.finish_with(id)
 }
 
+/// The `id` and optional `etag` of a delete request, both checked at once.
+pub fn parse_target(id: &str, etag: &str) -> Result<(Uuid, Option<i64>), ApiError> {
+    let mut v = Violations::new();
+    let id = v.required_id("id", id);
+    let etag = v.absorb(crate::etag::parse("etag", etag)).flatten();
+    v.finish_with(id.map(|id| (id, etag)))
+}
+
 /// A fresh id: UUIDv7, so ids sort by creation time.
 pub fn new_id() -> Uuid {
     Uuid::now_v7()
@@ -138,6 +146,15 @@ mod tests {
     fn a_malformed_id_is_rejected_naming_the_field() {
         let err = parse_id("deal_id", "not-a-uuid").unwrap_err();
         assert!(matches!(err, ApiError::InvalidArgument(v) if v[0].field == "deal_id"));
+    }
+
+    #[test]
+    fn a_bad_id_and_a_bad_etag_are_reported_together() {
+        let Err(ApiError::InvalidArgument(v)) = parse_target("x", "y") else {
+            panic!("expected violations")
+        };
+        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["id", "etag"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crm_kit::{
     auth::Caller,
     outbox::{self, Event},
 };
-use crm_proto::{events::v1 as ev, pipeline::v1 as pb};
+use crm_proto::events::v1 as ev;
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::{domain::StageKind, entity::stage};
@@ -20,12 +20,12 @@ pub fn stage_ref(s: &stage::Model) -> ev::StageRef {
     }
 }
 
-/// Writes one event about a pipeline.
-pub async fn pipeline<C: ConnectionTrait, P: prost::Message + prost::Name>(
+/// Writes one event about the pipeline or deal `aggregate_id`.
+pub async fn append<C: ConnectionTrait, P: prost::Message + prost::Name>(
     conn: &C,
     caller: &Caller,
     event_type: &'static str,
-    p: &pb::Pipeline,
+    aggregate_id: &str,
     version: i64,
     payload: &P,
 ) -> Result<(), DbErr> {
@@ -34,29 +34,7 @@ pub async fn pipeline<C: ConnectionTrait, P: prost::Message + prost::Name>(
         caller,
         Event {
             event_type,
-            aggregate_id: &p.id,
-            aggregate_version: version,
-            payload,
-        },
-    )
-    .await
-}
-
-/// Writes one event about a deal.
-pub async fn deal<C: ConnectionTrait, P: prost::Message + prost::Name>(
-    conn: &C,
-    caller: &Caller,
-    event_type: &'static str,
-    deal_id: &str,
-    version: i64,
-    payload: &P,
-) -> Result<(), DbErr> {
-    outbox::append(
-        conn,
-        caller,
-        Event {
-            event_type,
-            aggregate_id: deal_id,
+            aggregate_id,
             aggregate_version: version,
             payload,
         },

@@ -1,6 +1,13 @@
 //! The company RPCs.
 
-use crm_kit::{ApiError, ApiResult, auth::Caller, etag, idempotency::RequestKey, time::now_micros, validate::parse_id};
+use crm_kit::{
+    ApiError, ApiResult,
+    auth::Caller,
+    etag,
+    idempotency::RequestKey,
+    time::now_micros,
+    validate::{parse_id, parse_target},
+};
 use crm_proto::contacts::v1 as pb;
 use sea_orm::TransactionTrait;
 
@@ -86,8 +93,7 @@ pub(super) async fn delete(
     caller: &Caller,
     req: pb::DeleteCompanyRequest,
 ) -> ApiResult<pb::DeleteCompanyResponse> {
-    let id = parse_id("id", &req.id)?;
-    let given = etag::parse("etag", &req.etag)?;
+    let (id, given) = parse_target(&req.id, &req.etag)?;
     let tenant = &caller.tenant_id;
     let txn = svc.db.begin().await?;
     let current = companies::get(&txn, tenant, id).await?;

@@ -1,6 +1,13 @@
 //! The contact RPCs, merge included.
 
-use crm_kit::{ApiResult, auth::Caller, etag, idempotency::RequestKey, time::now_micros, validate::parse_id};
+use crm_kit::{
+    ApiResult,
+    auth::Caller,
+    etag,
+    idempotency::RequestKey,
+    time::now_micros,
+    validate::{parse_id, parse_target},
+};
 use crm_proto::contacts::v1 as pb;
 use sea_orm::TransactionTrait;
 
@@ -88,8 +95,7 @@ pub(super) async fn delete(
     caller: &Caller,
     req: pb::DeleteContactRequest,
 ) -> ApiResult<pb::DeleteContactResponse> {
-    let id = parse_id("id", &req.id)?;
-    let given = etag::parse("etag", &req.etag)?;
+    let (id, given) = parse_target(&req.id, &req.etag)?;
     let txn = svc.db.begin().await?;
     let current = contacts::get(&txn, &caller.tenant_id, &id.to_string()).await?;
     etag::check("contact", &current.row.id, given, current.row.version)?;

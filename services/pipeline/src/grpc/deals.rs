@@ -7,7 +7,7 @@ use crm_kit::{
     etag,
     idempotency::RequestKey,
     time,
-    validate::{Violations, new_id, parse_id},
+    validate::{Violations, new_id, parse_id, parse_target},
 };
 use crm_proto::{events::v1 as ev, pipeline::v1 as pb};
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -143,7 +143,7 @@ impl Pipelines {
             deal: Some(reply.clone()),
             stage: Some(stage_ref(stage)),
         };
-        events::deal(&txn, &caller, types::DEAL_CREATED, &created.id, 1, &payload).await?;
+        events::append(&txn, &caller, types::DEAL_CREATED, &created.id, 1, &payload).await?;
         txn.commit().await?;
         Ok(pb::CreateDealResponse { deal: Some(reply) })
     }
@@ -208,7 +208,7 @@ impl Pipelines {
             deal: Some(reply.clone()),
             changed_fields: changed,
         };
-        events::deal(&txn, &caller, types::DEAL_UPDATED, &id, next.version, &payload).await?;
+        events::append(&txn, &caller, types::DEAL_UPDATED, &id, next.version, &payload).await?;
         txn.commit().await?;
         Ok(pb::UpdateDealResponse { deal: Some(reply) })
     }
@@ -218,10 +218,8 @@ impl Pipelines {
         caller: Caller,
         req: pb::DeleteDealRequest,
     ) -> ApiResult<pb::DeleteDealResponse> {
-        let mut v = Violations::new();
-        let id = v.required_id("id", &req.id).map(|u| u.to_string());
-        let given_etag = v.absorb(etag::parse("etag", &req.etag)).flatten();
-        let id = v.finish_with(id)?;
+        let (id, given_etag) = parse_target(&req.id, &req.etag)?;
+        let id = id.to_string();
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = self.find_deal(&txn, tenant, &id).await?;
@@ -232,7 +230,7 @@ impl Pipelines {
             pipeline_id: current.pipeline_id,
             stage_id: current.stage_id,
         };
-        events::deal(&txn, &caller, types::DEAL_DELETED, &id, current.version + 1, &payload).await?;
+        events::append(&txn, &caller, types::DEAL_DELETED, &id, current.version + 1, &payload).await?;
         txn.commit().await?;
         Ok(pb::DeleteDealResponse {})
     }

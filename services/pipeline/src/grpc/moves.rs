@@ -78,7 +78,7 @@ impl Pipelines {
             time_in_from_stage: Some(time::to_duration(time_in_from)),
             moved_at: Some(time::to_timestamp(now)),
         };
-        events::deal(
+        events::append(
             &txn,
             &caller,
             types::DEAL_STAGE_CHANGED,
@@ -93,7 +93,7 @@ impl Pipelines {
                     deal,
                     from_stage: from_ref,
                 };
-                events::deal(&txn, &caller, types::DEAL_WON, &deal_id, next.version, &p).await?;
+                events::append(&txn, &caller, types::DEAL_WON, &deal_id, next.version, &p).await?;
             }
             (DealStatus::Lost, _) => {
                 let p = ev::DealLost {
@@ -101,14 +101,14 @@ impl Pipelines {
                     from_stage: from_ref,
                     lost_reason: effect.lost_reason.unwrap_or_default(),
                 };
-                events::deal(&txn, &caller, types::DEAL_LOST, &deal_id, next.version, &p).await?;
+                events::append(&txn, &caller, types::DEAL_LOST, &deal_id, next.version, &p).await?;
             }
             (DealStatus::Open, true) => {
                 let p = ev::DealReopened {
                     deal,
                     from_stage: from_ref,
                 };
-                events::deal(&txn, &caller, types::DEAL_REOPENED, &deal_id, next.version, &p).await?;
+                events::append(&txn, &caller, types::DEAL_REOPENED, &deal_id, next.version, &p).await?;
             }
             (DealStatus::Open, false) => {}
         }

@@ -8,7 +8,7 @@ use crm_kit::{
     etag,
     idempotency::RequestKey,
     time,
-    validate::{Violations, new_id, parse_id},
+    validate::{Violations, new_id, parse_id, parse_target},
 };
 use crm_proto::{events::v1 as ev, pipeline::v1 as pb};
 use sea_orm::TransactionTrait;
@@ -73,7 +73,7 @@ impl Pipelines {
         let payload = ev::PipelineCreated {
             pipeline: Some(reply.clone()),
         };
-        events::pipeline(&txn, &caller, types::PIPELINE_CREATED, &reply, 1, &payload).await?;
+        events::append(&txn, &caller, types::PIPELINE_CREATED, &reply.id, 1, &payload).await?;
         txn.commit().await?;
         Ok(pb::CreatePipelineResponse { pipeline: Some(reply) })
     }
@@ -171,11 +171,11 @@ impl Pipelines {
             changed_fields: changed,
             removed_stage_ids: removed,
         };
-        events::pipeline(
+        events::append(
             &txn,
             &caller,
             types::PIPELINE_UPDATED,
-            &reply,
+            &reply.id,
             next.pipeline.version,
             &payload,
         )
@@ -253,10 +253,8 @@ impl Pipelines {
         caller: Caller,
         req: pb::DeletePipelineRequest,
     ) -> ApiResult<pb::DeletePipelineResponse> {
-        let mut v = Violations::new();
-        let id = v.required_id("id", &req.id).map(|u| u.to_string());
-        let given_etag = v.absorb(etag::parse("etag", &req.etag)).flatten();
-        let id = v.finish_with(id)?;
+        let (id, given_etag) = parse_target(&req.id, &req.etag)?;
+        let id = id.to_string();
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = store::pipelines::find(&txn, tenant, &id)
@@ -275,11 +273,11 @@ impl Pipelines {
             pipeline_id: id.clone(),
         };
         let reply = convert::pipeline(&current);
-        events::pipeline(
+        events::append(
             &txn,
             &caller,
             types::PIPELINE_DELETED,
-            &reply,
+            &reply.id,
             current.pipeline.version + 1,
             &payload,
         )
