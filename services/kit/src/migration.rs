@@ -35,3 +35,19 @@ pub async fn create_from_entity<E: EntityTrait>(manager: &SchemaManager<'_>, ent
     }
     Ok(())
 }
+
+/// Creates `processed_events`, the inbox of a service that consumes events.
+pub struct CreateInbox;
+
+impl MigrationName for CreateInbox {
+    fn name(&self) -> &str {
+        "m20261127_000100_create_processed_events"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateInbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create_from_entity(manager, crate::bus::inbox::entity::Entity).await
+    }
+}

@@ -1,0 +1,308 @@
+//! RabbitMQ through lapin: the publisher (persistent messages, publisher
+//! confirms, reconnecting by itself) and the consumer (one durable quorum
+//! queue per consuming service with a dead-letter queue, bounded prefetch,
+//! reconnecting by itself).
+
+use std::{sync::Arc, time::Duration};
+
+use crm_proto::events::v1::EventEnvelope;
+use lapin::{
+    BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind,
+    message::Delivery,
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+        ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    },
+    types::{AMQPValue, FieldTable},
+};
+use prost::Message as _;
+use sea_orm::DatabaseConnection;
+use tokio::sync::Mutex;
+use tokio_stream::StreamExt;
+
+use super::{EXCHANGE, Handler, Message, PublishError, Publisher, inbox};
+
+/// Where the broker is and how the suite's names are spelled there.
+#[derive(Clone, Debug)]
+pub struct AmqpConfig {
+    /// `amqp://user:pass@host:5672/vhost`.
+    pub url: String,
+    /// The topic exchange (`crm.events`).
+    pub exchange: String,
+    /// The prefix of queue names (`crm`): queues are `<prefix>.<service>.events`.
+    pub queue_prefix: String,
+}
+
+impl AmqpConfig {
+    /// The production names at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            exchange: EXCHANGE.to_owned(),
+            queue_prefix: "crm".to_owned(),
+        }
+    }
+
+    /// The queue of consuming service `service`.
+    pub fn queue(&self, service: &str) -> String {
+        format!("{}.{service}.events", self.queue_prefix)
+    }
+
+    /// Its dead-letter queue.
+    pub fn dead_letter_queue(&self, service: &str) -> String {
+        format!("{}.dlq", self.queue(service))
+    }
+
+    /// The dead-letter exchange.
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dlx", self.exchange)
+    }
+}
+
+async fn connect(url: &str) -> lapin::Result<Connection> {
+    Connection::connect(url, ConnectionProperties::default()).await
+}
+
+async fn declare_exchange(channel: &Channel, name: &str, kind: ExchangeKind) -> lapin::Result<()> {
+    // Durable: the exchange survives a broker restart.
+    let options = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .exchange_declare(name.into(), kind, options, FieldTable::default())
+        .await
+}
+
+/// Publishes with confirms on one channel, reconnecting when it broke.
+pub struct AmqpPublisher {
+    config: AmqpConfig,
+    channel: Mutex<Option<(Connection, Channel)>>,
+}
+
+impl AmqpPublisher {
+    /// A publisher that connects on first use.
+    pub fn new(config: AmqpConfig) -> Self {
+        Self {
+            config,
+            channel: Mutex::new(None),
+        }
+    }
+
+    async fn open(&self) -> lapin::Result<(Connection, Channel)> {
+        let conn = connect(&self.config.url).await?;
+        let channel = conn.create_channel().await?;
+        // Confirms: the broker acks each message once it is safely queued.
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        declare_exchange(&channel, &self.config.exchange, ExchangeKind::Topic).await?;
+        Ok((conn, channel))
+    }
+}
+
+#[tonic::async_trait]
+impl Publisher for AmqpPublisher {
+    async fn publish(&self, message: &Message) -> Result<(), PublishError> {
+        let mut slot = self.channel.lock().await;
+        let usable = slot
+            .as_ref()
+            .is_some_and(|(conn, ch)| conn.status().connected() && ch.status().connected());
+        if !usable {
+            *slot = Some(
+                self.open()
+                    .await
+                    .map_err(|e| PublishError::Unavailable(e.to_string()))?,
+            );
+        }
+        let Some((_, channel)) = slot.as_ref() else {
+            return Err(PublishError::Unavailable("no channel".into()));
+        };
+        let properties = BasicProperties::default()
+            // Persistent: the message survives a broker restart.
+            .with_delivery_mode(2)
+            .with_content_type("application/protobuf".into())
+            .with_message_id(message.event_id.as_str().into())
+            .with_type(message.routing_key.as_str().into());
+        let result = async {
+            let confirm = channel
+                .basic_publish(
+                    self.config.exchange.as_str().into(),
+                    message.routing_key.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &message.body,
+                    properties,
+                )
+                .await?;
+            confirm.await
+        }
+        .await;
+        match result {
+            Ok(confirm) if confirm.is_ack() => Ok(()),
+            Ok(_) => Err(PublishError::Nacked),
+            Err(e) => {
+                *slot = None;
+                Err(PublishError::Unavailable(e.to_string()))
+            }
+        }
+    }
+}
+
+/// One consuming service's subscription on RabbitMQ.
+#[derive(Clone)]
+pub struct AmqpConsumer {
+    /// Broker and names.
+    pub config: AmqpConfig,
+    /// The consuming service (names its queue and its inbox rows).
+    pub service: String,
+    /// The routing-key patterns to bind, e.g. `pipeline.deal.*`.
+    pub bindings: Vec<String>,
+    /// Unacknowledged messages the broker may push at once.
+    pub prefetch: u16,
+    /// Deliveries of one message before it is dead-lettered.
+    pub delivery_limit: i64,
+}
+
+impl AmqpConsumer {
+    /// A consumer with a prefetch of 32 and a delivery limit of 5.
+    pub fn new(config: AmqpConfig, service: &str, bindings: &[&str]) -> Self {
+        Self {
+            config,
+            service: service.to_owned(),
+            bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
+            prefetch: 32,
+            delivery_limit: 5,
+        }
+    }
+
+    /// Declares the exchanges, the queue with its dead-letter queue, and the bindings.
+    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+        let (queue, dlq, dlx) = (
+            self.config.queue(&self.service),
+            self.config.dead_letter_queue(&self.service),
+            self.config.dead_letter_exchange(),
+        );
+        declare_exchange(channel, &self.config.exchange, ExchangeKind::Topic).await?;
+        declare_exchange(channel, &dlx, ExchangeKind::Direct).await?;
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let mut quorum = FieldTable::default();
+        // Quorum queues are replicated and count deliveries, which bounds retries.
+        quorum.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        channel
+            .queue_declare(dlq.as_str().into(), durable, quorum.clone())
+            .await?;
+        channel
+            .queue_bind(
+                dlq.as_str().into(),
+                dlx.as_str().into(),
+                queue.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut args = quorum;
+        // A message that cannot be decoded, or fails `delivery_limit` times, goes here.
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(dlx.as_str().into()),
+        );
+        args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(queue.as_str().into()),
+        );
+        args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(self.delivery_limit));
+        channel.queue_declare(queue.as_str().into(), durable, args).await?;
+        for key in &self.bindings {
+            let (q, x) = (queue.as_str().into(), self.config.exchange.as_str().into());
+            channel
+                .queue_bind(
+                    q,
+                    x,
+                    key.as_str().into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Consumes until `shutdown` resolves, reconnecting with backoff after
+    /// the broker went away. Each event is applied once with `handler` on
+    /// `db`, then acked.
+    pub async fn run(
+        self,
+        db: DatabaseConnection,
+        handler: Arc<dyn Handler>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                result = self.consume(&db, handler.as_ref()) => {
+                    if let Err(e) = result {
+                        tracing::warn!(service = %self.service, error = %e, retry_in = ?backoff, "event consumer disconnected");
+                    }
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn consume(&self, db: &DatabaseConnection, handler: &dyn Handler) -> lapin::Result<()> {
+        let conn = connect(&self.config.url).await?;
+        let channel = conn.create_channel().await?;
+        self.declare(&channel).await?;
+        // Bounded prefetch: a slow consumer holds at most this many messages.
+        channel.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
+        let queue = self.config.queue(&self.service);
+        let tag = format!("{}-{}", self.service, crate::validate::new_id());
+        let mut deliveries = channel
+            .basic_consume(
+                queue.as_str().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(queue = %queue, "consuming events");
+        while let Some(delivery) = deliveries.next().await {
+            self.process(db, handler, delivery?).await?;
+        }
+        Ok(())
+    }
+
+    async fn process(&self, db: &DatabaseConnection, handler: &dyn Handler, delivery: Delivery) -> lapin::Result<bool> {
+        let Ok(event) = EventEnvelope::decode(delivery.data.as_slice()) else {
+            tracing::error!(service = %self.service, "undecodable message dead-lettered");
+            return delivery
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    ..Default::default()
+                })
+                .await;
+        };
+        match inbox::apply_once(db, &self.service, &event, handler).await {
+            Ok(applied) => {
+                tracing::debug!(event_id = %event.event_id, r#type = %event.r#type, ?applied, "event consumed");
+                delivery.ack(BasicAckOptions::default()).await
+            }
+            Err(e) => {
+                tracing::warn!(event_id = %event.event_id, error = format!("{e:#}"), "event failed; requeued");
+                delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The outbox relay: publishes a service's pending outbox rows in order and
+//! marks each sent only after the publisher confirmed it.
+//!
+//! Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
+//! replicas can run the relay without publishing a row twice in the normal
+//! case (a crash between the broker's confirm and the commit republishes
+//! it; consumers are idempotent for exactly that case). While the broker is
+//! down the rows stay, and the relay retries with backoff.
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+    sea_query::{Expr, LockBehavior, LockType},
+};
+
+use super::{Message, Publisher};
+use crate::outbox::entity as outbox;
+
+/// Publishes one service's outbox.
+#[derive(Clone)]
+pub struct Relay {
+    db: DatabaseConnection,
+    publisher: Arc<dyn Publisher>,
+    batch: u64,
+    idle: Duration,
+}
+
+impl Relay {
+    /// A relay of `db`'s outbox through `publisher`.
+    pub fn new(db: DatabaseConnection, publisher: Arc<dyn Publisher>) -> Self {
+        Self {
+            db,
+            publisher,
+            batch: 100,
+            idle: Duration::from_millis(100),
+        }
+    }
+
+    /// Publishes pending rows until none is left or the publisher fails;
+    /// returns how many were published.
+    pub async fn publish_pending(&self) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let (published, done) = self.publish_batch().await?;
+            total += published;
+            if done {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// One claimed batch: returns how many were published and whether the
+    /// outbox is now drained.
+    async fn publish_batch(&self) -> anyhow::Result<(usize, bool)> {
+        let txn = self.db.begin().await?;
+        let mut query = outbox::Entity::find()
+            .filter(outbox::Column::PublishedAt.is_null())
+            .order_by_asc(outbox::Column::Seq)
+            .limit(self.batch);
+        if txn.get_database_backend() == DatabaseBackend::Postgres {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = query.all(&txn).await?;
+        let mut sent = Vec::with_capacity(rows.len());
+        let mut failure = None;
+        for row in &rows {
+            let message = Message {
+                event_id: row.event_id.clone(),
+                routing_key: row.event_type.clone(),
+                body: row.envelope.clone(),
+            };
+            match self.publisher.publish(&message).await {
+                Ok(()) => sent.push(row.seq),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if !sent.is_empty() {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::PublishedAt, Expr::value(crate::time::now_micros()))
+                .filter(outbox::Column::Seq.is_in(sent.clone()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        match failure {
+            Some(e) => Err(anyhow::Error::new(e).context(format!("published {} of {} rows", sent.len(), rows.len()))),
+            None => Ok((sent.len(), (rows.len() as u64) < self.batch)),
+        }
+    }
+
+    /// Runs until `shutdown` resolves: publishes, idles briefly when the
+    /// outbox is empty, and backs off (up to 5 s) while publishing fails.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let wait = match self.publish_pending().await {
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    self.idle
+                }
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), retry_in = ?backoff, "outbox relay: publishing failed; rows kept");
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    wait
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+/// How many outbox rows of `db` wait to be published.
+pub async fn pending(db: &impl ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait;
+    outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .count(db)
+        .await
+}

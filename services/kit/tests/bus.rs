@@ -1,0 +1,233 @@
+//! The bus end to end: outbox rows written by a producer's transactions,
+//! the relay, the in-process bus and RabbitMQ, and a consumer that applies
+//! each event exactly once into its own database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU32, Ordering},
+};
+
+use crm_kit::{
+    auth::Caller,
+    bus::{
+        Handler, Message, Publisher,
+        local::{LocalBus, Subscription},
+        relay::{Relay, pending},
+    },
+    migration::{CreateInbox, CreateKitTables},
+    outbox::{self, Event},
+    testing::{Backend, TestDatabase},
+};
+use crm_proto::events::v1::{DealDeleted, EventEnvelope};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+/// The kit's own tables, as a service database has them.
+struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateKitTables), Box::new(CreateInbox)]
+    }
+}
+
+async fn database(backend: Backend, test: &str) -> Option<(TestDatabase, DatabaseConnection)> {
+    let db = TestDatabase::create(backend, test).await?;
+    let conn = crm_kit::db::connect_and_migrate::<Migrator>(&db.url).await.unwrap();
+    conn.execute_unprepared("CREATE TABLE effects (consumer TEXT NOT NULL, event_id TEXT NOT NULL)")
+        .await
+        .unwrap();
+    Some((db, conn))
+}
+
+/// Writes `n` events to the producer's outbox, one transaction each.
+async fn produce(db: &DatabaseConnection, n: usize) -> Vec<String> {
+    use sea_orm::TransactionTrait;
+    let caller = Caller {
+        user_id: "ann".into(),
+        tenant_id: "acme".into(),
+        roles: vec![],
+        token: String::new(),
+    };
+    for i in 0..n {
+        let txn = db.begin().await.unwrap();
+        let payload = DealDeleted {
+            deal_id: format!("deal-{i}"),
+            ..Default::default()
+        };
+        let event = Event {
+            event_type: "pipeline.deal.deleted",
+            aggregate_id: &payload.deal_id,
+            aggregate_version: 2,
+            payload: &payload,
+        };
+        outbox::append(&txn, &caller, event).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    outbox::read_all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect()
+}
+
+/// Records each applied event in `effects`; fails the first `fail_first`
+/// attempts, and always fails the event `poison` if set.
+struct Recorder {
+    consumer: &'static str,
+    fail_first: AtomicU32,
+    poison: Option<String>,
+}
+
+impl Recorder {
+    fn new(consumer: &'static str) -> Arc<Self> {
+        Arc::new(Self {
+            consumer,
+            fail_first: AtomicU32::new(0),
+            poison: None,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Handler for Recorder {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
+        let sql = "INSERT INTO effects (consumer, event_id) VALUES ($1, $2)";
+        let values = [self.consumer.into(), event.event_id.clone().into()];
+        txn.execute_raw(Statement::from_sql_and_values(txn.get_database_backend(), sql, values))
+            .await?;
+        if self.fail_first.load(Ordering::SeqCst) > 0 {
+            self.fail_first.fetch_sub(1, Ordering::SeqCst);
+            anyhow::bail!("transient failure");
+        }
+        if self.poison.as_deref() == Some(event.event_id.as_str()) {
+            anyhow::bail!("this event always fails");
+        }
+        Ok(())
+    }
+}
+
+/// How many times each of `ids` was applied by `consumer` (in order).
+async fn applied(db: &DatabaseConnection, consumer: &str, ids: &[String]) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for id in ids {
+        let sql = "SELECT COUNT(*) AS n FROM effects WHERE consumer = $1 AND event_id = $2";
+        let stmt = Statement::from_sql_and_values(db.get_database_backend(), sql, [consumer.into(), id.clone().into()]);
+        let row = db.query_one_raw(stmt).await.unwrap().unwrap();
+        counts.push(row.try_get::<i64>("", "n").unwrap());
+    }
+    counts
+}
+
+async fn the_local_bus_applies_each_event_once_and_marks_rows_after_commit(backend: Backend) {
+    let Some((_p, producer)) = database(backend, "local_once_producer").await else {
+        return;
+    };
+    let Some((_c, consumer)) = database(backend, "local_once_consumer").await else {
+        return;
+    };
+    let ids = produce(&producer, 5).await;
+    let bus = LocalBus::new();
+    bus.subscribe(Subscription {
+        consumer: "tasks".into(),
+        bindings: vec!["pipeline.deal.*".into()],
+        db: consumer.clone(),
+        handler: Recorder::new("tasks"),
+    });
+    bus.subscribe(Subscription {
+        consumer: "other".into(),
+        bindings: vec!["contacts.#".into()],
+        db: consumer.clone(),
+        handler: Recorder::new("other"),
+    });
+    let relay = Relay::new(producer.clone(), Arc::new(bus.clone()));
+    assert_eq!(relay.publish_pending().await.unwrap(), 5);
+    assert_eq!(pending(&producer).await.unwrap(), 0);
+    assert_eq!(applied(&consumer, "tasks", &ids).await, [1; 5]);
+    assert_eq!(
+        applied(&consumer, "other", &ids).await,
+        [0; 5],
+        "bindings route like RabbitMQ"
+    );
+
+    // The same event again (a redelivery) changes nothing.
+    let envelope = outbox::read_all(&producer).await.unwrap().remove(0);
+    let again = Message {
+        event_id: envelope.event_id.clone(),
+        routing_key: envelope.r#type.clone(),
+        body: prost::Message::encode_to_vec(&envelope),
+    };
+    bus.publish(&again).await.unwrap();
+    assert_eq!(applied(&consumer, "tasks", &ids[..1]).await, [1]);
+}
+
+async fn a_failing_local_consumer_keeps_the_row_until_it_succeeds(backend: Backend) {
+    let Some((_p, producer)) = database(backend, "local_retry_producer").await else {
+        return;
+    };
+    let Some((_c, consumer)) = database(backend, "local_retry_consumer").await else {
+        return;
+    };
+    let ids = produce(&producer, 2).await;
+    let recorder = Recorder::new("tasks");
+    recorder.fail_first.store(2, Ordering::SeqCst);
+    let bus = LocalBus::new();
+    bus.subscribe(Subscription {
+        consumer: "tasks".into(),
+        bindings: vec!["#".into()],
+        db: consumer.clone(),
+        handler: recorder,
+    });
+    let relay = Relay::new(producer.clone(), Arc::new(bus));
+    assert!(relay.publish_pending().await.is_err());
+    assert_eq!(
+        pending(&producer).await.unwrap(),
+        2,
+        "nothing is marked sent before the consumer committed"
+    );
+    assert_eq!(
+        applied(&consumer, "tasks", &ids).await,
+        [0, 0],
+        "the failed attempt rolled back"
+    );
+    assert!(relay.publish_pending().await.is_err());
+    assert_eq!(relay.publish_pending().await.unwrap(), 2);
+    assert_eq!(applied(&consumer, "tasks", &ids).await, [1, 1]);
+}
+
+async fn two_relays_on_one_database_publish_each_row_once(backend: Backend) {
+    let Some((_p, producer)) = database(backend, "two_relays_producer").await else {
+        return;
+    };
+    let Some((_c, consumer)) = database(backend, "two_relays_consumer").await else {
+        return;
+    };
+    let ids = produce(&producer, 200).await;
+    let bus = LocalBus::new();
+    bus.subscribe(Subscription {
+        consumer: "tasks".into(),
+        bindings: vec!["#".into()],
+        db: consumer.clone(),
+        handler: Recorder::new("tasks"),
+    });
+    let (a, b) = (
+        Relay::new(producer.clone(), Arc::new(bus.clone())),
+        Relay::new(producer.clone(), Arc::new(bus.clone())),
+    );
+    let (na, nb) = tokio::join!(a.publish_pending(), b.publish_pending());
+    assert_eq!(na.unwrap() + nb.unwrap(), 200, "no row was published twice");
+    assert_eq!(applied(&consumer, "tasks", &ids).await, vec![1; 200]);
+}
+
+crm_kit::backend_tests!(
+    the_local_bus_applies_each_event_once_and_marks_rows_after_commit,
+    a_failing_local_consumer_keeps_the_row_until_it_succeeds,
+    two_relays_on_one_database_publish_each_row_once,
+);
+
+#[path = "bus/rabbitmq.rs"]
+mod rabbitmq;
