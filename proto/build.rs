@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "crm/common/v1/common.proto",
     "crm/contacts/v1/contacts.proto",
     "crm/pipeline/v1/pipeline.proto",
+    "crm/tasks/v1/tasks.proto",
     "crm/events/v1/events.proto",
 ];
 

@@ -39,3 +39,11 @@ pub mod events {
         include!(concat!(env!("OUT_DIR"), "/crm.events.v1.rs"));
     }
 }
+
+/// `crm.tasks.v1`: TasksService.
+pub mod tasks {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.tasks.v1.rs"));
+    }
+}
