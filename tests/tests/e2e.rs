@@ -334,7 +334,32 @@ async fn health_reports_every_service_serving(backend: Backend) {
     }
 }
 
+async fn every_change_leaves_the_outbox_through_the_relay(backend: Backend) {
+    let Some(suite) = up(backend, "relay").await else {
+        return;
+    };
+    let t = token("acme", "ann", &["admin"]);
+    let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
+    let p = sales_pipeline(&mut pipeline, &t).await;
+    let db = crm_kit::db::connect(&suite._dbs.1.url).await.unwrap();
+    let mut left = u64::MAX;
+    for _ in 0..100 {
+        left = crm_kit::bus::relay::pending(&db).await.unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0, "the pipeline.created event of {} was relayed", p.id);
+    let events = crm_kit::outbox::read_all(&db).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.r#type.as_str()).collect::<Vec<_>>(),
+        ["pipeline.pipeline.created"]
+    );
+}
+
 crm_kit::backend_tests!(
+    every_change_leaves_the_outbox_through_the_relay,
     the_tour_from_the_readme_works_end_to_end,
     the_pipeline_asks_contacts_about_references_across_the_port,
     health_reports_every_service_serving,

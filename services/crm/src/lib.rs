@@ -6,15 +6,57 @@
 
 pub mod cli;
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use crm_kit::{
-    Shared, db,
+    Shared,
+    bus::{
+        Publisher,
+        amqp::{AmqpConfig, AmqpPublisher},
+        local::LocalBus,
+        relay::Relay,
+    },
+    db,
     server::{self, Serve},
 };
-use tokio::net::TcpListener;
+use sea_orm::DatabaseConnection;
+use tokio::{net::TcpListener, sync::watch};
 use tonic::service::Routes;
+
+/// Background work (outbox relays, consumers) stops when this flips.
+#[derive(Clone)]
+struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    fn new() -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Self(rx))
+    }
+
+    async fn wait(mut self) {
+        let _ = self.0.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// Starts one outbox relay per database, publishing through `publisher`.
+fn spawn_relays(dbs: &[DatabaseConnection], publisher: Arc<dyn Publisher>, stop: &Stop) {
+    for db in dbs {
+        tokio::spawn(Relay::new(db.clone(), publisher.clone()).run(stop.clone().wait()));
+    }
+}
+
+/// Serves `what` until `shutdown`, then stops the background work.
+async fn serve_then_stop(
+    listener: TcpListener,
+    what: Serve,
+    shutdown: impl Future<Output = ()>,
+    stop: watch::Sender<bool>,
+) -> anyhow::Result<()> {
+    let result = server::serve(listener, what, shutdown).await;
+    let _ = stop.send(true);
+    result
+}
 
 /// The databases and secret of a suite.
 #[derive(Clone, Debug)]
@@ -52,6 +94,11 @@ pub async fn run_suite(
     let pipeline_db = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&config.pipeline_db).await?;
     let self_url = local_url(listener.local_addr()?);
     let directory = crm_pipeline::ContactsDirectory::connect_lazy(&self_url)?;
+    // The in-process bus: each outbox row is marked sent once every local
+    // consumer committed it.
+    let bus = LocalBus::new();
+    let (stop_tx, stop) = Stop::new();
+    spawn_relays(&[contacts_db.clone(), pipeline_db.clone()], Arc::new(bus), &stop);
     let routes = Routes::new(crm_contacts::service(contacts_db.clone(), shared.clone()))
         .add_service(crm_pipeline::service(pipeline_db.clone(), shared, directory));
     let what = Serve {
@@ -59,7 +106,7 @@ pub async fn run_suite(
         service_names: vec![crm_contacts::SERVICE_NAME, crm_pipeline::SERVICE_NAME],
         databases: vec![contacts_db, pipeline_db],
     };
-    server::serve(listener, what, shutdown).await
+    serve_then_stop(listener, what, shutdown, stop_tx).await
 }
 
 /// One service of the suite, as `crm serve` runs it.
@@ -71,15 +118,35 @@ pub enum ServiceName {
     Pipeline,
 }
 
-/// Runs one service alone on `listener` until `shutdown` resolves.
+/// How one service process is configured.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Its database.
+    pub database_url: String,
+    /// Where ContactsService answers (for pipeline).
+    pub contacts_url: String,
+    /// The broker its outbox relay publishes to; without one, events wait
+    /// in the outbox.
+    pub amqp_url: Option<String>,
+    /// The HS256 token secret.
+    pub secret: String,
+}
+
+/// Runs one service alone on `listener` until `shutdown` resolves, with its
+/// outbox relay publishing to RabbitMQ.
 pub async fn run_service(
     service: ServiceName,
     listener: TcpListener,
-    database_url: &str,
-    contacts_url: &str,
-    secret: &str,
+    config: ServiceConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let ServiceConfig {
+        database_url,
+        contacts_url,
+        amqp_url,
+        secret,
+    } = config;
+    let (database_url, contacts_url) = (database_url.as_str(), contacts_url.as_str());
     let shared = Shared::from_secret(secret.as_bytes());
     let what = match service {
         ServiceName::Contacts => {
@@ -100,7 +167,16 @@ pub async fn run_service(
             }
         }
     };
-    server::serve(listener, what, shutdown).await
+    let (stop_tx, stop) = Stop::new();
+    match amqp_url {
+        Some(url) => spawn_relays(
+            &what.databases,
+            Arc::new(AmqpPublisher::new(AmqpConfig::new(url))),
+            &stop,
+        ),
+        None => tracing::warn!("CRM_AMQP_URL is not set: events stay in the outbox until a relay can publish them"),
+    }
+    serve_then_stop(listener, what, shutdown, stop_tx).await
 }
 
 /// Applies one service's migrations and exits.

@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
             listen,
             database_url,
             contacts_url,
+            amqp_url,
             auth,
         }) => {
             if auth.is_dev_secret() || auth.secret.len() < 32 {
@@ -43,15 +44,13 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", listen.listen))?;
             tracing::info!(addr = %listener.local_addr()?, ?service, "serving");
-            crm::run_service(
-                service,
-                listener,
-                &database_url,
-                &contacts_url,
-                &auth.secret,
-                shutdown_signal(),
-            )
-            .await
+            let config = crm::ServiceConfig {
+                database_url,
+                contacts_url,
+                amqp_url,
+                secret: auth.secret,
+            };
+            crm::run_service(service, listener, config, shutdown_signal()).await
         }
         Some(Command::Migrate { service, database_url }) => crm::migrate(service, &database_url).await,
         Some(Command::Token {
