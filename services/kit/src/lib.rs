@@ -21,6 +21,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
+pub mod trace;
 pub mod validate;
 
 pub use error::{ApiError, ApiResult};

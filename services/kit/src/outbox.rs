@@ -73,7 +73,10 @@ where
         aggregate_version: event.aggregate_version,
         occurred_at: Some(time::to_timestamp(now)),
         actor_id: caller.user_id.clone(),
-        trace_context: None,
+        trace_context: crate::trace::TraceContext::current().map(|t| crm_proto::events::v1::TraceContext {
+            traceparent: t.traceparent,
+            tracestate: t.tracestate,
+        }),
         payload: Some(prost_types::Any::from_msg(event.payload).map_err(|e| DbErr::Custom(e.to_string()))?),
     };
     entity::Entity::insert(entity::ActiveModel {

@@ -57,9 +57,9 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
     };
 
     tonic::transport::Server::builder()
-        // One span per RPC, named by its method, so every log line of a call
-        // carries the method.
-        .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        // One span per RPC (method, trace id), and the call's W3C trace
+        // context made current so the events it writes carry it.
+        .layer(crate::trace::TraceLayer)
         .add_routes(what.routes)
         .add_service(health)
         .add_service(reflection_v1)

@@ -223,7 +223,68 @@ async fn two_relays_on_one_database_publish_each_row_once(backend: Backend) {
     assert_eq!(applied(&consumer, "tasks", &ids).await, vec![1; 200]);
 }
 
+/// Writes an event of its own for each event it handles, as the tasks
+/// service does when a rule fires.
+struct Forwarder;
+
+#[tonic::async_trait]
+impl Handler for Forwarder {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
+        let caller = Caller {
+            user_id: "automation".into(),
+            tenant_id: event.tenant_id.clone(),
+            roles: vec![],
+            token: String::new(),
+        };
+        let payload = DealDeleted {
+            deal_id: event.aggregate_id.clone(),
+            ..Default::default()
+        };
+        let next = Event {
+            event_type: "tasks.task.created",
+            aggregate_id: "t1",
+            aggregate_version: 1,
+            payload: &payload,
+        };
+        outbox::append(txn, &caller, next).await?;
+        Ok(())
+    }
+}
+
+async fn one_trace_runs_from_the_writer_through_the_consumer_to_what_it_writes(backend: Backend) {
+    let Some((_p, producer)) = database(backend, "trace_producer").await else {
+        return;
+    };
+    let Some((_c, consumer)) = database(backend, "trace_consumer").await else {
+        return;
+    };
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let context = crm_kit::trace::TraceContext::from_parts(Some(traceparent), None);
+    context.scope(tracing::Span::none(), produce(&producer, 1)).await;
+    let bus = LocalBus::new();
+    bus.subscribe(Subscription {
+        consumer: "tasks".into(),
+        bindings: vec!["#".into()],
+        db: consumer.clone(),
+        handler: Arc::new(Forwarder),
+    });
+    Relay::new(producer.clone(), Arc::new(bus))
+        .publish_pending()
+        .await
+        .unwrap();
+    let written = outbox::read_all(&producer).await.unwrap();
+    assert_eq!(written[0].trace_context.as_ref().unwrap().traceparent, traceparent);
+    let downstream = outbox::read_all(&consumer).await.unwrap();
+    let trace = downstream[0].trace_context.as_ref().unwrap().traceparent.clone();
+    assert_eq!(
+        &trace[3..35],
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "the consumer's own event is in the same trace"
+    );
+}
+
 crm_kit::backend_tests!(
+    one_trace_runs_from_the_writer_through_the_consumer_to_what_it_writes,
     the_local_bus_applies_each_event_once_and_marks_rows_after_commit,
     a_failing_local_consumer_keeps_the_row_until_it_succeeds,
     two_relays_on_one_database_publish_each_row_once,

@@ -116,7 +116,26 @@ impl Publisher for AmqpPublisher {
         let Some((_, channel)) = slot.as_ref() else {
             return Err(PublishError::Unavailable("no channel".into()));
         };
+        // The trace context also travels as AMQP headers, for tools that
+        // read headers rather than the envelope.
+        let mut headers = FieldTable::default();
+        if let Some(tc) = EventEnvelope::decode(message.body.as_slice())
+            .ok()
+            .and_then(|e| e.trace_context)
+        {
+            headers.insert(
+                "traceparent".into(),
+                AMQPValue::LongString(tc.traceparent.as_str().into()),
+            );
+            if !tc.tracestate.is_empty() {
+                headers.insert(
+                    "tracestate".into(),
+                    AMQPValue::LongString(tc.tracestate.as_str().into()),
+                );
+            }
+        }
         let properties = BasicProperties::default()
+            .with_headers(headers)
             // Persistent: the message survives a broker restart.
             .with_delivery_mode(2)
             .with_content_type("application/protobuf".into())
@@ -289,7 +308,11 @@ impl AmqpConsumer {
                 })
                 .await;
         };
-        match inbox::apply_once(db, &self.service, &event, handler).await {
+        let (context, span) = super::event_trace(&event, &self.service);
+        match context
+            .scope(span, inbox::apply_once(db, &self.service, &event, handler))
+            .await
+        {
             Ok(applied) => {
                 tracing::debug!(event_id = %event.event_id, r#type = %event.r#type, ?applied, "event consumed");
                 delivery.ack(BasicAckOptions::default()).await

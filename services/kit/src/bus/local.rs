@@ -80,7 +80,11 @@ impl Publisher for LocalBus {
             .cloned()
             .collect();
         for s in targets {
-            if let Err(cause) = inbox::apply_once(&s.db, &s.consumer, &event, s.handler.as_ref()).await {
+            let (context, span) = super::event_trace(&event, &s.consumer);
+            let applied = context
+                .scope(span, inbox::apply_once(&s.db, &s.consumer, &event, s.handler.as_ref()))
+                .await;
+            if let Err(cause) = applied {
                 let key = (s.consumer.clone(), event.event_id.clone());
                 let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
                 let attempts = failures.entry(key.clone()).or_default();

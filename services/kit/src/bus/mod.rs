@@ -67,6 +67,22 @@ pub trait Handler: Send + Sync {
     async fn handle(&self, txn: &sea_orm::DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()>;
 }
 
+/// The trace context an event was written under (a new trace if none),
+/// and the span its handling runs in.
+pub fn event_trace(event: &EventEnvelope, consumer: &str) -> (crate::trace::TraceContext, tracing::Span) {
+    let tc = event.trace_context.as_ref();
+    let context =
+        crate::trace::TraceContext::from_parts(tc.map(|t| t.traceparent.as_str()), tc.map(|t| t.tracestate.as_str()));
+    let span = tracing::info_span!(
+        "event",
+        consumer,
+        r#type = %event.r#type,
+        event_id = %event.event_id,
+        trace_id = tracing::field::Empty
+    );
+    (context, span)
+}
+
 /// Whether `routing_key` matches the AMQP topic `pattern` (`*` is one word,
 /// `#` is zero or more words), so the in-process bus routes exactly as
 /// RabbitMQ does.

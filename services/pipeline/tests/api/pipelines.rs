@@ -219,7 +219,36 @@ async fn a_pipeline_with_deals_cannot_be_deleted_but_an_empty_one_can(backend: B
     assert_eq!(err.code(), Code::NotFound);
 }
 
+async fn the_callers_trace_context_is_written_into_the_event(backend: Backend) {
+    let Some(mut s) = suite(backend, "trace_into_event").await else {
+        return;
+    };
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let req = pb::CreatePipelineRequest {
+        pipeline: Some(pb::Pipeline {
+            name: "Traced".into(),
+            stages: super::harness::sales_stages(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let mut traced = authed(&s.token, req.clone());
+    traced
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    s.pipeline.create_pipeline(traced).await.unwrap();
+    s.pipeline.create_pipeline(authed(&s.token, req)).await.unwrap();
+    let events = s.events().await;
+    assert_eq!(events[0].trace_context.as_ref().unwrap().traceparent, traceparent);
+    let fresh = &events[1].trace_context.as_ref().unwrap().traceparent;
+    assert!(
+        fresh.starts_with("00-") && fresh != traceparent,
+        "an untraced call starts a trace: {fresh}"
+    );
+}
+
 crm_kit::backend_tests!(
+    the_callers_trace_context_is_written_into_the_event,
     a_created_pipeline_reads_back_with_its_stages_in_order,
     a_pipeline_without_a_won_stage_is_rejected_and_nothing_is_written,
     stages_can_be_renamed_added_reordered_and_reweighted,
