@@ -1,0 +1,116 @@
+//! The tonic service. Each RPC: the verified caller, the request parsed into
+//! valid values (bad input is INVALID_ARGUMENT before anything is written),
+//! one transaction for the store and the outbox, then the reply.
+
+mod convert;
+mod rules;
+mod tasks;
+mod watch;
+
+use std::pin::Pin;
+
+use crm_kit::{ApiResult, Shared, auth, auth::Caller};
+use crm_proto::tasks::v1::{self as pb, tasks_service_server::TasksService};
+use sea_orm::DatabaseConnection;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+pub use self::convert::task as task_to_proto;
+use crate::{pipelines::PipelineDirectory, reminders::ReminderHub};
+
+/// The TasksService implementation.
+#[derive(Clone, Debug)]
+pub struct Tasks {
+    db: DatabaseConnection,
+    shared: Shared,
+    pipelines: PipelineDirectory,
+    hub: ReminderHub,
+}
+
+impl Tasks {
+    /// A service on `db` that checks rule triggers with `pipelines` and
+    /// streams reminders from `hub`.
+    pub fn new(db: DatabaseConnection, shared: Shared, pipelines: PipelineDirectory, hub: ReminderHub) -> Self {
+        Self {
+            db,
+            shared,
+            pipelines,
+            hub,
+        }
+    }
+}
+
+/// Runs a handler with the verified caller and maps its error to a status.
+async fn call<T, R, F>(req: Request<T>, handler: impl FnOnce(Caller, T) -> F) -> Result<Response<R>, Status>
+where
+    F: Future<Output = ApiResult<R>>,
+{
+    let caller = auth::caller(&req)?;
+    let reply = handler(caller, req.into_inner()).await?;
+    Ok(Response::new(reply))
+}
+
+/// The field paths of an update mask; an empty mask is INVALID_ARGUMENT.
+fn mask_paths(mask: Option<&prost_types::FieldMask>) -> ApiResult<Vec<&str>> {
+    let paths: Vec<&str> = mask
+        .map(|m| m.paths.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    if paths.is_empty() {
+        return Err(crm_kit::ApiError::invalid(
+            "update_mask",
+            "must name at least one field to change",
+        ));
+    }
+    Ok(paths)
+}
+
+/// The stream of WatchReminders.
+pub type ReminderStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRemindersResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl TasksService for Tasks {
+    type WatchRemindersStream = ReminderStream;
+
+    async fn create_task(&self, r: Request<pb::CreateTaskRequest>) -> Result<Response<pb::CreateTaskResponse>, Status> {
+        call(r, |c, m| self.create_task(c, m)).await
+    }
+    async fn get_task(&self, r: Request<pb::GetTaskRequest>) -> Result<Response<pb::GetTaskResponse>, Status> {
+        call(r, |c, m| self.get_task(c, m)).await
+    }
+    async fn update_task(&self, r: Request<pb::UpdateTaskRequest>) -> Result<Response<pb::UpdateTaskResponse>, Status> {
+        call(r, |c, m| self.update_task(c, m)).await
+    }
+    async fn complete_task(
+        &self,
+        r: Request<pb::CompleteTaskRequest>,
+    ) -> Result<Response<pb::CompleteTaskResponse>, Status> {
+        call(r, |c, m| self.complete_task(c, m)).await
+    }
+    async fn delete_task(&self, r: Request<pb::DeleteTaskRequest>) -> Result<Response<pb::DeleteTaskResponse>, Status> {
+        call(r, |c, m| self.delete_task(c, m)).await
+    }
+    async fn list_tasks(&self, r: Request<pb::ListTasksRequest>) -> Result<Response<pb::ListTasksResponse>, Status> {
+        call(r, |c, m| self.list_tasks(c, m)).await
+    }
+    async fn create_rule(&self, r: Request<pb::CreateRuleRequest>) -> Result<Response<pb::CreateRuleResponse>, Status> {
+        call(r, |c, m| self.create_rule(c, m)).await
+    }
+    async fn get_rule(&self, r: Request<pb::GetRuleRequest>) -> Result<Response<pb::GetRuleResponse>, Status> {
+        call(r, |c, m| self.get_rule(c, m)).await
+    }
+    async fn list_rules(&self, r: Request<pb::ListRulesRequest>) -> Result<Response<pb::ListRulesResponse>, Status> {
+        call(r, |c, m| self.list_rules(c, m)).await
+    }
+    async fn update_rule(&self, r: Request<pb::UpdateRuleRequest>) -> Result<Response<pb::UpdateRuleResponse>, Status> {
+        call(r, |c, m| self.update_rule(c, m)).await
+    }
+    async fn delete_rule(&self, r: Request<pb::DeleteRuleRequest>) -> Result<Response<pb::DeleteRuleResponse>, Status> {
+        call(r, |c, m| self.delete_rule(c, m)).await
+    }
+    async fn watch_reminders(
+        &self,
+        r: Request<pb::WatchRemindersRequest>,
+    ) -> Result<Response<Self::WatchRemindersStream>, Status> {
+        call(r, |c, m| async move { self.watch_reminders(c, m) }).await
+    }
+}
