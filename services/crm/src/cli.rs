@@ -51,6 +51,9 @@ pub enum Command {
         /// Where ContactsService answers (used by pipeline).
         #[arg(long, env = "CRM_CONTACTS_URL", default_value = "http://127.0.0.1:50051")]
         contacts_url: String,
+        /// Where PipelineService answers (used by tasks).
+        #[arg(long, env = "CRM_PIPELINE_URL", default_value = "http://127.0.0.1:50051")]
+        pipeline_url: String,
         /// The RabbitMQ broker the outbox relay publishes to, e.g.
         /// amqp://user:pass@host:5672/%2f.
         #[arg(long, env = "CRM_AMQP_URL", hide_env_values = true)]

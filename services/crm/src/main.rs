@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
             listen,
             database_url,
             contacts_url,
+            pipeline_url,
             amqp_url,
             auth,
         }) => {
@@ -44,12 +45,8 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", listen.listen))?;
             tracing::info!(addr = %listener.local_addr()?, ?service, "serving");
-            let config = crm::ServiceConfig {
-                database_url,
-                contacts_url,
-                amqp_url,
-                secret: auth.secret,
-            };
+            let amqp = amqp_url.map(crm_kit::bus::amqp::AmqpConfig::new);
+            let config = crm::ServiceConfig { database_url, contacts_url, pipeline_url, amqp, secret: auth.secret };
             crm::run_service(service, listener, config, shutdown_signal()).await
         }
         Some(Command::Migrate { service, database_url }) => crm::migrate(service, &database_url).await,
@@ -75,12 +72,13 @@ async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs) -> anyhow::Re
     let config = SuiteConfig {
         contacts_db: data.sqlite_url("contacts"),
         pipeline_db: data.sqlite_url("pipeline"),
+        tasks_db: data.sqlite_url("tasks"),
         secret: auth.secret.clone(),
     };
     if auth.is_dev_secret() {
         tracing::warn!("using the development token secret; set CRM_AUTH_SECRET for anything but a laptop");
     }
-    println!("crm is up: gRPC (contacts, pipeline, health, reflection) on {url}");
+    println!("crm is up: gRPC (contacts, pipeline, tasks, health, reflection) on {url}");
     println!("  data:  {}", data.data_dir.display());
     println!("  token: TOKEN=$(cargo run --release -q -- token --tenant acme --user ann --role admin)");
     println!(

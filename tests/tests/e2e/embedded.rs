@@ -1,104 +1,16 @@
 //! The suite as `crm up` runs it: every service on one port, the pipeline
 //! asking contacts over gRPC, driven only through the generated clients.
-//! On SQLite always, and on PostgreSQL when `CRM_TEST_DATABASE_URL` is set.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
-
-use crm::SuiteConfig;
-use crm_kit::testing::{Backend, TestDatabase, authed, token};
+use crm_kit::testing::{Backend, authed, token};
 use crm_proto::{
-    common::v1::{ActivityKind, DealStatus, Money, StageKind},
+    common::v1::{ActivityKind, DealStatus, Money},
     contacts::v1::{self as cpb, contacts_service_client::ContactsServiceClient},
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
-use tokio::{net::TcpListener, sync::oneshot};
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-/// A running suite; stopped when dropped.
-struct Running {
-    channel: Channel,
-    stop: Option<oneshot::Sender<()>>,
-    _dbs: (TestDatabase, TestDatabase),
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn up(backend: Backend, test: &str) -> Option<Running> {
-    let contacts_db = TestDatabase::create(backend, test).await?;
-    let pipeline_db = TestDatabase::create(backend, test).await?;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = crm::local_url(listener.local_addr().expect("addr"));
-    let config = SuiteConfig {
-        contacts_db: contacts_db.url.clone(),
-        pipeline_db: pipeline_db.url.clone(),
-        secret: String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).expect("utf-8"),
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(crm::run_suite(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let endpoint = tonic::transport::Endpoint::from_shared(url).expect("url");
-    let mut channel = None;
-    for _ in 0..100 {
-        // The suite migrates before it serves; wait for it to answer.
-        if let Ok(c) = endpoint.connect().await {
-            let mut health = HealthClient::new(c.clone());
-            if health
-                .check(HealthCheckRequest { service: String::new() })
-                .await
-                .is_ok()
-            {
-                channel = Some(c);
-                break;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Some(Running {
-        channel: channel.expect("suite answers"),
-        stop: Some(stop),
-        _dbs: (contacts_db, pipeline_db),
-    })
-}
-
-/// Creates the Lead (10%) / Proposal (60%) / Won / Lost pipeline of the README's tour.
-async fn sales_pipeline(client: &mut PipelineServiceClient<Channel>, token: &str) -> pb::Pipeline {
-    let stage = |name: &str, kind: StageKind, probability| pb::Stage {
-        name: name.into(),
-        kind: kind as i32,
-        probability,
-        ..Default::default()
-    };
-    let stages = vec![
-        stage("Lead", StageKind::Open, 10),
-        stage("Proposal", StageKind::Open, 60),
-        stage("Won", StageKind::Won, 100),
-        stage("Lost", StageKind::Lost, 0),
-    ];
-    let pipeline = pb::Pipeline {
-        name: "Sales".into(),
-        stages,
-        ..Default::default()
-    };
-    let req = pb::CreatePipelineRequest {
-        pipeline: Some(pipeline),
-        request_id: String::new(),
-    };
-    client
-        .create_pipeline(authed(token, req))
-        .await
-        .unwrap()
-        .into_inner()
-        .pipeline
-        .unwrap()
-}
+use super::harness::{sales_pipeline, up};
 
 async fn the_tour_from_the_readme_works_end_to_end(backend: Backend) {
     let Some(suite) = up(backend, "tour").await else { return };
@@ -321,7 +233,12 @@ async fn health_reports_every_service_serving(backend: Backend) {
         return;
     };
     let mut health = HealthClient::new(suite.channel.clone());
-    for service in ["", "crm.contacts.v1.ContactsService", "crm.pipeline.v1.PipelineService"] {
+    for service in [
+        "",
+        "crm.contacts.v1.ContactsService",
+        "crm.pipeline.v1.PipelineService",
+        "crm.tasks.v1.TasksService",
+    ] {
         let status = health
             .check(HealthCheckRequest {
                 service: service.into(),
@@ -341,7 +258,7 @@ async fn every_change_leaves_the_outbox_through_the_relay(backend: Backend) {
     let t = token("acme", "ann", &["admin"]);
     let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
     let p = sales_pipeline(&mut pipeline, &t).await;
-    let db = crm_kit::db::connect(&suite._dbs.1.url).await.unwrap();
+    let db = crm_kit::db::connect(&suite.dbs.1.url).await.unwrap();
     let mut left = u64::MAX;
     for _ in 0..100 {
         left = crm_kit::bus::relay::pending(&db).await.unwrap();

@@ -1,0 +1,105 @@
+//! One service per process (`crm serve <service>`): its own database, its
+//! outbox relay publishing to RabbitMQ, and for tasks its consumer and its
+//! reminder scheduler.
+
+use std::{future::Future, sync::Arc};
+
+use anyhow::Context;
+use crm_kit::{
+    Shared,
+    bus::amqp::{AmqpConfig, AmqpConsumer, AmqpPublisher},
+    db,
+    server::Serve,
+};
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+use crate::{Stop, serve_then_stop, spawn_relays};
+
+/// One service of the suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceName {
+    /// ContactsService.
+    Contacts,
+    /// PipelineService.
+    Pipeline,
+    /// TasksService, its event consumer and its reminder scheduler.
+    Tasks,
+}
+
+/// How one service process is configured.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Its database.
+    pub database_url: String,
+    /// Where ContactsService answers (for pipeline).
+    pub contacts_url: String,
+    /// Where PipelineService answers (for tasks).
+    pub pipeline_url: String,
+    /// The broker: the outbox relay publishes to it and tasks consumes from
+    /// it. Without one, events wait in the outbox (and tasks cannot run).
+    pub amqp: Option<AmqpConfig>,
+    /// The HS256 token secret.
+    pub secret: String,
+}
+
+/// Runs one service alone on `listener` until `shutdown` resolves.
+pub async fn run_service(
+    service: ServiceName,
+    listener: TcpListener,
+    config: ServiceConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let shared = Shared::from_secret(config.secret.as_bytes());
+    let (stop_tx, stop) = Stop::new();
+    let url = config.database_url.as_str();
+    let what = match service {
+        ServiceName::Contacts => {
+            let conn = db::connect_and_migrate::<crm_contacts::migration::Migrator>(url).await?;
+            Serve {
+                routes: Routes::new(crm_contacts::service(conn.clone(), shared)),
+                service_names: vec![crm_contacts::SERVICE_NAME],
+                databases: vec![conn],
+            }
+        }
+        ServiceName::Pipeline => {
+            let conn = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(url).await?;
+            let contacts = crm_pipeline::ContactsDirectory::connect_lazy(&config.contacts_url).context("CRM_CONTACTS_URL")?;
+            Serve {
+                routes: Routes::new(crm_pipeline::service(conn.clone(), shared, contacts)),
+                service_names: vec![crm_pipeline::SERVICE_NAME],
+                databases: vec![conn],
+            }
+        }
+        ServiceName::Tasks => {
+            let amqp = config.amqp.clone().context("`crm serve tasks` consumes events: set CRM_AMQP_URL")?;
+            let conn = db::connect_and_migrate::<crm_tasks::migration::Migrator>(url).await?;
+            let pipelines = crm_tasks::PipelineDirectory::connect_lazy(&config.pipeline_url).context("CRM_PIPELINE_URL")?;
+            let consumer = AmqpConsumer::new(amqp, crm_tasks::automation::CONSUMER, crm_tasks::automation::BINDINGS);
+            tokio::spawn(consumer.run(conn.clone(), Arc::new(crm_tasks::automation::Automation), stop.clone().wait()));
+            let hub = crm_tasks::reminders::ReminderHub::new();
+            tokio::spawn(crm_tasks::reminders::Scheduler::new(conn.clone(), hub.clone()).run(stop.clone().wait()));
+            Serve {
+                routes: Routes::new(crm_tasks::service(conn.clone(), shared, pipelines, hub)),
+                service_names: vec![crm_tasks::SERVICE_NAME],
+                databases: vec![conn],
+            }
+        }
+    };
+    match config.amqp {
+        Some(amqp) => spawn_relays(&what.databases, Arc::new(AmqpPublisher::new(amqp)), &stop),
+        None => tracing::warn!("CRM_AMQP_URL is not set: events stay in the outbox until a relay can publish them"),
+    }
+    serve_then_stop(listener, what, shutdown, stop_tx).await
+}
+
+/// Applies one service's migrations and exits.
+pub async fn migrate(service: ServiceName, database_url: &str) -> anyhow::Result<()> {
+    let conn = match service {
+        ServiceName::Contacts => db::connect_and_migrate::<crm_contacts::migration::Migrator>(database_url).await?,
+        ServiceName::Pipeline => db::connect_and_migrate::<crm_pipeline::migration::Migrator>(database_url).await?,
+        ServiceName::Tasks => db::connect_and_migrate::<crm_tasks::migration::Migrator>(database_url).await?,
+    };
+    conn.close().await?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! The embedded mode: every service on one listener, the in-process bus
+//! between them.
+
+use std::{future::Future, sync::Arc};
+
+use crm_kit::{
+    Shared,
+    bus::local::{LocalBus, Subscription},
+    db,
+    server::Serve,
+};
+use crm_tasks::{
+    automation::{Automation, BINDINGS, CONSUMER},
+    reminders::{ReminderHub, Scheduler},
+};
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+use crate::{Stop, local_url, serve_then_stop, spawn_relays};
+
+/// The databases and secret of a suite.
+#[derive(Clone, Debug)]
+pub struct SuiteConfig {
+    /// The contacts service's database URL.
+    pub contacts_db: String,
+    /// The pipeline service's database URL.
+    pub pipeline_db: String,
+    /// The tasks service's database URL.
+    pub tasks_db: String,
+    /// The HS256 token secret.
+    pub secret: String,
+}
+
+/// Runs contacts, pipeline and tasks on one listener until `shutdown`
+/// resolves. Services reach each other over gRPC on the same port, exactly
+/// as they would across processes, and events flow through the in-process
+/// bus: an outbox row is marked sent once every local consumer committed it.
+pub async fn run_suite(
+    listener: TcpListener,
+    config: SuiteConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let shared = Shared::from_secret(config.secret.as_bytes());
+    let contacts_db = db::connect_and_migrate::<crm_contacts::migration::Migrator>(&config.contacts_db).await?;
+    let pipeline_db = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&config.pipeline_db).await?;
+    let tasks_db = db::connect_and_migrate::<crm_tasks::migration::Migrator>(&config.tasks_db).await?;
+    let self_url = local_url(listener.local_addr()?);
+
+    let bus = LocalBus::new();
+    bus.subscribe(Subscription {
+        consumer: CONSUMER.to_owned(),
+        bindings: BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
+        db: tasks_db.clone(),
+        handler: Arc::new(Automation),
+    });
+    let (stop_tx, stop) = Stop::new();
+    spawn_relays(&[contacts_db.clone(), pipeline_db.clone(), tasks_db.clone()], Arc::new(bus), &stop);
+    let hub = ReminderHub::new();
+    tokio::spawn(Scheduler::new(tasks_db.clone(), hub.clone()).run(stop.clone().wait()));
+
+    let contacts = crm_pipeline::ContactsDirectory::connect_lazy(&self_url)?;
+    let pipelines = crm_tasks::PipelineDirectory::connect_lazy(&self_url)?;
+    let routes = Routes::new(crm_contacts::service(contacts_db.clone(), shared.clone()))
+        .add_service(crm_pipeline::service(pipeline_db.clone(), shared.clone(), contacts))
+        .add_service(crm_tasks::service(tasks_db.clone(), shared, pipelines, hub));
+    let what = Serve {
+        routes,
+        service_names: vec![crm_contacts::SERVICE_NAME, crm_pipeline::SERVICE_NAME, crm_tasks::SERVICE_NAME],
+        databases: vec![contacts_db, pipeline_db, tasks_db],
+    };
+    serve_then_stop(listener, what, shutdown, stop_tx).await
+}

@@ -1,0 +1,153 @@
+//! The production shape on one machine: contacts, pipeline and tasks each
+//! served alone (as `crm serve` runs them) with their own databases, events
+//! through the machine's RabbitMQ. A deal moved into a stage with a rule
+//! gives exactly one task, also when the same event is delivered twice.
+
+use std::{sync::Arc, time::Duration};
+
+use crm::{ServiceConfig, ServiceName};
+use crm_kit::{
+    bus::{Message, Publisher, amqp::AmqpPublisher},
+    testing::{Backend, TestBroker, TestDatabase, authed, token},
+};
+use crm_proto::{
+    pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
+    tasks::v1::tasks_service_client::TasksServiceClient,
+};
+use lapin::{options::QueueDeclareOptions, types::FieldTable};
+use tokio::{net::TcpListener, sync::oneshot};
+
+use super::harness::{proposal_rule, sales_pipeline, wait_serving, wait_tasks};
+
+/// One service on a random port; stopped when the sender drops.
+async fn serve(service: ServiceName, config: ServiceConfig) -> (String, oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = crm::local_url(listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(crm::run_service(service, listener, config, async {
+        let _ = stopped.await;
+    }));
+    wait_serving(&url).await;
+    (url, stop)
+}
+
+/// Waits until `queue` exists: the tasks consumer declared its topology.
+async fn wait_queue(url: &str, queue: &str) {
+    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let ch = conn.create_channel().await.unwrap();
+        let passive = QueueDeclareOptions {
+            passive: true,
+            durable: true,
+            ..Default::default()
+        };
+        if ch
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("queue {queue} was never declared");
+}
+
+async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(backend: Backend) {
+    let Some(broker) = TestBroker::create("distributed_rule") else {
+        return;
+    };
+    let Some(contacts_db) = TestDatabase::create(backend, "dist_contacts").await else {
+        return;
+    };
+    let Some(pipeline_db) = TestDatabase::create(backend, "dist_pipeline").await else {
+        return;
+    };
+    let Some(tasks_db) = TestDatabase::create(backend, "dist_tasks").await else {
+        return;
+    };
+    // Registers the tasks queues with the test broker, so they are deleted after.
+    drop(broker.consumer(crm_tasks::automation::CONSUMER, &[]));
+    let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
+    let config = |db: &TestDatabase, contacts_url: &str, pipeline_url: &str| ServiceConfig {
+        database_url: db.url.clone(),
+        contacts_url: contacts_url.to_owned(),
+        pipeline_url: pipeline_url.to_owned(),
+        amqp: Some(broker.config.clone()),
+        secret: secret.clone(),
+    };
+    let (contacts_url, _c) = serve(ServiceName::Contacts, config(&contacts_db, "", "")).await;
+    let (pipeline_url, _p) = serve(ServiceName::Pipeline, config(&pipeline_db, &contacts_url, "")).await;
+    let (tasks_url, _t) = serve(ServiceName::Tasks, config(&tasks_db, "", &pipeline_url)).await;
+    wait_queue(
+        &broker.config.url,
+        &broker.config.queue(crm_tasks::automation::CONSUMER),
+    )
+    .await;
+
+    let admin = token("acme", "ann", &["admin"]);
+    let mut pipeline = PipelineServiceClient::new(wait_serving(&pipeline_url).await);
+    let mut tasks = TasksServiceClient::new(wait_serving(&tasks_url).await);
+    let p = sales_pipeline(&mut pipeline, &admin).await;
+    proposal_rule(&mut tasks, &admin, &p.id, &p.stages[1].id).await;
+    let deal = pb::Deal {
+        pipeline_id: p.id.clone(),
+        title: "Globex expansion".into(),
+        ..Default::default()
+    };
+    let deal = pipeline
+        .create_deal(authed(
+            &admin,
+            pb::CreateDealRequest {
+                deal: Some(deal),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
+    let mv = pb::MoveDealRequest {
+        deal_id: deal.id.clone(),
+        stage_id: p.stages[1].id.clone(),
+        etag: String::new(),
+        lost_reason: String::new(),
+    };
+    pipeline.move_deal(authed(&admin, mv)).await.unwrap();
+
+    let found = wait_tasks(&mut tasks, &admin, &deal.id, 1).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].title.as_str(), found[0].assignee_id.as_str()),
+        ("Send the proposal for Globex expansion", "ann")
+    );
+
+    // The same stage_changed event delivered again changes nothing.
+    let pdb = crm_kit::db::connect(&pipeline_db.url).await.unwrap();
+    let moved = crm_kit::outbox::read_all(&pdb)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.r#type == "pipeline.deal.stage_changed")
+        .unwrap();
+    let again = Message {
+        event_id: moved.event_id.clone(),
+        routing_key: moved.r#type.clone(),
+        body: prost::Message::encode_to_vec(&moved),
+    };
+    Arc::new(AmqpPublisher::new(broker.config.clone()))
+        .publish(&again)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        wait_tasks(&mut tasks, &admin, &deal.id, 0).await.len(),
+        1,
+        "a redelivered event creates nothing"
+    );
+}
+
+crm_kit::backend_tests!(a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq);

@@ -1,0 +1,181 @@
+//! Starting the suite for a test: `crm up` as the binary runs it (one
+//! port, in-process bus), or one process-like server per service on
+//! RabbitMQ; and helpers every test uses.
+
+use crm::SuiteConfig;
+use crm_kit::testing::{Backend, TestDatabase, authed};
+use crm_proto::{
+    common::v1::StageKind,
+    pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
+};
+use tokio::{net::TcpListener, sync::oneshot};
+use tonic::transport::Channel;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+/// A running suite; stopped when dropped.
+pub struct Running {
+    /// A channel to the suite's one port.
+    pub channel: Channel,
+    stop: Option<oneshot::Sender<()>>,
+    /// The contacts, pipeline and tasks databases.
+    pub dbs: (TestDatabase, TestDatabase, TestDatabase),
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// `crm up` on a random port with fresh databases, or `None` when the
+/// PostgreSQL half is skipped.
+pub async fn up(backend: Backend, test: &str) -> Option<Running> {
+    let contacts_db = TestDatabase::create(backend, test).await?;
+    let pipeline_db = TestDatabase::create(backend, test).await?;
+    let tasks_db = TestDatabase::create(backend, test).await?;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = crm::local_url(listener.local_addr().expect("addr"));
+    let config = SuiteConfig {
+        contacts_db: contacts_db.url.clone(),
+        pipeline_db: pipeline_db.url.clone(),
+        tasks_db: tasks_db.url.clone(),
+        secret: String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).expect("utf-8"),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(crm::run_suite(listener, config, async {
+        let _ = stopped.await;
+    }));
+    let channel = wait_serving(&url).await;
+    Some(Running {
+        channel,
+        stop: Some(stop),
+        dbs: (contacts_db, pipeline_db, tasks_db),
+    })
+}
+
+/// Waits until the server at `url` answers its health check.
+pub async fn wait_serving(url: &str) -> Channel {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned()).expect("url");
+    let mut channel = None;
+    for _ in 0..100 {
+        // The suite migrates before it serves; wait for it to answer.
+        if let Ok(c) = endpoint.connect().await {
+            let mut health = HealthClient::new(c.clone());
+            if health
+                .check(HealthCheckRequest { service: String::new() })
+                .await
+                .is_ok()
+            {
+                channel = Some(c);
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    channel.expect("the server answers")
+}
+
+/// Creates the Lead (10%) / Proposal (60%) / Won / Lost pipeline of the README's tour.
+pub async fn sales_pipeline(client: &mut PipelineServiceClient<Channel>, token: &str) -> pb::Pipeline {
+    let stage = |name: &str, kind: StageKind, probability| pb::Stage {
+        name: name.into(),
+        kind: kind as i32,
+        probability,
+        ..Default::default()
+    };
+    let stages = vec![
+        stage("Lead", StageKind::Open, 10),
+        stage("Proposal", StageKind::Open, 60),
+        stage("Won", StageKind::Won, 100),
+        stage("Lost", StageKind::Lost, 0),
+    ];
+    let pipeline = pb::Pipeline {
+        name: "Sales".into(),
+        stages,
+        ..Default::default()
+    };
+    let req = pb::CreatePipelineRequest {
+        pipeline: Some(pipeline),
+        request_id: String::new(),
+    };
+    client
+        .create_pipeline(authed(token, req))
+        .await
+        .unwrap()
+        .into_inner()
+        .pipeline
+        .unwrap()
+}
+
+/// A rule: when a deal enters `stage_id`, its owner gets "Send the proposal
+/// for {deal.title}" due in a day.
+pub async fn proposal_rule(
+    tasks: &mut crm_proto::tasks::v1::tasks_service_client::TasksServiceClient<Channel>,
+    token: &str,
+    pipeline_id: &str,
+    stage_id: &str,
+) -> crm_proto::tasks::v1::Rule {
+    use crm_proto::tasks::v1 as t;
+    let rule = t::Rule {
+        name: "Proposal follow-up".into(),
+        enabled: true,
+        trigger: Some(t::Trigger {
+            kind: Some(t::trigger::Kind::DealEnteredStage(t::DealEnteredStage {
+                pipeline_id: pipeline_id.into(),
+                stage_id: stage_id.into(),
+            })),
+        }),
+        action: Some(t::Action {
+            kind: Some(t::action::Kind::CreateTask(t::CreateTaskAction {
+                title_template: "Send the proposal for {deal.title}".into(),
+                due_in: Some(prost_types::Duration {
+                    seconds: 86_400,
+                    nanos: 0,
+                }),
+                assignee: Some(t::create_task_action::Assignee::DealOwner(true)),
+                priority: t::TaskPriority::High as i32,
+                remind_before: vec![prost_types::Duration {
+                    seconds: 3_600,
+                    nanos: 0,
+                }],
+            })),
+        }),
+        ..Default::default()
+    };
+    let req = t::CreateRuleRequest {
+        rule: Some(rule),
+        request_id: String::new(),
+    };
+    tasks
+        .create_rule(authed(token, req))
+        .await
+        .unwrap()
+        .into_inner()
+        .rule
+        .unwrap()
+}
+
+/// The tasks about `deal_id`, once there are at least `n` (waits up to 30 s).
+pub async fn wait_tasks(
+    tasks: &mut crm_proto::tasks::v1::tasks_service_client::TasksServiceClient<Channel>,
+    token: &str,
+    deal_id: &str,
+    n: usize,
+) -> Vec<crm_proto::tasks::v1::Task> {
+    use crm_proto::tasks::v1 as t;
+    let mut found = Vec::new();
+    for _ in 0..300 {
+        let req = t::ListTasksRequest {
+            deal_id: deal_id.into(),
+            ..Default::default()
+        };
+        found = tasks.list_tasks(authed(token, req)).await.unwrap().into_inner().tasks;
+        if found.len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    found
+}
