@@ -20,7 +20,7 @@ use tokio::{net::TcpListener, sync::oneshot};
 use super::harness::{proposal_rule, sales_pipeline, wait_serving, wait_tasks};
 
 /// One service on a random port; stopped when the sender drops.
-async fn serve(service: ServiceName, config: ServiceConfig) -> (String, oneshot::Sender<()>) {
+pub(super) async fn serve(service: ServiceName, config: ServiceConfig) -> (String, oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = crm::local_url(listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -32,7 +32,7 @@ async fn serve(service: ServiceName, config: ServiceConfig) -> (String, oneshot:
 }
 
 /// Waits until `queue` exists: the tasks consumer declared its topology.
-async fn wait_queue(url: &str, queue: &str) {
+pub(super) async fn wait_queue(url: &str, queue: &str) {
     let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
         .await
         .unwrap();

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod automation;
+mod broker_restart;
 mod distributed;
 mod embedded;
 mod harness;
