@@ -25,10 +25,17 @@ pub use crate::{
 /// The address a client on this machine reaches `addr` at (a wildcard bind
 /// is reached over loopback).
 pub fn local_url(addr: SocketAddr) -> String {
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
     let host = if host.contains(':') { format!("[{host}]") } else { host };
     format!("http://{host}:{}", addr.port())
 }
+
+/// How often the pipeline looks for deals that outstayed their stage.
+const STALL_SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Background work (outbox relays, consumers, schedulers) stops when this flips.
 #[derive(Clone)]

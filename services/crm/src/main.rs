@@ -46,7 +46,13 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", listen.listen))?;
             tracing::info!(addr = %listener.local_addr()?, ?service, "serving");
             let amqp = amqp_url.map(crm_kit::bus::amqp::AmqpConfig::new);
-            let config = crm::ServiceConfig { database_url, contacts_url, pipeline_url, amqp, secret: auth.secret };
+            let config = crm::ServiceConfig {
+                database_url,
+                contacts_url,
+                pipeline_url,
+                amqp,
+                secret: auth.secret,
+            };
             crm::run_service(service, listener, config, shutdown_signal()).await
         }
         Some(Command::Migrate { service, database_url }) => crm::migrate(service, &database_url).await,

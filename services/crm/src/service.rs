@@ -64,7 +64,10 @@ pub async fn run_service(
         }
         ServiceName::Pipeline => {
             let conn = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(url).await?;
-            let contacts = crm_pipeline::ContactsDirectory::connect_lazy(&config.contacts_url).context("CRM_CONTACTS_URL")?;
+            let contacts =
+                crm_pipeline::ContactsDirectory::connect_lazy(&config.contacts_url).context("CRM_CONTACTS_URL")?;
+            let scanner = crm_pipeline::stalls::Scanner::new(conn.clone(), crate::STALL_SCAN_EVERY);
+            tokio::spawn(scanner.run(stop.clone().wait()));
             Serve {
                 routes: Routes::new(crm_pipeline::service(conn.clone(), shared, contacts)),
                 service_names: vec![crm_pipeline::SERVICE_NAME],
@@ -72,11 +75,19 @@ pub async fn run_service(
             }
         }
         ServiceName::Tasks => {
-            let amqp = config.amqp.clone().context("`crm serve tasks` consumes events: set CRM_AMQP_URL")?;
+            let amqp = config
+                .amqp
+                .clone()
+                .context("`crm serve tasks` consumes events: set CRM_AMQP_URL")?;
             let conn = db::connect_and_migrate::<crm_tasks::migration::Migrator>(url).await?;
-            let pipelines = crm_tasks::PipelineDirectory::connect_lazy(&config.pipeline_url).context("CRM_PIPELINE_URL")?;
+            let pipelines =
+                crm_tasks::PipelineDirectory::connect_lazy(&config.pipeline_url).context("CRM_PIPELINE_URL")?;
             let consumer = AmqpConsumer::new(amqp, crm_tasks::automation::CONSUMER, crm_tasks::automation::BINDINGS);
-            tokio::spawn(consumer.run(conn.clone(), Arc::new(crm_tasks::automation::Automation), stop.clone().wait()));
+            tokio::spawn(consumer.run(
+                conn.clone(),
+                Arc::new(crm_tasks::automation::Automation),
+                stop.clone().wait(),
+            ));
             let hub = crm_tasks::reminders::ReminderHub::new();
             tokio::spawn(crm_tasks::reminders::Scheduler::new(conn.clone(), hub.clone()).run(stop.clone().wait()));
             Serve {

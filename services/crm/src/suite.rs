@@ -54,7 +54,14 @@ pub async fn run_suite(
         handler: Arc::new(Automation),
     });
     let (stop_tx, stop) = Stop::new();
-    spawn_relays(&[contacts_db.clone(), pipeline_db.clone(), tasks_db.clone()], Arc::new(bus), &stop);
+    spawn_relays(
+        &[contacts_db.clone(), pipeline_db.clone(), tasks_db.clone()],
+        Arc::new(bus),
+        &stop,
+    );
+    tokio::spawn(
+        crm_pipeline::stalls::Scanner::new(pipeline_db.clone(), crate::STALL_SCAN_EVERY).run(stop.clone().wait()),
+    );
     let hub = ReminderHub::new();
     tokio::spawn(Scheduler::new(tasks_db.clone(), hub.clone()).run(stop.clone().wait()));
 
@@ -65,7 +72,11 @@ pub async fn run_suite(
         .add_service(crm_tasks::service(tasks_db.clone(), shared, pipelines, hub));
     let what = Serve {
         routes,
-        service_names: vec![crm_contacts::SERVICE_NAME, crm_pipeline::SERVICE_NAME, crm_tasks::SERVICE_NAME],
+        service_names: vec![
+            crm_contacts::SERVICE_NAME,
+            crm_pipeline::SERVICE_NAME,
+            crm_tasks::SERVICE_NAME,
+        ],
         databases: vec![contacts_db, pipeline_db, tasks_db],
     };
     serve_then_stop(listener, what, shutdown, stop_tx).await

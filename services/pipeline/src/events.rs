@@ -64,4 +64,6 @@ pub mod types {
     pub const DEAL_LOST: &str = "pipeline.deal.lost";
     /// A closed deal was reopened.
     pub const DEAL_REOPENED: &str = "pipeline.deal.reopened";
+    /// An open deal outstayed its stage's rotting_days.
+    pub const DEAL_STALLED: &str = "pipeline.deal.stalled";
 }

@@ -10,6 +10,7 @@ pub mod entity;
 pub mod events;
 pub mod grpc;
 pub mod migration;
+pub mod stalls;
 pub mod store;
 
 use crm_kit::{Shared, auth::Authenticate};

@@ -11,5 +11,6 @@ mod api {
     pub mod harness;
     mod moves;
     mod pipelines;
+    mod stalls;
     mod tenancy;
 }

@@ -74,13 +74,33 @@ impl Handler for Automation {
             }
             "pipeline.deal.won" => {
                 let p: ev::DealWon = decode(envelope)?;
-                let t = trigger(envelope, p.deal.unwrap_or_default(), String::new(), None);
+                let t = trigger(
+                    envelope,
+                    p.deal.unwrap_or_default(),
+                    p.stage.unwrap_or_default().name,
+                    None,
+                );
                 fire(txn, &t, TriggerKind::DealWon, None).await
             }
             "pipeline.deal.lost" => {
                 let p: ev::DealLost = decode(envelope)?;
-                let t = trigger(envelope, p.deal.unwrap_or_default(), String::new(), None);
+                let t = trigger(
+                    envelope,
+                    p.deal.unwrap_or_default(),
+                    p.stage.unwrap_or_default().name,
+                    None,
+                );
                 fire(txn, &t, TriggerKind::DealLost, None).await
+            }
+            "pipeline.deal.stalled" => {
+                let p: ev::DealStalled = decode(envelope)?;
+                let t = trigger(
+                    envelope,
+                    p.deal.unwrap_or_default(),
+                    p.stage.unwrap_or_default().name,
+                    None,
+                );
+                fire(txn, &t, TriggerKind::DealStalled, None).await
             }
             "pipeline.deal.deleted" => {
                 let p: ev::DealDeleted = decode(envelope)?;

@@ -4,4 +4,5 @@
 pub mod deal;
 pub mod pipeline;
 pub mod stage;
+pub mod stall;
 pub mod transition;

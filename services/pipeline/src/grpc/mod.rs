@@ -3,7 +3,7 @@
 //! one transaction for the store and the outbox, then the reply.
 
 mod board;
-mod convert;
+pub(crate) mod convert;
 mod deals;
 mod moves;
 mod pipelines;

@@ -92,6 +92,7 @@ impl Pipelines {
                 let p = ev::DealWon {
                     deal,
                     from_stage: from_ref,
+                    stage: Some(stage_ref(to)),
                 };
                 events::append(&txn, &caller, types::DEAL_WON, &deal_id, next.version, &p).await?;
             }
@@ -100,6 +101,7 @@ impl Pipelines {
                     deal,
                     from_stage: from_ref,
                     lost_reason: effect.lost_reason.unwrap_or_default(),
+                    stage: Some(stage_ref(to)),
                 };
                 events::append(&txn, &caller, types::DEAL_LOST, &deal_id, next.version, &p).await?;
             }
@@ -107,6 +109,7 @@ impl Pipelines {
                 let p = ev::DealReopened {
                     deal,
                     from_stage: from_ref,
+                    stage: Some(stage_ref(to)),
                 };
                 events::append(&txn, &caller, types::DEAL_REOPENED, &deal_id, next.version, &p).await?;
             }

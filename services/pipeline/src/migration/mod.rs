@@ -3,6 +3,7 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261127_000002_create_pipeline_tables;
+mod m20261127_000003_create_deal_stalls;
 
 /// Every migration of the pipeline database, oldest first.
 pub struct Migrator;
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(crm_kit::migration::CreateKitTables),
             Box::new(m20261127_000002_create_pipeline_tables::Migration),
+            Box::new(m20261127_000003_create_deal_stalls::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, sea_query::Expr,
 };
 
-use crate::entity::{deal, transition};
+use crate::entity::{deal, stall, transition};
 
 /// The deal `id` of `tenant`.
 pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<Option<deal::Model>, DbErr> {
@@ -40,8 +40,13 @@ pub async fn update_guarded(
     Ok(result.rows_affected == 1)
 }
 
-/// Deletes a deal and its history.
+/// Deletes a deal, its history and its stall records.
 pub async fn delete(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<(), DbErr> {
+    stall::Entity::delete_many()
+        .filter(stall::Column::TenantId.eq(tenant))
+        .filter(stall::Column::DealId.eq(id))
+        .exec(conn)
+        .await?;
     transition::Entity::delete_many()
         .filter(transition::Column::TenantId.eq(tenant))
         .filter(transition::Column::DealId.eq(id))

@@ -15,7 +15,7 @@ use crm_proto::{
     tasks::v1::{self as pb, create_task_action::Assignee, trigger},
 };
 use crm_tasks::automation::Automation;
-use sea_orm::TransactionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::{
     harness::{suite, task},
@@ -128,6 +128,60 @@ async fn deal_created_won_and_lost_rules_fire_for_their_pipeline(backend: Backen
     assert!(per_user.is_empty(), "unexpected tasks: {per_user:?}");
 }
 
+async fn a_stalled_deal_fires_its_pipelines_stall_rule_once_naming_the_stage(backend: Backend) {
+    let Some(mut s) = suite(backend, "rule_stalled").await else {
+        return;
+    };
+    let p = s.sales_pipeline().await;
+    let mut r = rule(
+        trigger::Kind::DealStalled(pb::DealStalled {
+            pipeline_id: p.id.clone(),
+        }),
+        Assignee::DealOwner(true),
+    );
+    if let Some(pb::action::Kind::CreateTask(a)) = r.action.as_mut().and_then(|a| a.kind.as_mut()) {
+        a.title_template = "Revive {deal.title}: stuck in {stage.name}".into();
+    }
+    s.create_rule(r).await.unwrap();
+    let mut won = rule(
+        trigger::Kind::DealWon(pb::DealWon {
+            pipeline_id: p.id.clone(),
+        }),
+        Assignee::DealOwner(true),
+    );
+    if let Some(pb::action::Kind::CreateTask(a)) = won.action.as_mut().and_then(|a| a.kind.as_mut()) {
+        a.title_template = "Thank {deal.title} ({stage.name})".into();
+    }
+    s.create_rule(won).await.unwrap();
+
+    // The sales pipeline's first stage rots: make the deal old in it.
+    let stuck = s.deal(&p, "Stuck", 10, "").await;
+    let then = crm_kit::time::now_micros() - 40 * 86_400 * 1_000_000;
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        s.pipeline_db.get_database_backend(),
+        "UPDATE stages SET rotting_days = 7 WHERE id = $1",
+        [p.stages[0].id.clone().into()],
+    );
+    s.pipeline_db.execute_raw(stmt).await.unwrap();
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        s.pipeline_db.get_database_backend(),
+        "UPDATE deals SET stage_entered_at = $1 WHERE id = $2",
+        [then.into(), stuck.id.clone().into()],
+    );
+    s.pipeline_db.execute_raw(stmt).await.unwrap();
+    let scanner = crm_pipeline::stalls::Scanner::new(s.pipeline_db.clone(), std::time::Duration::from_secs(60));
+    assert_eq!(scanner.scan_once().await.unwrap(), 1);
+    assert_eq!(scanner.scan_once().await.unwrap(), 0);
+    s.relay().await;
+    let closer = s.deal(&p, "Closer", 10, "").await;
+    s.move_to(&closer, &p.stages[2].id, "").await;
+    s.relay().await;
+
+    let mut titles: Vec<String> = s.all_tasks().await.into_iter().map(|t| t.title).collect();
+    titles.sort();
+    assert_eq!(titles, ["Revive Stuck: stuck in Lead", "Thank Closer (Won)"]);
+}
+
 fn ppb_created(pipeline_id: String) -> pb::DealCreated {
     pb::DealCreated { pipeline_id }
 }
@@ -225,6 +279,7 @@ async fn deleting_a_deal_or_contact_cancels_its_open_tasks(backend: Backend) {
 }
 
 crm_kit::backend_tests!(
+    a_stalled_deal_fires_its_pipelines_stall_rule_once_naming_the_stage,
     a_deal_entering_a_stage_with_a_rule_gets_exactly_one_task,
     deal_created_won_and_lost_rules_fire_for_their_pipeline,
     round_robin_hands_out_tasks_in_fair_turns,
