@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "crm/contacts/v1/contacts.proto",
     "crm/pipeline/v1/pipeline.proto",
     "crm/tasks/v1/tasks.proto",
+    "crm/analytics/v1/analytics.proto",
     "crm/events/v1/events.proto",
 ];
 

@@ -47,3 +47,11 @@ pub mod tasks {
         include!(concat!(env!("OUT_DIR"), "/crm.tasks.v1.rs"));
     }
 }
+
+/// `crm.analytics.v1`: AnalyticsService.
+pub mod analytics {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.analytics.v1.rs"));
+    }
+}
