@@ -8,6 +8,7 @@ mod api {
     mod bad_input;
     mod board;
     mod deals;
+    mod export;
     pub mod harness;
     mod moves;
     mod pipelines;

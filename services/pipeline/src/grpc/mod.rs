@@ -5,6 +5,7 @@
 mod board;
 pub(crate) mod convert;
 mod deals;
+mod export;
 mod moves;
 mod pipelines;
 
@@ -110,6 +111,15 @@ impl PipelineService for Pipelines {
     ) -> Result<Response<pb::ListDealHistoryResponse>, Status> {
         call(r, |c, m| self.list_deal_history(c, m)).await
     }
+    type ExportDealsStream = export::ExportStream;
+
+    async fn export_deals(
+        &self,
+        r: Request<pb::ExportDealsRequest>,
+    ) -> Result<Response<Self::ExportDealsStream>, Status> {
+        call(r, |c, m| self.export_deals(c, m)).await
+    }
+
     async fn get_board(&self, r: Request<pb::GetBoardRequest>) -> Result<Response<pb::GetBoardResponse>, Status> {
         call(r, |c, m| self.get_board(c, m)).await
     }

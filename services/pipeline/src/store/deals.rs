@@ -157,6 +157,26 @@ pub async fn history(
         .await
 }
 
+/// The transitions of `deal_ids`, by deal, each oldest first.
+pub async fn histories(
+    conn: &impl ConnectionTrait,
+    tenant: &str,
+    deal_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<transition::Model>>, DbErr> {
+    let rows = transition::Entity::find()
+        .filter(transition::Column::TenantId.eq(tenant))
+        .filter(transition::Column::DealId.is_in(deal_ids.iter().cloned()))
+        .order_by_asc(transition::Column::MovedAt)
+        .order_by_asc(transition::Column::Id)
+        .all(conn)
+        .await?;
+    let mut by_deal: std::collections::HashMap<String, Vec<transition::Model>> = std::collections::HashMap::new();
+    for row in rows {
+        by_deal.entry(row.deal_id.clone()).or_default().push(row);
+    }
+    Ok(by_deal)
+}
+
 /// Per stage and currency: the deal count and the summed amount (minor
 /// units) of a pipeline's deals, optionally of one owner.
 pub async fn board_totals(
