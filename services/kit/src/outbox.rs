@@ -63,6 +63,27 @@ where
     C: ConnectionTrait,
     P: Message + Name,
 {
+    entity::Entity::insert(row(caller, &event)?).exec(conn).await?;
+    Ok(())
+}
+
+/// Writes many events in one statement (bulk imports).
+pub async fn append_many<C, P>(conn: &C, caller: &Caller, events: &[Event<'_, P>]) -> Result<(), DbErr>
+where
+    C: ConnectionTrait,
+    P: Message + Name,
+{
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows = events.iter().map(|e| row(caller, e)).collect::<Result<Vec<_>, _>>()?;
+    entity::Entity::insert_many(rows).exec(conn).await?;
+    Ok(())
+}
+
+/// The outbox row of `event`: its envelope, stamped now, with the current
+/// trace context.
+fn row<P: Message + Name>(caller: &Caller, event: &Event<'_, P>) -> Result<entity::ActiveModel, DbErr> {
     let event_id = new_id().to_string();
     let now = time::now_micros();
     let envelope = crm_proto::events::v1::EventEnvelope {
@@ -79,7 +100,7 @@ where
         }),
         payload: Some(prost_types::Any::from_msg(event.payload).map_err(|e| DbErr::Custom(e.to_string()))?),
     };
-    entity::Entity::insert(entity::ActiveModel {
+    Ok(entity::ActiveModel {
         event_id: Set(event_id),
         tenant_id: Set(caller.tenant_id.clone()),
         event_type: Set(event.event_type.to_owned()),
@@ -90,9 +111,6 @@ where
         published_at: Set(None),
         ..Default::default()
     })
-    .exec(conn)
-    .await?;
-    Ok(())
 }
 
 /// The envelopes in the outbox of `conn`, oldest first; for tests and tools.

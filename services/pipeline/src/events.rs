@@ -66,4 +66,6 @@ pub mod types {
     pub const DEAL_REOPENED: &str = "pipeline.deal.reopened";
     /// An open deal outstayed its stage's rotting_days.
     pub const DEAL_STALLED: &str = "pipeline.deal.stalled";
+    /// A deal was imported with its history.
+    pub const DEAL_IMPORTED: &str = "pipeline.deal.imported";
 }

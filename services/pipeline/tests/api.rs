@@ -10,6 +10,7 @@ mod api {
     mod deals;
     mod export;
     pub mod harness;
+    mod import;
     mod moves;
     mod pipelines;
     mod stalls;

@@ -4,6 +4,7 @@
 
 pub mod deal;
 pub mod fields;
+pub mod import;
 pub mod money;
 pub mod stages;
 

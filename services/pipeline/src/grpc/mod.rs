@@ -6,6 +6,7 @@ mod board;
 pub(crate) mod convert;
 mod deals;
 mod export;
+mod import;
 mod moves;
 mod pipelines;
 
@@ -118,6 +119,13 @@ impl PipelineService for Pipelines {
         r: Request<pb::ExportDealsRequest>,
     ) -> Result<Response<Self::ExportDealsStream>, Status> {
         call(r, |c, m| self.export_deals(c, m)).await
+    }
+
+    async fn import_deals(
+        &self,
+        r: Request<tonic::Streaming<pb::ImportDealsRequest>>,
+    ) -> Result<Response<pb::ImportDealsResponse>, Status> {
+        call(r, |c, m| self.import_deals(c, m)).await
     }
 
     async fn get_board(&self, r: Request<pb::GetBoardRequest>) -> Result<Response<pb::GetBoardResponse>, Status> {
