@@ -49,7 +49,7 @@ impl ImportedDeal {
             owner_id: req.owner_id.clone(),
             contact_id: req.contact_id.clone(),
             company_id: req.company_id.clone(),
-            expected_close_date: req.expected_close_date.clone(),
+            expected_close_date: req.expected_close_date,
             ..Default::default()
         };
         let fields = DealFields::parse(&mut v, &as_deal, &super::fields::SETTABLE);
