@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod etag;
+pub mod handler;
 pub mod idempotency;
 pub mod migration;
 pub mod outbox;

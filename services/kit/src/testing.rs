@@ -286,6 +286,21 @@ impl Drop for TestBroker {
     }
 }
 
+/// Asserts `status` is INVALID_ARGUMENT naming `field` in its BadRequest.
+pub fn assert_bad_field(status: &tonic::Status, field: &str) {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default();
+    assert!(
+        fields.iter().any(|f| f == field),
+        "expected a violation of {field}, got {fields:?} ({})",
+        status.message()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ mod import;
 mod moves;
 mod pipelines;
 
-use crm_kit::{ApiResult, Shared, auth, auth::Caller};
+use crm_kit::Shared;
 use crm_proto::pipeline::v1::{self as pb, pipeline_service_server::PipelineService};
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
@@ -32,29 +32,7 @@ impl Pipelines {
     }
 }
 
-/// Runs a handler with the verified caller and maps its error to a status.
-async fn call<T, R, F>(req: Request<T>, handler: impl FnOnce(Caller, T) -> F) -> Result<Response<R>, Status>
-where
-    F: Future<Output = ApiResult<R>>,
-{
-    let caller = auth::caller(&req)?;
-    let reply = handler(caller, req.into_inner()).await?;
-    Ok(Response::new(reply))
-}
-
-/// The field paths of an update mask; an empty mask is INVALID_ARGUMENT.
-fn mask_paths(mask: Option<&prost_types::FieldMask>) -> ApiResult<Vec<&str>> {
-    let paths: Vec<&str> = mask
-        .map(|m| m.paths.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    if paths.is_empty() {
-        return Err(crm_kit::ApiError::invalid(
-            "update_mask",
-            "must name at least one field to change",
-        ));
-    }
-    Ok(paths)
-}
+use crm_kit::handler::{call, mask_paths};
 
 #[tonic::async_trait]
 impl PipelineService for Pipelines {

@@ -12,8 +12,7 @@ use crm_proto::{
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
 use sea_orm::DatabaseConnection;
-use tonic::{Code, Status, service::Routes, transport::Channel};
-use tonic_types::StatusExt;
+use tonic::{Status, service::Routes, transport::Channel};
 
 /// The suite under test and its clients.
 pub struct Suite {
@@ -183,16 +182,4 @@ impl Suite {
     }
 }
 
-/// Asserts `status` is INVALID_ARGUMENT naming `field` in its BadRequest.
-pub fn assert_bad_field(status: &Status, field: &str) {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default();
-    assert!(
-        fields.iter().any(|f| f == field),
-        "expected a violation of {field}, got {fields:?} ({})",
-        status.message()
-    );
-}
+pub use crm_kit::testing::assert_bad_field;

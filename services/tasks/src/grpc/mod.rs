@@ -9,7 +9,7 @@ mod watch;
 
 use std::pin::Pin;
 
-use crm_kit::{ApiResult, Shared, auth, auth::Caller};
+use crm_kit::Shared;
 use crm_proto::tasks::v1::{self as pb, tasks_service_server::TasksService};
 use sea_orm::DatabaseConnection;
 use tokio_stream::Stream;
@@ -40,29 +40,7 @@ impl Tasks {
     }
 }
 
-/// Runs a handler with the verified caller and maps its error to a status.
-async fn call<T, R, F>(req: Request<T>, handler: impl FnOnce(Caller, T) -> F) -> Result<Response<R>, Status>
-where
-    F: Future<Output = ApiResult<R>>,
-{
-    let caller = auth::caller(&req)?;
-    let reply = handler(caller, req.into_inner()).await?;
-    Ok(Response::new(reply))
-}
-
-/// The field paths of an update mask; an empty mask is INVALID_ARGUMENT.
-fn mask_paths(mask: Option<&prost_types::FieldMask>) -> ApiResult<Vec<&str>> {
-    let paths: Vec<&str> = mask
-        .map(|m| m.paths.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    if paths.is_empty() {
-        return Err(crm_kit::ApiError::invalid(
-            "update_mask",
-            "must name at least one field to change",
-        ));
-    }
-    Ok(paths)
-}
+use crm_kit::handler::{call, mask_paths};
 
 /// The stream of WatchReminders.
 pub type ReminderStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRemindersResponse, Status>> + Send>>;

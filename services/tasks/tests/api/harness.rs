@@ -317,19 +317,7 @@ impl Suite {
     }
 }
 
-/// Asserts `status` is INVALID_ARGUMENT naming `field` in its BadRequest.
-pub fn assert_bad_field(status: &Status, field: &str) {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default();
-    assert!(
-        fields.iter().any(|f| f == field),
-        "expected a violation of {field}, got {fields:?} ({})",
-        status.message()
-    );
-}
+pub use crm_kit::testing::assert_bad_field;
 
 /// Asserts `status` is FAILED_PRECONDITION about `subject`.
 pub fn assert_precondition(status: &Status, subject: &str) {

@@ -1,0 +1,8 @@
+//! sea-orm entities, one per projection table. Every table is keyed by
+//! `(tenant_id, ...)` so one tenant's ids can never collide with another's.
+
+pub mod activity;
+pub mod deal;
+pub mod pipeline;
+pub mod stage;
+pub mod transition;

@@ -1,0 +1,79 @@
+//! The tonic service. Each RPC: the verified caller, the request parsed
+//! into valid values, the pipeline's history read from the projections
+//! (scoped to the caller's tenant), the definitions of [`crate::domain`].
+
+mod analytics;
+mod parse;
+
+use crm_kit::{ApiResult, Shared, auth, auth::Caller};
+use crm_proto::analytics::v1::{self as pb, analytics_service_server::AnalyticsService};
+use sea_orm::DatabaseConnection;
+use tonic::{Request, Response, Status};
+
+/// The AnalyticsService implementation.
+#[derive(Clone, Debug)]
+pub struct Analytics {
+    db: DatabaseConnection,
+    // Kept for symmetry with the other services (page tokens, verifier).
+    _shared: Shared,
+}
+
+impl Analytics {
+    /// A service reading the projections in `db`.
+    pub fn new(db: DatabaseConnection, shared: Shared) -> Self {
+        Self { db, _shared: shared }
+    }
+}
+
+/// Runs a handler with the verified caller and maps its error to a status.
+async fn call<T, R, F>(req: Request<T>, handler: impl FnOnce(Caller, T) -> F) -> Result<Response<R>, Status>
+where
+    F: Future<Output = ApiResult<R>>,
+{
+    let caller = auth::caller(&req)?;
+    let reply = handler(caller, req.into_inner()).await?;
+    Ok(Response::new(reply))
+}
+
+#[tonic::async_trait]
+impl AnalyticsService for Analytics {
+    async fn get_funnel(&self, r: Request<pb::GetFunnelRequest>) -> Result<Response<pb::GetFunnelResponse>, Status> {
+        call(r, |c, m| self.get_funnel(c, m)).await
+    }
+    async fn get_stage_durations(
+        &self,
+        r: Request<pb::GetStageDurationsRequest>,
+    ) -> Result<Response<pb::GetStageDurationsResponse>, Status> {
+        call(r, |c, m| self.get_stage_durations(c, m)).await
+    }
+    async fn get_forecast(
+        &self,
+        r: Request<pb::GetForecastRequest>,
+    ) -> Result<Response<pb::GetForecastResponse>, Status> {
+        call(r, |c, m| self.get_forecast(c, m)).await
+    }
+    async fn get_velocity(
+        &self,
+        r: Request<pb::GetVelocityRequest>,
+    ) -> Result<Response<pb::GetVelocityResponse>, Status> {
+        call(r, |c, m| self.get_velocity(c, m)).await
+    }
+    async fn get_bottlenecks(
+        &self,
+        r: Request<pb::GetBottlenecksRequest>,
+    ) -> Result<Response<pb::GetBottlenecksResponse>, Status> {
+        call(r, |c, m| self.get_bottlenecks(c, m)).await
+    }
+    async fn get_owner_performance(
+        &self,
+        r: Request<pb::GetOwnerPerformanceRequest>,
+    ) -> Result<Response<pb::GetOwnerPerformanceResponse>, Status> {
+        call(r, |c, m| self.get_owner_performance(c, m)).await
+    }
+    async fn rebuild_projections(
+        &self,
+        r: Request<pb::RebuildProjectionsRequest>,
+    ) -> Result<Response<pb::RebuildProjectionsResponse>, Status> {
+        call(r, |c, m| self.rebuild_projections(c, m)).await
+    }
+}

@@ -1,0 +1,19 @@
+//! The analytics service's schema, as ordered migrations.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+mod m20261128_000003_create_projection_tables;
+
+/// Every migration of the analytics database, oldest first.
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(crm_kit::migration::CreateKitTables),
+            Box::new(crm_kit::migration::CreateInbox),
+            Box::new(m20261128_000003_create_projection_tables::Migration),
+        ]
+    }
+}

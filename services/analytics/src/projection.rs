@@ -1,0 +1,370 @@
+//! The bus consumer: pipeline and contacts events in, projection rows out.
+//!
+//! Order-tolerant and idempotent: the kit inbox applies each event once; a
+//! pipeline or deal snapshot is applied only when its aggregate_version is
+//! not older than the stored one; a transition is keyed by (tenant, deal,
+//! aggregate_version), so a duplicate or a late move lands in its place;
+//! deletions leave a tombstone so late events about a deleted deal or
+//! pipeline change nothing.
+
+use anyhow::Context;
+use crm_kit::{bus::Handler, time};
+use crm_proto::{
+    events::v1::{self as ev, EventEnvelope},
+    pipeline::v1::{Deal, Pipeline},
+};
+use prost::Name;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    sea_query::OnConflict,
+};
+
+use crate::{
+    domain::money,
+    entity::{activity, deal, pipeline, stage, transition},
+};
+
+/// The consumer name: the inbox key and the queue name.
+pub const CONSUMER: &str = "analytics";
+
+/// The routing keys the consumer binds.
+pub const BINDINGS: &[&str] = &["pipeline.pipeline.*", "pipeline.deal.*", "contacts.activity.logged"];
+
+/// The bus handler that keeps the analytics projections.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Projector;
+
+#[tonic::async_trait]
+impl Handler for Projector {
+    async fn handle(&self, txn: &DatabaseTransaction, e: &EventEnvelope) -> anyhow::Result<()> {
+        let version = e.aggregate_version;
+        match e.r#type.as_str() {
+            "pipeline.pipeline.created" => {
+                let p: ev::PipelineCreated = decode(e)?;
+                put_pipeline(txn, e, p.pipeline.unwrap_or_default()).await
+            }
+            "pipeline.pipeline.updated" => {
+                let p: ev::PipelineUpdated = decode(e)?;
+                put_pipeline(txn, e, p.pipeline.unwrap_or_default()).await
+            }
+            "pipeline.pipeline.deleted" => {
+                let p: ev::PipelineDeleted = decode(e)?;
+                delete_pipeline(txn, &e.tenant_id, &p.pipeline_id, version).await
+            }
+            "pipeline.deal.created" => {
+                let p: ev::DealCreated = decode(e)?;
+                let deal = p.deal.unwrap_or_default();
+                let to = p.stage.map(|s| s.id).filter(|s| !s.is_empty());
+                let to = to.unwrap_or_else(|| deal.stage_id.clone());
+                let at = deal.create_time.as_ref().and_then(time::from_timestamp);
+                let at = at.unwrap_or_else(|| occurred(e));
+                put_transition(txn, e, &deal, version, None, to, at).await?;
+                put_deal(txn, e, &deal).await
+            }
+            "pipeline.deal.stage_changed" => {
+                let p: ev::DealStageChanged = decode(e)?;
+                let deal = p.deal.unwrap_or_default();
+                let from = p.from_stage.map(|s| s.id);
+                let to = p.to_stage.map(|s| s.id).unwrap_or_else(|| deal.stage_id.clone());
+                let at = p.moved_at.as_ref().and_then(time::from_timestamp);
+                put_transition(txn, e, &deal, version, from, to, at.unwrap_or_else(|| occurred(e))).await?;
+                put_deal(txn, e, &deal).await
+            }
+            "pipeline.deal.imported" => {
+                // An imported deal arrives at version 1 with its whole history:
+                // the entries take versions up to 0, below every live move's.
+                let p: ev::DealImported = decode(e)?;
+                let deal = p.deal.unwrap_or_default();
+                let n = p.history.len() as i64;
+                for (i, t) in p.history.iter().enumerate() {
+                    let at = t
+                        .moved_at
+                        .as_ref()
+                        .and_then(time::from_timestamp)
+                        .unwrap_or_else(|| occurred(e));
+                    let from = Some(t.from_stage_id.clone()).filter(|f| !f.is_empty());
+                    put_transition(txn, e, &deal, i as i64 + 1 - n, from, t.to_stage_id.clone(), at).await?;
+                }
+                put_deal(txn, e, &deal).await
+            }
+            "pipeline.deal.updated" => put_deal(txn, e, &decode::<ev::DealUpdated>(e)?.deal.unwrap_or_default()).await,
+            "pipeline.deal.won" => put_deal(txn, e, &decode::<ev::DealWon>(e)?.deal.unwrap_or_default()).await,
+            "pipeline.deal.lost" => put_deal(txn, e, &decode::<ev::DealLost>(e)?.deal.unwrap_or_default()).await,
+            "pipeline.deal.reopened" => {
+                put_deal(txn, e, &decode::<ev::DealReopened>(e)?.deal.unwrap_or_default()).await
+            }
+            "pipeline.deal.deleted" => {
+                let p: ev::DealDeleted = decode(e)?;
+                delete_deal(txn, e, &p).await
+            }
+            "contacts.activity.logged" => {
+                let p: ev::ActivityLogged = decode(e)?;
+                put_activity(txn, e, p).await
+            }
+            // pipeline.deal.stalled and anything else: stalls are derived from stays.
+            _ => Ok(()),
+        }
+    }
+}
+
+fn decode<T: prost::Message + Name + Default>(e: &EventEnvelope) -> anyhow::Result<T> {
+    e.payload
+        .as_ref()
+        .context("the event has no payload")?
+        .to_msg::<T>()
+        .with_context(|| format!("decoding the payload of {} as {}", e.r#type, T::full_name()))
+}
+
+fn occurred(e: &EventEnvelope) -> i64 {
+    e.occurred_at
+        .as_ref()
+        .and_then(time::from_timestamp)
+        .unwrap_or_else(time::now_micros)
+}
+
+/// Replaces the pipeline's stages when the event is newer than what is stored.
+async fn put_pipeline(txn: &DatabaseTransaction, e: &EventEnvelope, p: Pipeline) -> anyhow::Result<()> {
+    let tenant = e.tenant_id.as_str();
+    let id = if p.id.is_empty() {
+        e.aggregate_id.clone()
+    } else {
+        p.id.clone()
+    };
+    let stored = pipeline::Entity::find_by_id((tenant.to_owned(), id.clone()))
+        .one(txn)
+        .await?;
+    if stored
+        .as_ref()
+        .is_some_and(|s| s.deleted || s.version >= e.aggregate_version)
+    {
+        return Ok(());
+    }
+    let row = pipeline::Model {
+        tenant_id: tenant.to_owned(),
+        id: id.clone(),
+        version: e.aggregate_version,
+        deleted: false,
+    };
+    save(txn, stored.is_some(), row.into_active_model()).await?;
+    retire_stages(txn, tenant, &id).await?;
+    for (position, s) in p.stages.iter().enumerate() {
+        let row = stage::Model {
+            tenant_id: tenant.to_owned(),
+            id: s.id.clone(),
+            pipeline_id: id.clone(),
+            position: Some(i32::try_from(position)?),
+            name: s.name.clone(),
+            kind: s.kind,
+            probability: s.probability,
+            rotting_days: s.rotting_days,
+        };
+        stage::Entity::insert(row.into_active_model())
+            .on_conflict(
+                OnConflict::columns([stage::Column::TenantId, stage::Column::Id])
+                    .update_columns([
+                        stage::Column::PipelineId,
+                        stage::Column::Position,
+                        stage::Column::Name,
+                        stage::Column::Kind,
+                        stage::Column::Probability,
+                        stage::Column::RottingDays,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Takes every stage of the pipeline off the board (names stay for history).
+async fn retire_stages(txn: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) -> anyhow::Result<()> {
+    stage::Entity::update_many()
+        .col_expr(
+            stage::Column::Position,
+            sea_orm::sea_query::Expr::value(Option::<i32>::None),
+        )
+        .filter(stage::Column::TenantId.eq(tenant))
+        .filter(stage::Column::PipelineId.eq(pipeline_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+async fn delete_pipeline(txn: &DatabaseTransaction, tenant: &str, id: &str, version: i64) -> anyhow::Result<()> {
+    let stored = pipeline::Entity::find_by_id((tenant.to_owned(), id.to_owned()))
+        .one(txn)
+        .await?;
+    let row = pipeline::Model {
+        tenant_id: tenant.to_owned(),
+        id: id.to_owned(),
+        version: stored.as_ref().map_or(version, |s| s.version.max(version)),
+        deleted: true,
+    };
+    save(txn, stored.is_some(), row.into_active_model()).await?;
+    retire_stages(txn, tenant, id).await
+}
+
+/// Inserts or updates all columns of `row`.
+async fn save<A>(txn: &DatabaseTransaction, exists: bool, row: A) -> anyhow::Result<()>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let row = row.reset_all();
+    if exists {
+        row.update(txn).await?;
+    } else {
+        row.insert(txn).await?;
+    }
+    Ok(())
+}
+
+/// Stores the deal's snapshot unless a newer one (or its deletion) is stored.
+async fn put_deal(txn: &DatabaseTransaction, e: &EventEnvelope, d: &Deal) -> anyhow::Result<()> {
+    let tenant = e.tenant_id.as_str();
+    let id = if d.id.is_empty() {
+        e.aggregate_id.clone()
+    } else {
+        d.id.clone()
+    };
+    let stored = deal::Entity::find_by_id((tenant.to_owned(), id.clone()))
+        .one(txn)
+        .await?;
+    if stored
+        .as_ref()
+        .is_some_and(|s| s.deleted || s.version > e.aggregate_version)
+    {
+        return Ok(());
+    }
+    let amount = d.amount.as_ref().and_then(money::to_minor);
+    let row = deal::Model {
+        tenant_id: tenant.to_owned(),
+        id,
+        pipeline_id: d.pipeline_id.clone(),
+        stage_id: d.stage_id.clone(),
+        status: d.status,
+        title: d.title.clone(),
+        owner_id: d.owner_id.clone(),
+        amount_minor: amount.as_ref().map(|a| a.1),
+        currency: amount.map(|a| a.0),
+        expected_close_day: d.expected_close_date.as_ref().and_then(money::date_to_day),
+        create_time: d
+            .create_time
+            .as_ref()
+            .and_then(time::from_timestamp)
+            .unwrap_or_else(|| occurred(e)),
+        closed_at: d.closed_at.as_ref().and_then(time::from_timestamp),
+        version: e.aggregate_version,
+        deleted: false,
+    };
+    save(txn, stored.is_some(), row.into_active_model()).await
+}
+
+async fn put_transition(
+    txn: &DatabaseTransaction,
+    e: &EventEnvelope,
+    d: &Deal,
+    version: i64,
+    from: Option<String>,
+    to: String,
+    at: i64,
+) -> anyhow::Result<()> {
+    let tenant = e.tenant_id.as_str();
+    let id = if d.id.is_empty() {
+        e.aggregate_id.clone()
+    } else {
+        d.id.clone()
+    };
+    let stored = deal::Entity::find_by_id((tenant.to_owned(), id.clone()))
+        .one(txn)
+        .await?;
+    if stored.is_some_and(|s| s.deleted) {
+        return Ok(());
+    }
+    let row = transition::Model {
+        tenant_id: tenant.to_owned(),
+        deal_id: id,
+        aggregate_version: version,
+        pipeline_id: d.pipeline_id.clone(),
+        from_stage_id: from.filter(|f| !f.is_empty()),
+        to_stage_id: to,
+        at,
+    };
+    transition::Entity::insert(row.into_active_model())
+        .on_conflict(
+            OnConflict::columns([
+                transition::Column::TenantId,
+                transition::Column::DealId,
+                transition::Column::AggregateVersion,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// Leaves a tombstone for the deal and drops its transitions (its stays).
+async fn delete_deal(txn: &DatabaseTransaction, e: &EventEnvelope, p: &ev::DealDeleted) -> anyhow::Result<()> {
+    let tenant = e.tenant_id.as_str();
+    let id = if p.deal_id.is_empty() {
+        e.aggregate_id.clone()
+    } else {
+        p.deal_id.clone()
+    };
+    let stored = deal::Entity::find_by_id((tenant.to_owned(), id.clone()))
+        .one(txn)
+        .await?;
+    let exists = stored.is_some();
+    let mut row = stored.unwrap_or_else(|| deal::Model {
+        tenant_id: tenant.to_owned(),
+        id: id.clone(),
+        pipeline_id: p.pipeline_id.clone(),
+        stage_id: p.stage_id.clone(),
+        status: 0,
+        title: String::new(),
+        owner_id: String::new(),
+        amount_minor: None,
+        currency: None,
+        expected_close_day: None,
+        create_time: occurred(e),
+        closed_at: None,
+        version: e.aggregate_version,
+        deleted: true,
+    });
+    row.deleted = true;
+    row.version = row.version.max(e.aggregate_version);
+    save(txn, exists, row.into_active_model()).await?;
+    transition::Entity::delete_many()
+        .filter(transition::Column::TenantId.eq(tenant))
+        .filter(transition::Column::DealId.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+async fn put_activity(txn: &DatabaseTransaction, e: &EventEnvelope, p: ev::ActivityLogged) -> anyhow::Result<()> {
+    let a = p.activity.unwrap_or_default();
+    let at = a
+        .occurred_at
+        .as_ref()
+        .or(a.create_time.as_ref())
+        .and_then(time::from_timestamp);
+    let row = activity::Model {
+        tenant_id: e.tenant_id.clone(),
+        id: if a.id.is_empty() { e.aggregate_id.clone() } else { a.id },
+        author_id: a.author_id,
+        occurred_at: at.unwrap_or_else(|| occurred(e)),
+    };
+    activity::Entity::insert(row.into_active_model())
+        .on_conflict(
+            OnConflict::columns([activity::Column::TenantId, activity::Column::Id])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}

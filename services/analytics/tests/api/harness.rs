@@ -1,0 +1,102 @@
+//! Starts the analytics service on its own port and database, and feeds it
+//! events straight through the projection handler and the kit inbox.
+
+use crm_analytics::projection::{CONSUMER, Projector};
+use crm_kit::{
+    bus::inbox::{Applied, apply_once},
+    server::Serve,
+    testing::{Backend, TestDatabase, TestServer, token},
+};
+use crm_proto::{
+    analytics::v1::{self as pb, analytics_service_client::AnalyticsServiceClient},
+    common::v1::Money,
+    events::v1::EventEnvelope,
+};
+use sea_orm::DatabaseConnection;
+use tonic::{Code, Status, service::Routes, transport::Channel};
+use tonic_types::StatusExt;
+
+/// The service under test and a client.
+pub struct Suite {
+    /// An AnalyticsService client.
+    pub client: AnalyticsServiceClient<Channel>,
+    /// The analytics database.
+    pub db: DatabaseConnection,
+    _server: TestServer,
+    _db: TestDatabase,
+}
+
+/// A fresh service, or `None` when the PostgreSQL half is skipped.
+pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
+    let db = TestDatabase::create(backend, test).await?;
+    let conn = crm_kit::db::connect_and_migrate::<crm_analytics::migration::Migrator>(&db.url)
+        .await
+        .expect("analytics db");
+    let server = TestServer::start(Serve {
+        routes: Routes::new(crm_analytics::service(conn.clone(), crm_kit::testing::shared())),
+        service_names: vec![crm_analytics::SERVICE_NAME],
+        databases: vec![conn.clone()],
+    })
+    .await;
+    Some(Suite {
+        client: AnalyticsServiceClient::new(server.channel().await),
+        db: conn,
+        _server: server,
+        _db: db,
+    })
+}
+
+impl Suite {
+    /// Applies `events` in the given order, as the bus would deliver them.
+    pub async fn deliver(&self, events: &[EventEnvelope]) {
+        for e in events {
+            apply_once(&self.db, CONSUMER, e, &Projector)
+                .await
+                .expect("apply event");
+        }
+    }
+
+    /// Applies one event and says whether it changed anything.
+    pub async fn deliver_one(&self, e: &EventEnvelope) -> Applied {
+        apply_once(&self.db, CONSUMER, e, &Projector)
+            .await
+            .expect("apply event")
+    }
+}
+
+/// A token of user `ann` (admin) in `tenant`.
+pub fn token_of(tenant: &str) -> String {
+    token(tenant, "ann", &["admin"])
+}
+
+/// `units` and `nanos` of `currency`.
+pub fn money(currency: &str, units: i64, nanos: i32) -> Money {
+    Money {
+        currency_code: currency.into(),
+        units,
+        nanos,
+    }
+}
+
+/// A period of [from, to) in µs.
+pub fn period(from: i64, to: i64) -> Option<pb::Period> {
+    Some(pb::Period {
+        from: Some(crm_kit::time::to_timestamp(from)),
+        to: Some(crm_kit::time::to_timestamp(to)),
+    })
+}
+
+/// Whether two rates agree to rounding.
+pub fn assert_rate(got: f64, want: f64) {
+    assert!((got - want).abs() < 1e-9, "got {got}, want {want}");
+}
+
+/// Asserts `status` is INVALID_ARGUMENT naming `field` in its BadRequest.
+pub fn assert_bad_field(status: &Status, field: &str) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default();
+    assert!(fields.iter().any(|f| f == field), "expected {field}, got {fields:?}");
+}
