@@ -12,6 +12,8 @@ pub mod entity;
 pub mod grpc;
 pub mod migration;
 pub mod projection;
+pub mod rebuild;
+pub mod source;
 pub mod store;
 
 use crm_kit::{Shared, auth::Authenticate};
@@ -25,7 +27,11 @@ pub const SERVICE_NAME: &str = "crm.analytics.v1.AnalyticsService";
 pub fn service(
     db: sea_orm::DatabaseConnection,
     shared: Shared,
+    pipelines: source::PipelineSource,
 ) -> InterceptedService<AnalyticsServiceServer<grpc::Analytics>, Authenticate> {
     let auth = shared.authenticate();
-    InterceptedService::new(AnalyticsServiceServer::new(grpc::Analytics::new(db, shared)), auth)
+    InterceptedService::new(
+        AnalyticsServiceServer::new(grpc::Analytics::new(db, shared, pipelines)),
+        auth,
+    )
 }

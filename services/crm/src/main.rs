@@ -79,12 +79,13 @@ async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs) -> anyhow::Re
         contacts_db: data.sqlite_url("contacts"),
         pipeline_db: data.sqlite_url("pipeline"),
         tasks_db: data.sqlite_url("tasks"),
+        analytics_db: data.sqlite_url("analytics"),
         secret: auth.secret.clone(),
     };
     if auth.is_dev_secret() {
         tracing::warn!("using the development token secret; set CRM_AUTH_SECRET for anything but a laptop");
     }
-    println!("crm is up: gRPC (contacts, pipeline, tasks, health, reflection) on {url}");
+    println!("crm is up: gRPC (contacts, pipeline, tasks, analytics, health, reflection) on {url}");
     println!("  data:  {}", data.data_dir.display());
     println!("  token: TOKEN=$(cargo run --release -q -- token --tenant acme --user ann --role admin)");
     println!(

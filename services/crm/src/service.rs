@@ -25,6 +25,8 @@ pub enum ServiceName {
     Pipeline,
     /// TasksService, its event consumer and its reminder scheduler.
     Tasks,
+    /// AnalyticsService and its event consumer.
+    Analytics,
 }
 
 /// How one service process is configured.
@@ -34,7 +36,7 @@ pub struct ServiceConfig {
     pub database_url: String,
     /// Where ContactsService answers (for pipeline).
     pub contacts_url: String,
-    /// Where PipelineService answers (for tasks).
+    /// Where PipelineService answers (for tasks and analytics).
     pub pipeline_url: String,
     /// The broker: the outbox relay publishes to it and tasks consumes from
     /// it. Without one, events wait in the outbox (and tasks cannot run).
@@ -96,6 +98,23 @@ pub async fn run_service(
                 databases: vec![conn],
             }
         }
+        ServiceName::Analytics => {
+            use crm_analytics::projection::{BINDINGS, CONSUMER, Projector};
+            let amqp = config
+                .amqp
+                .clone()
+                .context("`crm serve analytics` consumes events: set CRM_AMQP_URL")?;
+            let conn = db::connect_and_migrate::<crm_analytics::migration::Migrator>(url).await?;
+            let source = crm_analytics::source::PipelineSource::connect_lazy(&config.pipeline_url)
+                .context("CRM_PIPELINE_URL")?;
+            let consumer = AmqpConsumer::new(amqp, CONSUMER, BINDINGS);
+            tokio::spawn(consumer.run(conn.clone(), Arc::new(Projector), stop.clone().wait()));
+            Serve {
+                routes: Routes::new(crm_analytics::service(conn.clone(), shared, source)),
+                service_names: vec![crm_analytics::SERVICE_NAME],
+                databases: vec![conn],
+            }
+        }
     };
     match config.amqp {
         Some(amqp) => spawn_relays(&what.databases, Arc::new(AmqpPublisher::new(amqp)), &stop),
@@ -110,6 +129,7 @@ pub async fn migrate(service: ServiceName, database_url: &str) -> anyhow::Result
         ServiceName::Contacts => db::connect_and_migrate::<crm_contacts::migration::Migrator>(database_url).await?,
         ServiceName::Pipeline => db::connect_and_migrate::<crm_pipeline::migration::Migrator>(database_url).await?,
         ServiceName::Tasks => db::connect_and_migrate::<crm_tasks::migration::Migrator>(database_url).await?,
+        ServiceName::Analytics => db::connect_and_migrate::<crm_analytics::migration::Migrator>(database_url).await?,
     };
     conn.close().await?;
     Ok(())

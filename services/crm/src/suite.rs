@@ -27,11 +27,13 @@ pub struct SuiteConfig {
     pub pipeline_db: String,
     /// The tasks service's database URL.
     pub tasks_db: String,
+    /// The analytics service's database URL.
+    pub analytics_db: String,
     /// The HS256 token secret.
     pub secret: String,
 }
 
-/// Runs contacts, pipeline and tasks on one listener until `shutdown`
+/// Runs contacts, pipeline, tasks and analytics on one listener until `shutdown`
 /// resolves. Services reach each other over gRPC on the same port, exactly
 /// as they would across processes, and events flow through the in-process
 /// bus: an outbox row is marked sent once every local consumer committed it.
@@ -44,6 +46,7 @@ pub async fn run_suite(
     let contacts_db = db::connect_and_migrate::<crm_contacts::migration::Migrator>(&config.contacts_db).await?;
     let pipeline_db = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&config.pipeline_db).await?;
     let tasks_db = db::connect_and_migrate::<crm_tasks::migration::Migrator>(&config.tasks_db).await?;
+    let analytics_db = db::connect_and_migrate::<crm_analytics::migration::Migrator>(&config.analytics_db).await?;
     let self_url = local_url(listener.local_addr()?);
 
     let bus = LocalBus::new();
@@ -52,6 +55,15 @@ pub async fn run_suite(
         bindings: BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
         db: tasks_db.clone(),
         handler: Arc::new(Automation),
+    });
+    bus.subscribe(Subscription {
+        consumer: crm_analytics::projection::CONSUMER.to_owned(),
+        bindings: crm_analytics::projection::BINDINGS
+            .iter()
+            .map(|b| (*b).to_owned())
+            .collect(),
+        db: analytics_db.clone(),
+        handler: Arc::new(crm_analytics::projection::Projector),
     });
     let (stop_tx, stop) = Stop::new();
     spawn_relays(
@@ -67,9 +79,11 @@ pub async fn run_suite(
 
     let contacts = crm_pipeline::ContactsDirectory::connect_lazy(&self_url)?;
     let pipelines = crm_tasks::PipelineDirectory::connect_lazy(&self_url)?;
+    let source = crm_analytics::source::PipelineSource::connect_lazy(&self_url)?;
     let routes = Routes::new(crm_contacts::service(contacts_db.clone(), shared.clone()))
         .add_service(crm_pipeline::service(pipeline_db.clone(), shared.clone(), contacts))
-        .add_service(crm_tasks::service(tasks_db.clone(), shared, pipelines, hub));
+        .add_service(crm_tasks::service(tasks_db.clone(), shared.clone(), pipelines, hub))
+        .add_service(crm_analytics::service(analytics_db.clone(), shared, source));
     let what = Serve {
         routes,
         service_names: vec![

@@ -17,8 +17,8 @@ pub struct Running {
     /// A channel to the suite's one port.
     pub channel: Channel,
     stop: Option<oneshot::Sender<()>>,
-    /// The contacts, pipeline and tasks databases.
-    pub dbs: (TestDatabase, TestDatabase, TestDatabase),
+    /// The contacts, pipeline, tasks and analytics databases.
+    pub dbs: (TestDatabase, TestDatabase, TestDatabase, TestDatabase),
 }
 
 impl Drop for Running {
@@ -35,12 +35,14 @@ pub async fn up(backend: Backend, test: &str) -> Option<Running> {
     let contacts_db = TestDatabase::create(backend, test).await?;
     let pipeline_db = TestDatabase::create(backend, test).await?;
     let tasks_db = TestDatabase::create(backend, test).await?;
+    let analytics_db = TestDatabase::create(backend, test).await?;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = crm::local_url(listener.local_addr().expect("addr"));
     let config = SuiteConfig {
         contacts_db: contacts_db.url.clone(),
         pipeline_db: pipeline_db.url.clone(),
         tasks_db: tasks_db.url.clone(),
+        analytics_db: analytics_db.url.clone(),
         secret: String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).expect("utf-8"),
     };
     let (stop, stopped) = oneshot::channel::<()>();
@@ -51,7 +53,7 @@ pub async fn up(backend: Backend, test: &str) -> Option<Running> {
     Some(Running {
         channel,
         stop: Some(stop),
-        dbs: (contacts_db, pipeline_db, tasks_db),
+        dbs: (contacts_db, pipeline_db, tasks_db, analytics_db),
     })
 }
 

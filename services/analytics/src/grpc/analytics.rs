@@ -142,10 +142,10 @@ impl Analytics {
                 "RebuildProjections needs the admin role".into(),
             ));
         }
-        Err(ApiError::precondition(
-            "EXPORT_UNAVAILABLE",
-            "crm.pipeline.v1.PipelineService",
-            "RebuildProjections is not available yet: the pipeline service has no export to rebuild from",
-        ))
+        let done = crate::rebuild::rebuild(&self.db, &caller, &self.pipelines).await?;
+        Ok(pb::RebuildProjectionsResponse {
+            deals: done.deals,
+            transitions: done.transitions,
+        })
     }
 }

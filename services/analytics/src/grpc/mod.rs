@@ -5,7 +5,7 @@
 mod analytics;
 mod parse;
 
-use crm_kit::{ApiResult, Shared, auth, auth::Caller};
+use crm_kit::Shared;
 use crm_proto::analytics::v1::{self as pb, analytics_service_server::AnalyticsService};
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
@@ -16,24 +16,21 @@ pub struct Analytics {
     db: DatabaseConnection,
     // Kept for symmetry with the other services (page tokens, verifier).
     _shared: Shared,
+    pipelines: crate::source::PipelineSource,
 }
 
 impl Analytics {
     /// A service reading the projections in `db`.
-    pub fn new(db: DatabaseConnection, shared: Shared) -> Self {
-        Self { db, _shared: shared }
+    pub fn new(db: DatabaseConnection, shared: Shared, pipelines: crate::source::PipelineSource) -> Self {
+        Self {
+            db,
+            _shared: shared,
+            pipelines,
+        }
     }
 }
 
-/// Runs a handler with the verified caller and maps its error to a status.
-async fn call<T, R, F>(req: Request<T>, handler: impl FnOnce(Caller, T) -> F) -> Result<Response<R>, Status>
-where
-    F: Future<Output = ApiResult<R>>,
-{
-    let caller = auth::caller(&req)?;
-    let reply = handler(caller, req.into_inner()).await?;
-    Ok(Response::new(reply))
-}
+use crm_kit::handler::call;
 
 #[tonic::async_trait]
 impl AnalyticsService for Analytics {

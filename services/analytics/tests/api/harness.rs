@@ -33,7 +33,12 @@ pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
         .await
         .expect("analytics db");
     let server = TestServer::start(Serve {
-        routes: Routes::new(crm_analytics::service(conn.clone(), crm_kit::testing::shared())),
+        // No pipeline service here: RebuildProjections is tested end to end in tests/.
+        routes: Routes::new(crm_analytics::service(
+            conn.clone(),
+            crm_kit::testing::shared(),
+            crm_analytics::source::PipelineSource::connect_lazy("http://127.0.0.1:1").unwrap(),
+        )),
         service_names: vec![crm_analytics::SERVICE_NAME],
         databases: vec![conn.clone()],
     })

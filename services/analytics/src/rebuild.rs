@@ -1,0 +1,110 @@
+//! RebuildProjections: drop the tenant's pipeline projections and replay the
+//! pipeline service's current state through the projector, as if every
+//! pipeline were just created and every deal just imported. Activities come
+//! from contacts events and are kept.
+
+use crm_kit::{ApiResult, auth::Caller, bus::Handler, time, validate::new_id};
+use crm_proto::events::v1::{self as ev, EventEnvelope};
+use prost::Name;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use tokio_stream::StreamExt;
+
+use crate::{
+    entity::{deal, pipeline, stage, transition},
+    projection::Projector,
+    source::{PipelineSource, peer},
+};
+
+/// How much a rebuild replayed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Deals replayed.
+    pub deals: i64,
+    /// Stage entries replayed.
+    pub transitions: i64,
+}
+
+/// Rebuilds `caller`'s tenant in one transaction: readers see the old
+/// numbers until the new ones are complete.
+pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &PipelineSource) -> ApiResult<Rebuilt> {
+    let pipelines = source.pipelines(caller).await?;
+    let mut deals = source.deals(caller).await?;
+    let tenant = caller.tenant_id.as_str();
+    let txn = db.begin().await?;
+    deal::Entity::delete_many()
+        .filter(deal::Column::TenantId.eq(tenant))
+        .exec(&txn)
+        .await?;
+    transition::Entity::delete_many()
+        .filter(transition::Column::TenantId.eq(tenant))
+        .exec(&txn)
+        .await?;
+    stage::Entity::delete_many()
+        .filter(stage::Column::TenantId.eq(tenant))
+        .exec(&txn)
+        .await?;
+    pipeline::Entity::delete_many()
+        .filter(pipeline::Column::TenantId.eq(tenant))
+        .exec(&txn)
+        .await?;
+    for p in pipelines {
+        let version = version_of(&p.etag);
+        let id = p.id.clone();
+        replay(&txn, tenant, &id, version, &ev::PipelineCreated { pipeline: Some(p) }).await?;
+    }
+    let mut done = Rebuilt::default();
+    while let Some(item) = deals.next().await {
+        let item = item.map_err(peer)?;
+        let Some(d) = item.deal else { continue };
+        let (id, version) = (d.id.clone(), version_of(&d.etag));
+        done.deals += 1;
+        done.transitions += item.history.len() as i64;
+        replay(
+            &txn,
+            tenant,
+            &id,
+            version,
+            &ev::DealImported {
+                deal: Some(d),
+                history: item.history,
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// Feeds one synthesized event to the projector inside `txn`.
+async fn replay<P: prost::Message + Name>(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant: &str,
+    aggregate_id: &str,
+    version: i64,
+    payload: &P,
+) -> ApiResult<()> {
+    let r#type = match P::NAME {
+        "PipelineCreated" => "pipeline.pipeline.created",
+        _ => "pipeline.deal.imported",
+    };
+    let envelope = EventEnvelope {
+        event_id: new_id().to_string(),
+        tenant_id: tenant.to_owned(),
+        r#type: r#type.to_owned(),
+        aggregate_id: aggregate_id.to_owned(),
+        aggregate_version: version,
+        occurred_at: Some(time::to_timestamp(time::now_micros())),
+        actor_id: "rebuild".into(),
+        trace_context: None,
+        payload: Some(prost_types::Any::from_msg(payload).map_err(|e| crm_kit::ApiError::Internal(e.into()))?),
+    };
+    Projector
+        .handle(txn, &envelope)
+        .await
+        .map_err(crm_kit::ApiError::Internal)
+}
+
+/// The version an etag (`v7`) names; 1 if unreadable.
+fn version_of(etag: &str) -> i64 {
+    crm_kit::etag::parse("etag", etag).ok().flatten().unwrap_or(1)
+}
