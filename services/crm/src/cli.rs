@@ -70,6 +70,25 @@ pub enum Command {
         #[arg(long, env = "CRM_DATABASE_URL", hide_env_values = true)]
         database_url: String,
     },
+    /// Fills a demo tenant with a year of seeded history and prints the
+    /// report a sales manager would read.
+    Demo {
+        /// Where the suite answers (`crm up` or a gateway).
+        #[arg(long, env = "CRM_ADDR", default_value = "http://127.0.0.1:50051")]
+        addr: String,
+        /// The demo tenant.
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+        /// How many deals to generate.
+        #[arg(long, default_value_t = 3000)]
+        deals: usize,
+        /// The seed: the same seed gives the same data and forecast.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Token signing (the same secret the suite uses).
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
     /// Mints a bearer token for development.
     Token {
         /// The tenant id (`tid`).

@@ -55,6 +55,23 @@ async fn main() -> anyhow::Result<()> {
             };
             crm::run_service(service, listener, config, shutdown_signal()).await
         }
+        Some(Command::Demo {
+            addr,
+            tenant,
+            deals,
+            seed,
+            auth,
+        }) => {
+            let opts = crm::demo::DemoOptions {
+                addr,
+                tenant,
+                deals,
+                seed,
+                secret: auth.secret,
+            };
+            print!("{}", crm::demo::run(&opts).await?);
+            Ok(())
+        }
         Some(Command::Migrate { service, database_url }) => crm::migrate(service, &database_url).await,
         Some(Command::Token {
             tenant,

@@ -16,6 +16,8 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 pub struct Running {
     /// A channel to the suite's one port.
     pub channel: Channel,
+    /// The suite's address.
+    pub url: String,
     stop: Option<oneshot::Sender<()>>,
     /// The contacts, pipeline, tasks and analytics databases.
     pub dbs: (TestDatabase, TestDatabase, TestDatabase, TestDatabase),
@@ -52,6 +54,7 @@ pub async fn up(backend: Backend, test: &str) -> Option<Running> {
     let channel = wait_serving(&url).await;
     Some(Running {
         channel,
+        url,
         stop: Some(stop),
         dbs: (contacts_db, pipeline_db, tasks_db, analytics_db),
     })

@@ -1,0 +1,144 @@
+//! The demo data set: seeded, so the same seed gives the same deals.
+//!
+//! Each deal walks the open stages in order. In each stage it waits an
+//! exponentially distributed time (the stage's mean dwell), then either
+//! advances (with the stage's conversion rate) or is lost; after the last
+//! open stage it is won. A deal whose next step would lie in the future
+//! stays open where it is. Demo is the bottleneck: the lowest conversion and
+//! the longest wait.
+
+use crm_analytics::domain::rng::SplitMix64;
+use crm_proto::{
+    common::v1::{Date, Money, StageKind},
+    pipeline::v1 as pb,
+};
+use prost_types::Timestamp;
+
+use super::Pipeline;
+
+const DAY: i64 = 86_400 * 1_000_000;
+
+/// Open stages: name, probability, rotting days, mean dwell (days), conversion.
+const OPEN: [(&str, i32, i32, f64, f64); 5] = [
+    ("Lead", 10, 14, 4.0, 0.70),
+    ("Qualified", 25, 14, 6.0, 0.65),
+    ("Demo", 40, 21, 21.0, 0.35),
+    ("Proposal", 60, 14, 7.0, 0.70),
+    ("Negotiation", 80, 10, 5.0, 0.75),
+];
+
+const OWNERS: [&str; 5] = ["ava", "ben", "chloe", "dev", "emma"];
+const LOST_REASONS: [&str; 4] = ["price", "timing", "went with a competitor", "no budget"];
+
+/// The demo pipeline.
+pub fn pipeline() -> pb::CreatePipelineRequest {
+    let mut stages: Vec<pb::Stage> = OPEN
+        .iter()
+        .map(|(name, probability, rotting_days, _, _)| pb::Stage {
+            name: (*name).into(),
+            kind: StageKind::Open as i32,
+            probability: *probability,
+            rotting_days: *rotting_days,
+            ..Default::default()
+        })
+        .collect();
+    stages.push(pb::Stage {
+        name: "Won".into(),
+        kind: StageKind::Won as i32,
+        probability: 100,
+        ..Default::default()
+    });
+    stages.push(pb::Stage {
+        name: "Lost".into(),
+        kind: StageKind::Lost as i32,
+        ..Default::default()
+    });
+    let pipeline = pb::Pipeline {
+        name: "Demo sales".into(),
+        stages,
+        ..Default::default()
+    };
+    pb::CreatePipelineRequest {
+        pipeline: Some(pipeline),
+        request_id: String::new(),
+    }
+}
+
+fn ts(micros: i64) -> Option<Timestamp> {
+    Some(crm_kit::time::to_timestamp(micros))
+}
+
+fn date(micros: i64) -> Option<Date> {
+    use chrono::Datelike;
+    let d = chrono::DateTime::from_timestamp_micros(micros)?.date_naive();
+    Some(Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    })
+}
+
+/// `n` deals of `p` created over the year before `now`.
+pub fn deals(p: &Pipeline, n: usize, seed: u64, now: i64) -> Vec<pb::ImportDealsRequest> {
+    let mut rng = SplitMix64::new(seed);
+    let (won, lost) = (&p.stages[OPEN.len()].id, &p.stages[OPEN.len() + 1].id);
+    (0..n)
+        .map(|_| {
+            let created = now - 365 * DAY + (rng.next_f64() * 360.0 * DAY as f64) as i64;
+            let mut history = vec![pb::HistoryEntry {
+                stage_id: p.stages[0].id.clone(),
+                entered_at: ts(created),
+            }];
+            let (mut at, mut lost_reason) = (created, String::new());
+            for (i, (_, _, _, dwell, conversion)) in OPEN.iter().enumerate() {
+                let wait = (-(1.0 - rng.next_f64()).ln() * dwell * DAY as f64) as i64;
+                let (next_at, advances) = (at + wait.max(3_600_000_000), rng.next_f64() < *conversion);
+                if next_at > now {
+                    break;
+                }
+                at = next_at;
+                let next = match (advances, i + 1 < OPEN.len()) {
+                    (true, true) => &p.stages[i + 1].id,
+                    (true, false) => won,
+                    (false, _) => {
+                        lost_reason = LOST_REASONS[(rng.next_u64() % 4) as usize].into();
+                        lost
+                    }
+                };
+                history.push(pb::HistoryEntry {
+                    stage_id: next.clone(),
+                    entered_at: ts(at),
+                });
+                if !advances || i + 1 == OPEN.len() {
+                    break;
+                }
+            }
+            let units = (2_000.0 * 40f64.powf(rng.next_f64())) as i64 / 100 * 100;
+            let still_open = history
+                .last()
+                .is_some_and(|e| &e.stage_id != won && &e.stage_id != lost);
+            // Open deals are expected to close in the coming months; closed
+            // ones were expected some months after they were created.
+            let expected = if still_open {
+                now + (10 + (rng.next_u64() % 170) as i64) * DAY
+            } else {
+                created + (60 + (rng.next_u64() % 120) as i64) * DAY
+            };
+            pb::ImportDealsRequest {
+                pipeline_id: p.id.clone(),
+                title: format!("Deal {:05}", rng.next_u64() % 100_000),
+                amount: Some(Money {
+                    currency_code: "EUR".into(),
+                    units,
+                    nanos: 0,
+                }),
+                owner_id: OWNERS[(rng.next_u64() % OWNERS.len() as u64) as usize].into(),
+                expected_close_date: date(expected),
+                create_time: ts(created),
+                lost_reason,
+                history,
+                ..Default::default()
+            }
+        })
+        .collect()
+}

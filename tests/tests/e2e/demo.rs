@@ -1,0 +1,39 @@
+//! `crm demo` against a fresh `crm up`: the seeded data set lands, analytics
+//! catches up, and the report names Demo as the bottleneck.
+
+use crm_kit::testing::Backend;
+
+use super::harness::up;
+
+async fn the_demo_fills_a_tenant_and_reports_demo_as_the_bottleneck(backend: Backend) {
+    let Some(suite) = up(backend, "demo").await else { return };
+    let opts = crm::demo::DemoOptions {
+        addr: suite.url.clone(),
+        tenant: "demo".into(),
+        deals: 400,
+        seed: 7,
+        secret: String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap(),
+    };
+    let report = crm::demo::run(&opts).await.unwrap();
+    assert_eq!(report.imported, 400);
+    assert_eq!(
+        report.funnel.stages[0].entered, 400,
+        "every deal entered Lead in the last year"
+    );
+    assert_eq!(report.bottlenecks.by_conversion[0].stage_name, "Demo");
+    assert_eq!(report.bottlenecks.by_time_in_stage[0].stage_name, "Demo");
+    assert!(!report.forecast.buckets.is_empty());
+    let text = report.to_string();
+    for section in [
+        "FUNNEL",
+        "TIME IN STAGE",
+        "FORECAST",
+        "VELOCITY",
+        "BOTTLENECK",
+        "STALLED DEALS",
+    ] {
+        assert!(text.contains(section), "the report has {section}:\n{text}");
+    }
+}
+
+crm_kit::backend_tests!(the_demo_fills_a_tenant_and_reports_demo_as_the_bottleneck);
