@@ -17,6 +17,9 @@ pub struct Cli {
     /// What to do; `up` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Where and as whom the client subcommands call.
+    #[command(flatten)]
+    pub connection: crate::client::Connection,
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -89,6 +92,9 @@ pub enum Command {
         #[command(flatten)]
         auth: AuthArgs,
     },
+    /// Calls the suite: pipelines, deals, board, tasks, reports.
+    #[command(flatten)]
+    Client(crate::client::ClientCommand),
     /// Mints a bearer token for development.
     Token {
         /// The tenant id (`tid`).

@@ -72,6 +72,10 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", crm::demo::run(&opts).await?);
             Ok(())
         }
+        Some(Command::Client(command)) => {
+            println!("{}", crm::client::run(&cli.connection, &command).await?);
+            Ok(())
+        }
         Some(Command::Migrate { service, database_url }) => crm::migrate(service, &database_url).await,
         Some(Command::Token {
             tenant,

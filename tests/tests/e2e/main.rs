@@ -7,6 +7,7 @@
 mod analytics;
 mod automation;
 mod broker_restart;
+mod client;
 mod demo;
 mod distributed;
 mod embedded;

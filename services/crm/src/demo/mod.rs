@@ -17,7 +17,7 @@ use crm_proto::{
 };
 use tonic::{Request, transport::Channel};
 
-pub use self::report::Report;
+pub use self::report::{Report, period};
 
 /// What `crm demo` does.
 #[derive(Clone, Debug)]
