@@ -28,7 +28,12 @@ async fn the_client_commands_print_tables_and_json(backend: Backend) {
     let p = sales_pipeline(&mut PipelineServiceClient::new(suite.channel.clone()), &t).await;
     let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
     let base = ["crm", "--addr", suite.url.as_str(), "--auth-secret", secret.as_str()];
-    let with = |rest: &[&str]| base.iter().chain(rest).map(|s| (*s).to_owned()).collect::<Vec<String>>();
+    let with = |rest: &[&str]| {
+        base.iter()
+            .chain(rest)
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<String>>()
+    };
 
     let table = crm(&with(&["pipelines"])).await;
     assert!(
