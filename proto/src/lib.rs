@@ -1,9 +1,12 @@
 //! The suite's v1 protobuf contracts, generated from `proto/crm/**` at build
-//! time. The `.proto` files are the documentation; this crate only exposes
-//! the generated types, clients and servers, and the descriptor set that
-//! server reflection serves.
+//! time. The `.proto` files are the documentation; this crate exposes the
+//! generated types, clients and servers, the descriptor set that server
+//! reflection serves, and [`money`]: the contract's own rule for
+//! `crm.common.v1.Money` and minor units, which every service shares.
 #![forbid(unsafe_code)]
 #![allow(clippy::all, missing_docs)]
+
+pub mod money;
 
 /// The encoded `FileDescriptorSet` of every contract, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/crm_descriptor.bin"));

@@ -5,40 +5,15 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 use crm_proto::common::v1::{Date, Money};
-use iso_currency::Currency;
-
-/// The number of decimals of `code`'s minor unit, if it is a known currency.
-pub fn exponent(code: &str) -> Option<u32> {
-    Currency::from_code(code)?.exponent().map(u32::from)
-}
 
 /// A wire amount as (currency, minor units); `None` for an unknown currency
 /// or a fraction finer than the minor unit.
 pub fn to_minor(m: &Money) -> Option<(String, i64)> {
-    let exp = exponent(&m.currency_code)?;
-    let step = 10_i64.pow(9 - exp);
-    if i64::from(m.nanos) % step != 0 {
-        return None;
-    }
-    let minor = m
-        .units
-        .checked_mul(10_i64.pow(exp))?
-        .checked_add(i64::from(m.nanos) / step)?;
-    Some((m.currency_code.clone(), minor))
+    Some((m.currency_code.clone(), crm_proto::money::to_minor(m)?))
 }
 
 /// `minor` units of `currency` as wire money (saturating at i64 units).
-pub fn to_money(currency: &str, minor: i128) -> Money {
-    let exp = exponent(currency).unwrap_or(0);
-    let scale = 10_i128.pow(exp);
-    let units = i64::try_from(minor / scale).unwrap_or(i64::MAX);
-    let nanos = ((minor % scale) * 10_i128.pow(9 - exp)) as i32;
-    Money {
-        currency_code: currency.to_owned(),
-        units,
-        nanos,
-    }
-}
+pub use crm_proto::money::from_minor as to_money;
 
 /// A fractional amount of minor units, rounded half away from zero.
 pub fn round_minor(x: f64) -> i128 {

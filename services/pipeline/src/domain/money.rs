@@ -3,7 +3,7 @@
 
 use crm_kit::validate::Violations;
 use crm_proto::common::v1::Money;
-use iso_currency::Currency;
+pub use crm_proto::money::{exponent, from_minor as to_money};
 
 /// A non-negative amount in minor units of a known currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,12 +12,6 @@ pub struct Amount {
     pub currency: String,
     /// The amount in minor units (cents for USD).
     pub minor: i64,
-}
-
-/// The number of decimals of `code`'s minor unit, if it is a currency
-/// deals can be priced in.
-pub fn exponent(code: &str) -> Option<u32> {
-    Currency::from_code(code)?.exponent().map(u32::from)
 }
 
 impl Amount {
@@ -47,11 +41,8 @@ impl Amount {
             );
             return None;
         }
-        let minor = money
-            .units
-            .checked_mul(10_i64.pow(exp))
-            .and_then(|m| m.checked_add(i64::from(money.nanos) / nano_step));
-        match minor {
+        // The currency and the fraction were checked above: only an overflow is left.
+        match crm_proto::money::to_minor(money) {
             Some(minor) if minor <= MAX_MINOR => Some(Amount {
                 currency: code.to_owned(),
                 minor,
@@ -72,19 +63,6 @@ impl Amount {
 /// The largest amount accepted (10^15 minor units), so sums of many deals
 /// never overflow.
 pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
-
-/// `minor` units of `currency` as wire money (saturating at i64 units).
-pub fn to_money(currency: &str, minor: i128) -> Money {
-    let exp = exponent(currency).unwrap_or(0);
-    let scale = 10_i128.pow(exp);
-    let units = i64::try_from(minor / scale).unwrap_or(i64::MAX);
-    let nanos = ((minor % scale) * 10_i128.pow(9 - exp)) as i32;
-    Money {
-        currency_code: currency.to_owned(),
-        units,
-        nanos,
-    }
-}
 
 /// `total x probability / 100`, rounded half up to the minor unit.
 pub fn weighted(total: i128, probability: i32) -> i128 {

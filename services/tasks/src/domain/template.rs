@@ -49,9 +49,7 @@ pub fn render(template: &str, values: &Values) -> String {
 
 /// Money as people read it: `12000.00 EUR`, with the currency's decimals.
 pub fn money(m: &Money) -> String {
-    let exp = iso_currency::Currency::from_code(&m.currency_code)
-        .and_then(|c| c.exponent())
-        .map_or(2, u32::from);
+    let exp = crm_proto::money::exponent(&m.currency_code).unwrap_or(2);
     let negative = m.units < 0 || m.nanos < 0;
     let units = m.units.unsigned_abs();
     let fraction = u64::from(m.nanos.unsigned_abs()) / 10_u64.pow(9 - exp.min(9));
