@@ -7,6 +7,7 @@
 //! handler that keeps the projections, and its [`migration`]s.
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod domain;
 pub mod entity;
 pub mod grpc;

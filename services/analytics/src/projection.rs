@@ -15,13 +15,16 @@ use crm_proto::{
 };
 use prost::Name;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    Statement,
     sea_query::OnConflict,
 };
 
 use crate::{
     domain::money,
-    entity::{activity, deal, pipeline, stage, transition},
+    entity::{activity, change, deal, pipeline, stage, transition},
 };
 
 /// The consumer name: the inbox key and the queue name.
@@ -38,18 +41,19 @@ pub struct Projector;
 impl Handler for Projector {
     async fn handle(&self, txn: &DatabaseTransaction, e: &EventEnvelope) -> anyhow::Result<()> {
         let version = e.aggregate_version;
-        match e.r#type.as_str() {
+        let touched = match e.r#type.as_str() {
             "pipeline.pipeline.created" => {
                 let p: ev::PipelineCreated = decode(e)?;
-                put_pipeline(txn, e, p.pipeline.unwrap_or_default()).await
+                put_pipeline(txn, e, p.pipeline.unwrap_or_default()).await?
             }
             "pipeline.pipeline.updated" => {
                 let p: ev::PipelineUpdated = decode(e)?;
-                put_pipeline(txn, e, p.pipeline.unwrap_or_default()).await
+                put_pipeline(txn, e, p.pipeline.unwrap_or_default()).await?
             }
             "pipeline.pipeline.deleted" => {
                 let p: ev::PipelineDeleted = decode(e)?;
-                delete_pipeline(txn, &e.tenant_id, &p.pipeline_id, version).await
+                delete_pipeline(txn, &e.tenant_id, &p.pipeline_id, version).await?;
+                Some(Touched::stages(p.pipeline_id))
             }
             "pipeline.deal.created" => {
                 let p: ev::DealCreated = decode(e)?;
@@ -57,18 +61,25 @@ impl Handler for Projector {
                 let to = p.stage.map(|s| s.id).filter(|s| !s.is_empty());
                 let to = to.unwrap_or_else(|| deal.stage_id.clone());
                 let at = deal.create_time.as_ref().and_then(time::from_timestamp);
-                let at = at.unwrap_or_else(|| occurred(e));
-                put_transition(txn, e, &deal, version, None, to, at).await?;
-                put_deal(txn, e, &deal).await
+                let entry = Entry {
+                    version,
+                    from: None,
+                    to,
+                    at: at.unwrap_or_else(|| occurred(e)),
+                };
+                put_deal(txn, e, &deal, vec![entry]).await?
             }
             "pipeline.deal.stage_changed" => {
                 let p: ev::DealStageChanged = decode(e)?;
                 let deal = p.deal.unwrap_or_default();
-                let from = p.from_stage.map(|s| s.id);
-                let to = p.to_stage.map(|s| s.id).unwrap_or_else(|| deal.stage_id.clone());
                 let at = p.moved_at.as_ref().and_then(time::from_timestamp);
-                put_transition(txn, e, &deal, version, from, to, at.unwrap_or_else(|| occurred(e))).await?;
-                put_deal(txn, e, &deal).await
+                let entry = Entry {
+                    version,
+                    from: p.from_stage.map(|s| s.id),
+                    to: p.to_stage.map(|s| s.id).unwrap_or_else(|| deal.stage_id.clone()),
+                    at: at.unwrap_or_else(|| occurred(e)),
+                };
+                put_deal(txn, e, &deal, vec![entry]).await?
             }
             "pipeline.deal.imported" => {
                 // An imported deal arrives at version 1 with its whole history:
@@ -76,35 +87,112 @@ impl Handler for Projector {
                 let p: ev::DealImported = decode(e)?;
                 let deal = p.deal.unwrap_or_default();
                 let n = p.history.len() as i64;
-                for (i, t) in p.history.iter().enumerate() {
-                    let at = t
-                        .moved_at
-                        .as_ref()
-                        .and_then(time::from_timestamp)
-                        .unwrap_or_else(|| occurred(e));
-                    let from = Some(t.from_stage_id.clone()).filter(|f| !f.is_empty());
-                    put_transition(txn, e, &deal, i as i64 + 1 - n, from, t.to_stage_id.clone(), at).await?;
-                }
-                put_deal(txn, e, &deal).await
+                let entries = p
+                    .history
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| Entry {
+                        version: i as i64 + 1 - n,
+                        from: Some(t.from_stage_id),
+                        at: t
+                            .moved_at
+                            .as_ref()
+                            .and_then(time::from_timestamp)
+                            .unwrap_or_else(|| occurred(e)),
+                        to: t.to_stage_id,
+                    })
+                    .collect();
+                put_deal(txn, e, &deal, entries).await?
             }
-            "pipeline.deal.updated" => put_deal(txn, e, &decode::<ev::DealUpdated>(e)?.deal.unwrap_or_default()).await,
-            "pipeline.deal.won" => put_deal(txn, e, &decode::<ev::DealWon>(e)?.deal.unwrap_or_default()).await,
-            "pipeline.deal.lost" => put_deal(txn, e, &decode::<ev::DealLost>(e)?.deal.unwrap_or_default()).await,
+            "pipeline.deal.updated" => {
+                let deal = decode::<ev::DealUpdated>(e)?.deal.unwrap_or_default();
+                put_deal(txn, e, &deal, Vec::new()).await?
+            }
+            "pipeline.deal.won" => {
+                let deal = decode::<ev::DealWon>(e)?.deal.unwrap_or_default();
+                put_deal(txn, e, &deal, Vec::new()).await?
+            }
+            "pipeline.deal.lost" => {
+                let deal = decode::<ev::DealLost>(e)?.deal.unwrap_or_default();
+                put_deal(txn, e, &deal, Vec::new()).await?
+            }
             "pipeline.deal.reopened" => {
-                put_deal(txn, e, &decode::<ev::DealReopened>(e)?.deal.unwrap_or_default()).await
+                let deal = decode::<ev::DealReopened>(e)?.deal.unwrap_or_default();
+                put_deal(txn, e, &deal, Vec::new()).await?
             }
             "pipeline.deal.deleted" => {
                 let p: ev::DealDeleted = decode(e)?;
-                delete_deal(txn, e, &p).await
+                delete_deal(txn, e, &p).await?
             }
             "contacts.activity.logged" => {
                 let p: ev::ActivityLogged = decode(e)?;
-                put_activity(txn, e, p).await
+                put_activity(txn, e, p).await?;
+                None
             }
             // pipeline.deal.stalled and anything else: stalls are derived from stays.
-            _ => Ok(()),
+            _ => None,
+        };
+        match touched {
+            Some(t) => log_change(txn, &e.tenant_id, t).await,
+            None => Ok(()),
         }
     }
+}
+
+/// Which read model an event made stale.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Touched {
+    /// The pipeline.
+    pub pipeline_id: String,
+    /// A [`change::scope`] value.
+    pub scope: i32,
+    /// The deal, for [`change::scope::DEAL`].
+    pub deal_id: Option<String>,
+}
+
+impl Touched {
+    /// The pipeline's stages changed.
+    pub fn stages(pipeline_id: String) -> Self {
+        Self {
+            pipeline_id,
+            scope: change::scope::STAGES,
+            deal_id: None,
+        }
+    }
+}
+
+/// Appends `t` to the change log. On PostgreSQL the tenant's log commits in
+/// `seq` order: the transaction holds a per-tenant advisory lock from here
+/// to its commit, which follows at once.
+pub async fn log_change(txn: &impl ConnectionTrait, tenant: &str, t: Touched) -> anyhow::Result<()> {
+    if t.pipeline_id.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        let lock = "SELECT pg_advisory_xact_lock(hashtext($1))";
+        let stmt =
+            Statement::from_sql_and_values(DatabaseBackend::Postgres, lock, [format!("analytics/{tenant}").into()]);
+        txn.execute_raw(stmt).await?;
+    }
+    change::Entity::insert(change::ActiveModel {
+        seq: NotSet,
+        tenant_id: Set(tenant.to_owned()),
+        pipeline_id: Set(t.pipeline_id),
+        scope: Set(t.scope),
+        deal_id: Set(t.deal_id),
+        at: Set(time::now_micros()),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// One stage entry of a deal, about to be stored.
+struct Entry {
+    version: i64,
+    from: Option<String>,
+    to: String,
+    at: i64,
 }
 
 fn decode<T: prost::Message + Name + Default>(e: &EventEnvelope) -> anyhow::Result<T> {
@@ -123,7 +211,7 @@ fn occurred(e: &EventEnvelope) -> i64 {
 }
 
 /// Replaces the pipeline's stages when the event is newer than what is stored.
-async fn put_pipeline(txn: &DatabaseTransaction, e: &EventEnvelope, p: Pipeline) -> anyhow::Result<()> {
+async fn put_pipeline(txn: &DatabaseTransaction, e: &EventEnvelope, p: Pipeline) -> anyhow::Result<Option<Touched>> {
     let tenant = e.tenant_id.as_str();
     let id = if p.id.is_empty() {
         e.aggregate_id.clone()
@@ -137,7 +225,7 @@ async fn put_pipeline(txn: &DatabaseTransaction, e: &EventEnvelope, p: Pipeline)
         .as_ref()
         .is_some_and(|s| s.deleted || s.version >= e.aggregate_version)
     {
-        return Ok(());
+        return Ok(None);
     }
     let row = pipeline::Model {
         tenant_id: tenant.to_owned(),
@@ -174,7 +262,7 @@ async fn put_pipeline(txn: &DatabaseTransaction, e: &EventEnvelope, p: Pipeline)
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(())
+    Ok(Some(Touched::stages(id)))
 }
 
 /// Takes every stage of the pipeline off the board (names stay for history).
@@ -220,8 +308,14 @@ where
     Ok(())
 }
 
-/// Stores the deal's snapshot unless a newer one (or its deletion) is stored.
-async fn put_deal(txn: &DatabaseTransaction, e: &EventEnvelope, d: &Deal) -> anyhow::Result<()> {
+/// Stores the deal's stage entries (each once), and its snapshot unless a
+/// newer one is stored; nothing once the deal is deleted.
+async fn put_deal(
+    txn: &DatabaseTransaction,
+    e: &EventEnvelope,
+    d: &Deal,
+    entries: Vec<Entry>,
+) -> anyhow::Result<Option<Touched>> {
     let tenant = e.tenant_id.as_str();
     let id = if d.id.is_empty() {
         e.aggregate_id.clone()
@@ -231,11 +325,45 @@ async fn put_deal(txn: &DatabaseTransaction, e: &EventEnvelope, d: &Deal) -> any
     let stored = deal::Entity::find_by_id((tenant.to_owned(), id.clone()))
         .one(txn)
         .await?;
-    if stored
-        .as_ref()
-        .is_some_and(|s| s.deleted || s.version > e.aggregate_version)
-    {
-        return Ok(());
+    if stored.as_ref().is_some_and(|s| s.deleted) {
+        return Ok(None);
+    }
+    let rows: Vec<_> = entries
+        .into_iter()
+        .map(|t| {
+            transition::Model {
+                tenant_id: tenant.to_owned(),
+                deal_id: id.clone(),
+                aggregate_version: t.version,
+                pipeline_id: d.pipeline_id.clone(),
+                from_stage_id: t.from.filter(|f| !f.is_empty()),
+                to_stage_id: t.to,
+                at: t.at,
+            }
+            .into_active_model()
+        })
+        .collect();
+    if !rows.is_empty() {
+        transition::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    transition::Column::TenantId,
+                    transition::Column::DealId,
+                    transition::Column::AggregateVersion,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let touched = Touched {
+        pipeline_id: d.pipeline_id.clone(),
+        scope: change::scope::DEAL,
+        deal_id: Some(id.clone()),
+    };
+    if stored.as_ref().is_some_and(|s| s.version > e.aggregate_version) {
+        return Ok(Some(touched));
     }
     let amount = d.amount.as_ref().and_then(money::to_minor);
     let row = deal::Model {
@@ -258,56 +386,16 @@ async fn put_deal(txn: &DatabaseTransaction, e: &EventEnvelope, d: &Deal) -> any
         version: e.aggregate_version,
         deleted: false,
     };
-    save(txn, stored.is_some(), row.into_active_model()).await
-}
-
-async fn put_transition(
-    txn: &DatabaseTransaction,
-    e: &EventEnvelope,
-    d: &Deal,
-    version: i64,
-    from: Option<String>,
-    to: String,
-    at: i64,
-) -> anyhow::Result<()> {
-    let tenant = e.tenant_id.as_str();
-    let id = if d.id.is_empty() {
-        e.aggregate_id.clone()
-    } else {
-        d.id.clone()
-    };
-    let stored = deal::Entity::find_by_id((tenant.to_owned(), id.clone()))
-        .one(txn)
-        .await?;
-    if stored.is_some_and(|s| s.deleted) {
-        return Ok(());
-    }
-    let row = transition::Model {
-        tenant_id: tenant.to_owned(),
-        deal_id: id,
-        aggregate_version: version,
-        pipeline_id: d.pipeline_id.clone(),
-        from_stage_id: from.filter(|f| !f.is_empty()),
-        to_stage_id: to,
-        at,
-    };
-    transition::Entity::insert(row.into_active_model())
-        .on_conflict(
-            OnConflict::columns([
-                transition::Column::TenantId,
-                transition::Column::DealId,
-                transition::Column::AggregateVersion,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+    save(txn, stored.is_some(), row.into_active_model()).await?;
+    Ok(Some(touched))
 }
 
 /// Leaves a tombstone for the deal and drops its transitions (its stays).
-async fn delete_deal(txn: &DatabaseTransaction, e: &EventEnvelope, p: &ev::DealDeleted) -> anyhow::Result<()> {
+async fn delete_deal(
+    txn: &DatabaseTransaction,
+    e: &EventEnvelope,
+    p: &ev::DealDeleted,
+) -> anyhow::Result<Option<Touched>> {
     let tenant = e.tenant_id.as_str();
     let id = if p.deal_id.is_empty() {
         e.aggregate_id.clone()
@@ -336,13 +424,18 @@ async fn delete_deal(txn: &DatabaseTransaction, e: &EventEnvelope, p: &ev::DealD
     });
     row.deleted = true;
     row.version = row.version.max(e.aggregate_version);
+    let touched = Touched {
+        pipeline_id: row.pipeline_id.clone(),
+        scope: change::scope::DEAL,
+        deal_id: Some(id.clone()),
+    };
     save(txn, exists, row.into_active_model()).await?;
     transition::Entity::delete_many()
         .filter(transition::Column::TenantId.eq(tenant))
         .filter(transition::Column::DealId.eq(id))
         .exec(txn)
         .await?;
-    Ok(())
+    Ok(Some(touched))
 }
 
 async fn put_activity(txn: &DatabaseTransaction, e: &EventEnvelope, p: ev::ActivityLogged) -> anyhow::Result<()> {

@@ -3,15 +3,17 @@
 //! pipeline were just created and every deal just imported. Activities come
 //! from contacts events and are kept.
 
-use crm_kit::{ApiResult, auth::Caller, bus::Handler, time, validate::new_id};
+use std::collections::BTreeSet;
+
+use crm_kit::{ApiError, ApiResult, auth::Caller, bus::Handler, time, validate::new_id};
 use crm_proto::events::v1::{self as ev, EventEnvelope};
 use prost::Name;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use tokio_stream::StreamExt;
 
 use crate::{
-    entity::{deal, pipeline, stage, transition},
-    projection::Projector,
+    entity::{change, deal, pipeline, stage, transition},
+    projection::{Projector, Touched, log_change},
     source::{PipelineSource, peer},
 };
 
@@ -31,6 +33,13 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
     let mut deals = source.deals(caller).await?;
     let tenant = caller.tenant_id.as_str();
     let txn = db.begin().await?;
+    let mut touched: BTreeSet<String> = pipeline::Entity::find()
+        .filter(pipeline::Column::TenantId.eq(tenant))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     deal::Entity::delete_many()
         .filter(deal::Column::TenantId.eq(tenant))
         .exec(&txn)
@@ -50,6 +59,7 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
     for p in pipelines {
         let version = version_of(&p.etag);
         let id = p.id.clone();
+        touched.insert(id.clone());
         replay(&txn, tenant, &id, version, &ev::PipelineCreated { pipeline: Some(p) }).await?;
     }
     let mut done = Rebuilt::default();
@@ -70,6 +80,15 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
             },
         )
         .await?;
+    }
+    // Every replica's read model of these pipelines reloads them whole.
+    for pipeline_id in touched {
+        let all = Touched {
+            pipeline_id,
+            scope: change::scope::ALL,
+            deal_id: None,
+        };
+        log_change(&txn, tenant, all).await.map_err(ApiError::Internal)?;
     }
     txn.commit().await?;
     Ok(done)

@@ -4,11 +4,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use crm_proto::common::v1::{DealStatus, StageKind};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, StreamTrait};
+use tokio_stream::StreamExt;
 
 use crate::{
-    domain::{Deal, History, Period, Stage, Transition},
-    entity::{activity, deal, stage, transition},
+    domain::{DealRow, History, Period, Stage, Transition},
+    entity::{activity, change, deal, stage, transition},
 };
 
 /// The board stages of a pipeline in order; empty when the tenant has no such pipeline.
@@ -32,48 +33,134 @@ pub async fn stages(db: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) 
         .collect())
 }
 
-/// The pipeline's live deals (only `owner`'s, if given) with their transitions.
-pub async fn history(
+/// How many ids go into one `IN (...)` list.
+const CHUNK: usize = 500;
+
+/// The pipeline's whole history: its board, every live deal and its stays.
+/// Streams the rows, so memory holds the result, not the result set.
+pub async fn history<C>(db: &C, tenant: &str, pipeline_id: &str) -> Result<History, DbErr>
+where
+    C: ConnectionTrait + StreamTrait + Send,
+{
+    let mut h = History::new(stages(db, tenant, pipeline_id).await?);
+    let mut deals = HashMap::new();
+    let mut rows = deal::Entity::find()
+        .filter(deal::Column::TenantId.eq(tenant))
+        .filter(deal::Column::PipelineId.eq(pipeline_id))
+        .filter(deal::Column::Deleted.eq(false))
+        .stream(db)
+        .await?;
+    while let Some(d) = rows.next().await {
+        let d = d?;
+        deals.insert(d.id.clone(), to_deal(d));
+    }
+    drop(rows);
+    let mut moves = transition::Entity::find()
+        .select_only()
+        .columns([
+            transition::Column::DealId,
+            transition::Column::AggregateVersion,
+            transition::Column::ToStageId,
+            transition::Column::At,
+        ])
+        .filter(transition::Column::TenantId.eq(tenant))
+        .filter(transition::Column::PipelineId.eq(pipeline_id))
+        .into_tuple::<(String, i64, String, i64)>()
+        .stream(db)
+        .await?;
+    let mut by_deal: HashMap<String, Vec<Transition>> = HashMap::with_capacity(deals.len());
+    while let Some(t) = moves.next().await {
+        let (deal_id, version, to_stage_id, at) = t?;
+        if deals.contains_key(&deal_id) {
+            by_deal.entry(deal_id).or_default().push(Transition {
+                version,
+                to_stage_id,
+                at,
+            });
+        }
+    }
+    drop(moves);
+    for (id, d) in deals {
+        let ts = by_deal.remove(&id).unwrap_or_default();
+        h.put(d, ts);
+    }
+    Ok(h)
+}
+
+/// The current rows of the deals `ids`: each live one with its transitions;
+/// the deleted or unknown ones are left out.
+pub async fn deals(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    ids: &[String],
+) -> Result<Vec<(DealRow, Vec<Transition>)>, DbErr> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows = deal::Entity::find()
+            .filter(deal::Column::TenantId.eq(tenant))
+            .filter(deal::Column::Id.is_in(chunk.iter().cloned()))
+            .filter(deal::Column::Deleted.eq(false))
+            .all(db)
+            .await?;
+        let mut moves: HashMap<String, Vec<Transition>> = HashMap::new();
+        let ts = transition::Entity::find()
+            .filter(transition::Column::TenantId.eq(tenant))
+            .filter(transition::Column::DealId.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        for t in ts {
+            moves.entry(t.deal_id).or_default().push(Transition {
+                version: t.aggregate_version,
+                to_stage_id: t.to_stage_id,
+                at: t.at,
+            });
+        }
+        out.extend(rows.into_iter().map(|d| {
+            let ts = moves.remove(&d.id).unwrap_or_default();
+            (to_deal(d), ts)
+        }));
+    }
+    Ok(out)
+}
+
+/// The pipeline's changes after `seq`, oldest first.
+pub async fn changes_after(
     db: &impl ConnectionTrait,
     tenant: &str,
     pipeline_id: &str,
-    owner: Option<&str>,
-    stages: Vec<Stage>,
-    now: i64,
-) -> Result<History, DbErr> {
-    let mut q = deal::Entity::find()
-        .filter(deal::Column::TenantId.eq(tenant))
-        .filter(deal::Column::PipelineId.eq(pipeline_id))
-        .filter(deal::Column::Deleted.eq(false));
-    if let Some(owner) = owner {
-        q = q.filter(deal::Column::OwnerId.eq(owner));
-    }
-    let deals = q.order_by_asc(deal::Column::Id).all(db).await?;
-    let mut moves: HashMap<String, Vec<Transition>> = HashMap::new();
-    let rows = transition::Entity::find()
-        .filter(transition::Column::TenantId.eq(tenant))
-        .filter(transition::Column::PipelineId.eq(pipeline_id))
+    seq: i64,
+) -> Result<Vec<change::Model>, DbErr> {
+    change::Entity::find()
+        .filter(change::Column::TenantId.eq(tenant))
+        .filter(change::Column::PipelineId.eq(pipeline_id))
+        .filter(change::Column::Seq.gt(seq))
+        .order_by_asc(change::Column::Seq)
         .all(db)
-        .await?;
-    for t in rows {
-        moves.entry(t.deal_id).or_default().push(Transition {
-            version: t.aggregate_version,
-            to_stage_id: t.to_stage_id,
-            at: t.at,
-        });
-    }
-    let deals = deals
-        .into_iter()
-        .map(|d| {
-            let ts = moves.remove(&d.id).unwrap_or_default();
-            (to_deal(d), ts)
-        })
-        .collect();
-    Ok(History::new(stages, deals, now))
+        .await
 }
 
-fn to_deal(d: deal::Model) -> Deal {
-    Deal {
+/// The pipeline's last change so far (0 for none).
+pub async fn last_change(db: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) -> Result<i64, DbErr> {
+    let last = change::Entity::find()
+        .filter(change::Column::TenantId.eq(tenant))
+        .filter(change::Column::PipelineId.eq(pipeline_id))
+        .order_by_desc(change::Column::Seq)
+        .one(db)
+        .await?;
+    Ok(last.map_or(0, |c| c.seq))
+}
+
+/// Drops the changes written before `before` (µs).
+pub async fn prune_changes(db: &impl ConnectionTrait, before: i64) -> Result<u64, DbErr> {
+    let done = change::Entity::delete_many()
+        .filter(change::Column::At.lt(before))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
+}
+
+fn to_deal(d: deal::Model) -> DealRow {
+    DealRow {
         stage_id: d.stage_id,
         status: DealStatus::try_from(d.status).unwrap_or(DealStatus::Unspecified),
         title: d.title,

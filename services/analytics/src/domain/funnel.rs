@@ -7,7 +7,7 @@ use crm_proto::{
     common::v1::{DealStatus, StageKind},
 };
 
-use super::{History, Period, Stage, money, rate};
+use super::{Period, Stage, View, money, rate};
 
 /// How deals flowed through one stage in a period.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,58 +27,91 @@ impl Flow {
     }
 }
 
-/// The flow through the stage at board position `at`.
+/// The flow through every board stage (indexed by board position; only the
+/// OPEN stages' entries count), in one pass over the deals.
 ///
 /// "Ordered after" means a later board position among OPEN stages: a move
 /// to LOST is never an advance, whatever the LOST stage's position.
-pub fn flow(h: &History, at: usize, period: Period) -> Flow {
-    let positions = h.positions();
-    let stage = &h.stages[at];
-    let ahead = |id: &str| {
-        positions.get(id).is_some_and(|&p| {
-            let s = &h.stages[p];
-            s.kind == StageKind::Won || (s.kind == StageKind::Open && p > at)
-        })
-    };
-    let is_lost = |id: &str| h.stage(id).is_some_and(|s| s.kind == StageKind::Lost);
-    let mut f = Flow::default();
-    for (_, stays) in &h.deals {
-        let begun = |i: &usize| stays[*i].stage_id == stage.id && period.contains(stays[*i].entered);
-        let Some(first) = (0..stays.len()).find(begun) else {
-            continue;
-        };
-        f.entered += 1;
-        if stays[first + 1..].iter().any(|s| ahead(&s.stage_id)) {
-            f.advanced += 1;
+pub fn flows(v: &View, period: Period) -> Vec<Flow> {
+    let h = v.h;
+    let kinds = v.kinds();
+    let n = kinds.len();
+    let mut out = vec![Flow::default(); n];
+    // Per deal, reset after it: the first begun stay per position, whether a
+    // begun stay there ended in LOST, and the best stage entered after each stay.
+    let mut first: Vec<Option<usize>> = vec![None; n];
+    let mut lost = vec![false; n];
+    let mut touched = Vec::new();
+    let mut ahead_after = Vec::new();
+    for (_, stays) in v.deals() {
+        for (i, st) in stays.iter().enumerate() {
+            let Some(p) = h.position(st.stage) else { continue };
+            if kinds[p] != StageKind::Open || !period.contains(st.entered) {
+                continue;
+            }
+            if first[p].is_none() {
+                first[p] = Some(i);
+                touched.push(p);
+            }
+            let next = stays.get(i + 1).and_then(|nx| h.position(nx.stage));
+            if next.is_some_and(|q| kinds[q] == StageKind::Lost) {
+                lost[p] = true;
+            }
         }
-        let lost = (first..stays.len())
-            .filter(begun)
-            .any(|i| stays.get(i + 1).is_some_and(|next| is_lost(&next.stage_id)));
-        if lost {
-            f.lost += 1;
+        if touched.is_empty() {
+            continue;
+        }
+        // ahead_after[i]: the highest rank among stays after i, where WON
+        // outranks every OPEN stage and an OPEN stage ranks by position.
+        ahead_after.clear();
+        ahead_after.resize(stays.len(), -1_i64);
+        let mut best = -1_i64;
+        for i in (0..stays.len()).rev() {
+            ahead_after[i] = best;
+            let rank = match h.position(stays[i].stage).map(|q| (q, kinds[q])) {
+                Some((_, StageKind::Won)) => i64::MAX,
+                Some((q, StageKind::Open)) => q as i64,
+                _ => -1,
+            };
+            best = best.max(rank);
+        }
+        for p in touched.drain(..) {
+            let f = &mut out[p];
+            f.entered += 1;
+            if first[p].is_some_and(|i| ahead_after[i] > p as i64) {
+                f.advanced += 1;
+            }
+            if lost[p] {
+                f.lost += 1;
+            }
+            first[p] = None;
+            lost[p] = false;
         }
     }
-    f
+    out
 }
 
 /// The board positions of the OPEN stages.
-pub fn open_stages(h: &History) -> impl Iterator<Item = (usize, &Stage)> {
-    h.stages.iter().enumerate().filter(|(_, s)| s.kind == StageKind::Open)
+pub fn open_stages<'a>(v: &View<'a>) -> impl Iterator<Item = (usize, &'a Stage)> + 'a {
+    v.stages().iter().enumerate().filter(|(_, s)| s.kind == StageKind::Open)
 }
 
-/// GetFunnel over `h`.
-pub fn funnel(h: &History, period: Period) -> pb::GetFunnelResponse {
-    let stages = open_stages(h)
+/// GetFunnel over `v`.
+pub fn funnel(v: &View, period: Period) -> pb::GetFunnelResponse {
+    let flows = flows(v, period);
+    let n = v.stages().len();
+    let mut current = vec![0_i64; n];
+    let mut amounts = vec![BTreeMap::<&str, i128>::new(); n];
+    for d in v.open_deals() {
+        let Some(p) = v.h.position(d.stage) else { continue };
+        current[p] += 1;
+        if let Some((c, m)) = &d.amount {
+            *amounts[p].entry(c.as_str()).or_default() += i128::from(*m);
+        }
+    }
+    let stages = open_stages(v)
         .map(|(at, s)| {
-            let f = flow(h, at, period);
-            let mut amounts = BTreeMap::<String, i128>::new();
-            let mut current = 0;
-            for d in h.open_deals().filter(|d| d.stage_id == s.id) {
-                current += 1;
-                if let Some((c, m)) = &d.amount {
-                    *amounts.entry(c.clone()).or_default() += i128::from(*m);
-                }
-            }
+            let f = flows[at];
             pb::FunnelStage {
                 stage_id: s.id.clone(),
                 stage_name: s.name.clone(),
@@ -86,13 +119,13 @@ pub fn funnel(h: &History, period: Period) -> pb::GetFunnelResponse {
                 advanced: f.advanced,
                 lost: f.lost,
                 conversion_rate: f.conversion_rate(),
-                current_count: current,
-                current_amount: money::totals(&amounts),
+                current_count: current[at],
+                current_amount: money::totals(&amounts[at]),
             }
         })
         .collect();
-    let won = h.closed(DealStatus::Won, |t| period.contains(t)).count() as i64;
-    let lost = h.closed(DealStatus::Lost, |t| period.contains(t)).count() as i64;
+    let won = v.closed(DealStatus::Won, move |t| period.contains(t)).count() as i64;
+    let lost = v.closed(DealStatus::Lost, move |t| period.contains(t)).count() as i64;
     pb::GetFunnelResponse {
         stages,
         won,

@@ -21,8 +21,8 @@ pub fn round_minor(x: f64) -> i128 {
 }
 
 /// Totals per currency, in code order, on the wire.
-pub fn totals(sums: &BTreeMap<String, i128>) -> Vec<Money> {
-    sums.iter().map(|(c, m)| to_money(c, *m)).collect()
+pub fn totals<K: AsRef<str>>(sums: &BTreeMap<K, i128>) -> Vec<Money> {
+    sums.iter().map(|(c, m)| to_money(c.as_ref(), *m)).collect()
 }
 
 /// A wire date as a CE day number; `None` if it is not a real date.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crm_proto::{analytics::v1 as pb, common::v1::DealStatus};
 
-use super::{DAY, History, money, rate};
+use super::{DAY, View, money, rate};
 
 #[derive(Default)]
 struct Tally {
@@ -18,12 +18,12 @@ struct Tally {
 
 /// GetVelocity over `h`: deals closed at or after `since` count. Deals
 /// without an amount have no currency and are left out.
-pub fn velocity(h: &History, since: i64) -> pb::GetVelocityResponse {
-    let mut by_currency = BTreeMap::<String, Tally>::new();
-    for (d, _) in &h.deals {
+pub fn velocity(v: &View, since: i64) -> pb::GetVelocityResponse {
+    let mut by_currency = BTreeMap::<&str, Tally>::new();
+    for (d, _) in v.deals() {
         let Some((currency, minor)) = &d.amount else { continue };
-        let recent = d.closed_at.is_some_and(|t| t >= since && t <= h.now);
-        let t = by_currency.entry(currency.clone()).or_default();
+        let recent = d.closed_at.is_some_and(|t| t >= since && t <= v.now);
+        let t = by_currency.entry(currency.as_str()).or_default();
         match d.status {
             DealStatus::Open => t.open += 1,
             DealStatus::Won if recent => {
@@ -52,9 +52,9 @@ pub fn velocity(h: &History, since: i64) -> pb::GetVelocityResponse {
                 0.0
             };
             pb::Velocity {
-                average_won_amount: Some(money::to_money(&currency, money::round_minor(avg_won))),
-                velocity_per_day: Some(money::to_money(&currency, money::round_minor(per_day))),
-                currency_code: currency,
+                average_won_amount: Some(money::to_money(currency, money::round_minor(avg_won))),
+                velocity_per_day: Some(money::to_money(currency, money::round_minor(per_day))),
+                currency_code: currency.to_owned(),
                 win_rate,
                 average_cycle_days: avg_days,
                 open_deal_count: t.open,

@@ -2,6 +2,7 @@
 //! `(tenant_id, ...)` so one tenant's ids can never collide with another's.
 
 pub mod activity;
+pub mod change;
 pub mod deal;
 pub mod pipeline;
 pub mod stage;

@@ -8,22 +8,28 @@ use super::{
     parse::{self, Scope},
 };
 use crate::{
-    domain::{DAY, History, bottlenecks, durations, forecast, funnel, owners, velocity},
+    domain::{DAY, View, bottlenecks, durations, forecast, funnel, owners, velocity},
     store,
 };
 
 impl Analytics {
-    /// The history of the scope's pipeline; NOT_FOUND when the tenant has
-    /// no stages of it projected.
-    async fn history(&self, caller: &Caller, scope: &Scope) -> ApiResult<History> {
-        let tenant = caller.tenant_id.as_str();
-        let stages = store::stages(&self.db, tenant, &scope.pipeline_id).await?;
-        if stages.is_empty() {
-            return Err(ApiError::not_found("pipeline", scope.pipeline_id.clone()));
+    /// Runs `report` over the scope's pipeline as it is now, off the async
+    /// workers (a report is a pass over every deal of the pipeline);
+    /// NOT_FOUND when the tenant has no stages of it projected.
+    async fn report<R: Send + 'static>(
+        &self,
+        caller: &Caller,
+        scope: Scope,
+        report: impl FnOnce(View<'_>) -> R + Send + 'static,
+    ) -> ApiResult<R> {
+        let snapshot = self.models.read(&caller.tenant_id, &scope.pipeline_id).await?;
+        if snapshot.history().stages().is_empty() {
+            return Err(ApiError::not_found("pipeline", scope.pipeline_id));
         }
-        let owner = scope.owner.as_deref();
         let now = time::now_micros();
-        Ok(store::history(&self.db, tenant, &scope.pipeline_id, owner, stages, now).await?)
+        tokio::task::spawn_blocking(move || report(snapshot.history().view(scope.owner.as_deref(), now)))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))
     }
 
     pub(super) async fn get_funnel(
@@ -35,8 +41,7 @@ impl Analytics {
         let scope = parse::scope(&mut v, &req.pipeline_id, &req.owner_id);
         let period = parse::period(&mut v, req.period.as_ref());
         let period = v.finish_with(period)?;
-        let h = self.history(&caller, &scope).await?;
-        Ok(funnel::funnel(&h, period))
+        self.report(&caller, scope, move |v| funnel::funnel(&v, period)).await
     }
 
     pub(super) async fn get_stage_durations(
@@ -48,8 +53,8 @@ impl Analytics {
         let scope = parse::scope(&mut v, &req.pipeline_id, &req.owner_id);
         let period = parse::period(&mut v, req.period.as_ref());
         let period = v.finish_with(period)?;
-        let h = self.history(&caller, &scope).await?;
-        Ok(durations::durations(&h, period))
+        self.report(&caller, scope, move |v| durations::durations(&v, period))
+            .await
     }
 
     pub(super) async fn get_velocity(
@@ -61,8 +66,10 @@ impl Analytics {
         let scope = parse::scope(&mut v, &req.pipeline_id, &req.owner_id);
         let days = parse::lookback(&mut v, "lookback_days", req.lookback_days, 90);
         parse::finish(v, ())?;
-        let h = self.history(&caller, &scope).await?;
-        Ok(velocity::velocity(&h, h.now - i64::from(days) * DAY))
+        self.report(&caller, scope, move |v| {
+            velocity::velocity(&v, v.now - i64::from(days) * DAY)
+        })
+        .await
     }
 
     pub(super) async fn get_bottlenecks(
@@ -74,9 +81,13 @@ impl Analytics {
         let scope = parse::scope(&mut v, &req.pipeline_id, &req.owner_id);
         let period = parse::period(&mut v, req.period.as_ref());
         let min = parse::positive_or_default(&mut v, "min_entries", req.min_entries, 5, i32::MAX);
+        let limit = parse::positive_or_default(&mut v, "stalled_limit", req.stalled_limit, 100, 1000);
         let period = v.finish_with(period)?;
-        let h = self.history(&caller, &scope).await?;
-        Ok(bottlenecks::bottlenecks(&h, period, i64::from(min)))
+        let limit = usize::try_from(limit).unwrap_or(100);
+        self.report(&caller, scope, move |v| {
+            bottlenecks::bottlenecks(&v, period, i64::from(min), limit)
+        })
+        .await
     }
 
     pub(super) async fn get_owner_performance(
@@ -88,10 +99,12 @@ impl Analytics {
         let scope = parse::scope(&mut v, &req.pipeline_id, &req.owner_id);
         let period = parse::period(&mut v, req.period.as_ref());
         let period = v.finish_with(period)?;
-        let h = self.history(&caller, &scope).await?;
         let owner = scope.owner.as_deref();
         let activities = store::activities(&self.db, &caller.tenant_id, owner, period).await?;
-        Ok(owners::owners(&h, period, owner, &activities))
+        self.report(&caller, scope, move |v| {
+            owners::owners(&v, period, v.owner, &activities)
+        })
+        .await
     }
 
     pub(super) async fn get_forecast(
@@ -119,19 +132,21 @@ impl Analytics {
         let days = parse::lookback(&mut v, "lookback_days", req.lookback_days, 365);
         let min_sample = parse::positive_or_default(&mut v, "min_sample", req.min_sample, 10, i32::MAX);
         let dates = v.finish_with(from.zip(to))?;
-        let h = self.history(&caller, &scope).await?;
-        let q = forecast::Query {
-            from: dates.0,
-            to: dates.1,
-            quarters,
-            seed: req.seed,
-            since: h.now - i64::from(days) * DAY,
-            min_sample: i64::from(min_sample),
-        };
-        Ok(forecast::forecast(&h, &q))
+        self.report(&caller, scope, move |v| {
+            let q = forecast::Query {
+                from: dates.0,
+                to: dates.1,
+                quarters,
+                seed: req.seed,
+                since: v.now - i64::from(days) * DAY,
+                min_sample: i64::from(min_sample),
+            };
+            forecast::forecast(&v, &q)
+        })
+        .await
     }
 
-    /// Needs the pipeline service's export, which does not exist yet.
+    /// Replays the pipeline service's export into this tenant's projections.
     pub(super) async fn rebuild_projections(
         &self,
         caller: Caller,

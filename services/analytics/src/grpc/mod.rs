@@ -5,15 +5,20 @@
 mod analytics;
 mod parse;
 
+use std::sync::Arc;
+
 use crm_kit::Shared;
 use crm_proto::analytics::v1::{self as pb, analytics_service_server::AnalyticsService};
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
+use crate::cache::ReadModels;
+
 /// The AnalyticsService implementation.
 #[derive(Clone, Debug)]
 pub struct Analytics {
     db: DatabaseConnection,
+    models: Arc<ReadModels>,
     // Kept for symmetry with the other services (page tokens, verifier).
     _shared: Shared,
     pipelines: crate::source::PipelineSource,
@@ -23,6 +28,7 @@ impl Analytics {
     /// A service reading the projections in `db`.
     pub fn new(db: DatabaseConnection, shared: Shared, pipelines: crate::source::PipelineSource) -> Self {
         Self {
+            models: Arc::new(ReadModels::new(db.clone())),
             db,
             _shared: shared,
             pipelines,

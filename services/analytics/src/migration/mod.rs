@@ -3,6 +3,7 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261128_000003_create_projection_tables;
+mod m20261201_000004_create_change_log;
 
 /// Every migration of the analytics database, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(crm_kit::migration::CreateKitTables),
             Box::new(crm_kit::migration::CreateInbox),
             Box::new(m20261128_000003_create_projection_tables::Migration),
+            Box::new(m20261201_000004_create_change_log::Migration),
         ]
     }
 }

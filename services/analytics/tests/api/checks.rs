@@ -107,6 +107,7 @@ pub async fn bottlenecks(s: &mut Suite, tenant: &str) {
         owner_id: String::new(),
         period: period(T0, T0 + 10 * D),
         min_entries: 3,
+        stalled_limit: 0,
     };
     let r = s
         .client
@@ -135,6 +136,7 @@ pub async fn bottlenecks(s: &mut Suite, tenant: &str) {
         .map(|d| (d.deal_id.as_str(), d.owner_id.as_str()))
         .collect();
     assert_eq!(stalled, [(D4, "bob"), (D3, "ann")]);
+    assert_eq!(r.stalled_total, 2);
     let d4 = &r.stalled_deals[0];
     assert_eq!(
         (d4.title.as_str(), d4.stage_id.as_str(), d4.rotting_days),
@@ -142,6 +144,20 @@ pub async fn bottlenecks(s: &mut Suite, tenant: &str) {
     );
     let days = (now_micros() - T0 - 6 * D) as f64 / D as f64;
     assert!((d4.days_in_stage - days).abs() < 0.01, "{}", d4.days_in_stage);
+
+    // A limit keeps the longest stalled; the total still counts them all.
+    let one = pb::GetBottlenecksRequest {
+        stalled_limit: 1,
+        ..req.clone()
+    };
+    let r = s
+        .client
+        .get_bottlenecks(authed(&token_of(tenant), one))
+        .await
+        .unwrap()
+        .into_inner();
+    let stalled: Vec<_> = r.stalled_deals.iter().map(|d| d.deal_id.as_str()).collect();
+    assert_eq!((stalled.as_slice(), r.stalled_total), ([D4].as_slice(), 2));
 
     // By default a stage needs 5 entries to be ranked by conversion.
     let req = pb::GetBottlenecksRequest { min_entries: 0, ..req };

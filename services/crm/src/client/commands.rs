@@ -401,6 +401,7 @@ async fn report(
                 owner_id: String::new(),
                 period: back,
                 min_entries: 0,
+                stalled_limit: 0,
             };
             let reply = client.get_bottlenecks(c.request(req)).await?.into_inner();
             if c.json {
@@ -432,12 +433,13 @@ async fn report(
                 })
                 .collect();
             Ok(format!(
-                "By conversion (lowest first):\n{}\n\nBy time in stage (longest first):\n{}\n\nStalled deals:\n{}",
+                "By conversion (lowest first):\n{}\n\nBy time in stage (longest first):\n{}\n\nStalled deals ({} in all):\n{}",
                 table(&["STAGE", "CONVERSION", "ENTERED", "P50"], &rank(&reply.by_conversion)),
                 table(
                     &["STAGE", "CONVERSION", "ENTERED", "P50"],
                     &rank(&reply.by_time_in_stage)
                 ),
+                reply.stalled_total,
                 table(&["ID", "TITLE", "OWNER", "DAYS IN STAGE", "ROTS AFTER"], &stalled)
             ))
         }

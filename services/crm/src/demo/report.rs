@@ -88,6 +88,7 @@ pub async fn gather(
         owner_id: String::new(),
         period: year,
         min_entries: 20,
+        stalled_limit: 10,
     };
     Ok(Report {
         funnel: client.get_funnel(authed(token, funnel)).await?.into_inner(),
@@ -230,7 +231,7 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "\nSTALLED DEALS: {} open deals outstayed their stage; the longest:",
-            stalled.len()
+            self.bottlenecks.stalled_total
         )?;
         for d in stalled.iter().take(10) {
             writeln!(

@@ -1,0 +1,174 @@
+//! The in-memory read models: one [`History`] per (tenant, pipeline), loaded
+//! from the projection tables on first use and kept current from the change
+//! log (`analytics_changes`) that the projector writes in the same
+//! transaction as the rows. Every read first asks the log for what changed
+//! since the model's last seen change (one indexed query) and reloads just
+//! those deals, so a reply reflects every event committed before the call,
+//! whichever replica's consumer applied it, and each report is a pass over
+//! memory instead of a million rows.
+
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
+};
+
+use crm_kit::time;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::{OwnedRwLockReadGuard, RwLock};
+
+use crate::{domain::History, entity::change::scope, store};
+
+/// Microseconds in a minute.
+const MINUTE: i64 = 60_000_000;
+/// The change log keeps an hour; a model not refreshed for half of that
+/// reloads whole rather than trust a log that may have been pruned.
+const KEEP_CHANGES: i64 = 60 * MINUTE;
+const RELOAD_AFTER: i64 = 30 * MINUTE;
+/// Pruning runs at most this often per process.
+const PRUNE_EVERY: i64 = 5 * MINUTE;
+/// Above this many changed deals at once a whole reload is cheaper.
+const RELOAD_OVER: usize = 50_000;
+
+type Key = (String, String);
+
+/// One pipeline's read model.
+#[derive(Debug, Default)]
+pub struct Model {
+    history: History,
+    // The last change applied, and when the log was last read (µs).
+    seq: i64,
+    refreshed_at: i64,
+    loaded: bool,
+}
+
+/// A read model as one request sees it, current as of the request.
+#[derive(Debug)]
+pub struct Snapshot(OwnedRwLockReadGuard<Model>);
+
+impl Snapshot {
+    /// The pipeline's history.
+    pub fn history(&self) -> &History {
+        &self.0.history
+    }
+}
+
+/// The read models of one process.
+#[derive(Debug)]
+pub struct ReadModels {
+    db: DatabaseConnection,
+    models: Mutex<HashMap<Key, Arc<RwLock<Model>>>>,
+    pruned_at: AtomicI64,
+}
+
+impl ReadModels {
+    /// Read models over the projections in `db`.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            models: Mutex::new(HashMap::new()),
+            pruned_at: AtomicI64::new(time::now_micros()),
+        }
+    }
+
+    fn model(&self, key: &Key) -> Arc<RwLock<Model>> {
+        let mut models = self.models.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        models.entry(key.clone()).or_default().clone()
+    }
+
+    /// The pipeline's read model, brought up to date first; its board is
+    /// empty when the tenant has no such pipeline.
+    pub async fn read(&self, tenant: &str, pipeline_id: &str) -> Result<Snapshot, DbErr> {
+        self.prune().await?;
+        let key = (tenant.to_owned(), pipeline_id.to_owned());
+        let model = self.model(&key);
+        let now = time::now_micros();
+        {
+            let m = model.clone().read_owned().await;
+            if m.loaded && now - m.refreshed_at < RELOAD_AFTER {
+                let changes = store::changes_after(&self.db, tenant, pipeline_id, m.seq).await?;
+                if changes.is_empty() {
+                    return Ok(Snapshot(m));
+                }
+            }
+        }
+        let mut m = model.write_owned().await;
+        self.refresh(&mut m, &key, now).await?;
+        if m.history.stages().is_empty() && m.history.is_empty() {
+            // Nothing to keep: an unknown pipeline costs no memory.
+            let mut models = self.models.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            models.remove(&key);
+        }
+        Ok(Snapshot(m.downgrade()))
+    }
+
+    async fn refresh(&self, m: &mut Model, (tenant, pipeline_id): &Key, now: i64) -> Result<(), DbErr> {
+        if !m.loaded || now - m.refreshed_at >= RELOAD_AFTER {
+            return self.load(m, tenant, pipeline_id, now).await;
+        }
+        let changes = store::changes_after(&self.db, tenant, pipeline_id, m.seq).await?;
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            m.refreshed_at = now;
+            return Ok(());
+        };
+        let deals: BTreeSet<String> = changes.iter().filter_map(|c| c.deal_id.clone()).collect();
+        if changes.iter().any(|c| c.scope == scope::ALL) || deals.len() > RELOAD_OVER {
+            return self.load(m, tenant, pipeline_id, now).await;
+        }
+        if changes.iter().any(|c| c.scope == scope::STAGES) {
+            m.history
+                .set_stages(store::stages(&self.db, tenant, pipeline_id).await?);
+        }
+        let ids: Vec<String> = deals.into_iter().collect();
+        let rows = store::deals(&self.db, tenant, &ids).await?;
+        let live: HashSet<&str> = rows.iter().map(|(d, _)| d.id.as_str()).collect();
+        for gone in ids.iter().filter(|id| !live.contains(id.as_str())) {
+            m.history.remove(gone);
+        }
+        for (deal, transitions) in rows {
+            m.history.put(deal, transitions);
+        }
+        m.seq = last;
+        m.refreshed_at = now;
+        Ok(())
+    }
+
+    /// Loads the whole pipeline. The log position is read first, so a change
+    /// committed during the load is applied (again, harmlessly) next time.
+    async fn load(&self, m: &mut Model, tenant: &str, pipeline_id: &str, now: i64) -> Result<(), DbErr> {
+        let seq = store::last_change(&self.db, tenant, pipeline_id).await?;
+        let started = std::time::Instant::now();
+        m.history = store::history(&self.db, tenant, pipeline_id).await?;
+        m.seq = seq;
+        m.refreshed_at = now;
+        m.loaded = true;
+        if !m.history.is_empty() {
+            tracing::info!(
+                tenant,
+                pipeline_id,
+                deals = m.history.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "loaded a pipeline's read model"
+            );
+        }
+        Ok(())
+    }
+
+    /// Drops the changes older than [`KEEP_CHANGES`], at most every [`PRUNE_EVERY`].
+    async fn prune(&self) -> Result<(), DbErr> {
+        let now = time::now_micros();
+        let last = self.pruned_at.load(Ordering::Relaxed);
+        if now - last < PRUNE_EVERY
+            || self
+                .pruned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return Ok(());
+        }
+        store::prune_changes(&self.db, now - KEEP_CHANGES).await?;
+        Ok(())
+    }
+}

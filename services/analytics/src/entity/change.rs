@@ -1,0 +1,42 @@
+//! `analytics_changes`: the log of which projected rows changed, in commit
+//! order, so every replica's in-memory read model can catch up with what any
+//! replica's consumer wrote (see [`crate::cache`]).
+
+use sea_orm::entity::prelude::*;
+
+/// What a change touched.
+pub mod scope {
+    /// One deal: reload its snapshot and its stays.
+    pub const DEAL: i32 = 0;
+    /// The pipeline's stages: reload them.
+    pub const STAGES: i32 = 1;
+    /// Everything of the pipeline (after a rebuild): reload it all.
+    pub const ALL: i32 = 2;
+}
+
+/// One change.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "analytics_changes")]
+pub struct Model {
+    /// The position in the log; on PostgreSQL, commits of one tenant are
+    /// serialised from the insert on, so a reader that sees `seq` has seen
+    /// every smaller one of that tenant that will ever commit.
+    #[sea_orm(primary_key)]
+    pub seq: i64,
+    /// The owning tenant.
+    pub tenant_id: String,
+    /// The pipeline whose read model is stale.
+    pub pipeline_id: String,
+    /// A [`scope`] value.
+    pub scope: i32,
+    /// The deal, for [`scope::DEAL`].
+    pub deal_id: Option<String>,
+    /// When the change was written (µs), for pruning.
+    pub at: i64,
+}
+
+/// Relations are followed by explicit queries.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,55 @@
+//! The change log the in-memory read models follow, and an index for the
+//! activity counts of a period.
+
+use crm_kit::migration::create_from_entity;
+use sea_orm_migration::prelude::*;
+
+use crate::entity::{activity, change};
+
+/// The change log.
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261201_000004_create_change_log"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create_from_entity(manager, change::Entity).await?;
+        // A read model asks for one pipeline's changes after the last it saw.
+        manager
+            .create_index(
+                Index::create()
+                    .name("analytics_changes_tenant_pipeline_seq")
+                    .table(change::Entity)
+                    .col(change::Column::TenantId)
+                    .col(change::Column::PipelineId)
+                    .col(change::Column::Seq)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("analytics_changes_at")
+                    .table(change::Entity)
+                    .col(change::Column::At)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("analytics_activities_tenant_time")
+                    .table(activity::Entity)
+                    .col(activity::Column::TenantId)
+                    .col(activity::Column::OccurredAt)
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+}
