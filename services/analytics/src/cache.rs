@@ -2,8 +2,9 @@
 //! from the projection tables on first use and kept current from the change
 //! log (`analytics_changes`) that the projector writes in the same
 //! transaction as the rows. Every read first asks the log for what changed
-//! since the model's last seen change (one indexed query) and reloads just
-//! those deals, so a reply reflects every event committed before the call,
+//! since the model's cursor (on PostgreSQL a snapshot's xmin, so a change
+//! that commits late is never skipped; see [`store::cursor`]) and reloads
+//! just those deals, so a reply reflects every event committed before the call,
 //! whichever replica's consumer applied it, and each report is a pass over
 //! memory instead of a million rows.
 
@@ -38,10 +39,18 @@ type Key = (String, String);
 #[derive(Debug, Default)]
 pub struct Model {
     history: History,
-    // The last change applied, and when the log was last read (µs).
-    seq: i64,
+    // Where to read the log from next, the changes at or after it already
+    // applied (seq to position), and when the log was last read (µs).
+    cursor: i64,
+    applied: HashMap<i64, i64>,
     refreshed_at: i64,
     loaded: bool,
+}
+
+impl Model {
+    fn is_new(&self, c: &crate::entity::change::Model) -> bool {
+        !self.applied.contains_key(&c.seq)
+    }
 }
 
 /// A read model as one request sees it, current as of the request.
@@ -88,8 +97,8 @@ impl ReadModels {
         {
             let m = model.clone().read_owned().await;
             if m.loaded && now - m.refreshed_at < RELOAD_AFTER {
-                let changes = store::changes_after(&self.db, tenant, pipeline_id, m.seq).await?;
-                if changes.is_empty() {
+                let (changes, _) = store::changes_since(&self.db, tenant, pipeline_id, m.cursor).await?;
+                if !changes.iter().any(|c| m.is_new(c)) {
                     return Ok(Snapshot(m));
                 }
             }
@@ -108,11 +117,8 @@ impl ReadModels {
         if !m.loaded || now - m.refreshed_at >= RELOAD_AFTER {
             return self.load(m, tenant, pipeline_id, now).await;
         }
-        let changes = store::changes_after(&self.db, tenant, pipeline_id, m.seq).await?;
-        let Some(last) = changes.last().map(|c| c.seq) else {
-            m.refreshed_at = now;
-            return Ok(());
-        };
+        let (mut changes, next) = store::changes_since(&self.db, tenant, pipeline_id, m.cursor).await?;
+        changes.retain(|c| m.is_new(c));
         let deals: BTreeSet<String> = changes.iter().filter_map(|c| c.deal_id.clone()).collect();
         if changes.iter().any(|c| c.scope == scope::ALL) || deals.len() > RELOAD_OVER {
             return self.load(m, tenant, pipeline_id, now).await;
@@ -130,18 +136,21 @@ impl ReadModels {
         for (deal, transitions) in rows {
             m.history.put(deal, transitions);
         }
-        m.seq = last;
+        m.applied.extend(changes.iter().map(|c| (c.seq, store::position(c))));
+        m.applied.retain(|_, position| *position >= next);
+        m.cursor = next;
         m.refreshed_at = now;
         Ok(())
     }
 
-    /// Loads the whole pipeline. The log position is read first, so a change
+    /// Loads the whole pipeline. The log cursor is taken first, so a change
     /// committed during the load is applied (again, harmlessly) next time.
     async fn load(&self, m: &mut Model, tenant: &str, pipeline_id: &str, now: i64) -> Result<(), DbErr> {
-        let seq = store::last_change(&self.db, tenant, pipeline_id).await?;
+        let cursor = store::cursor(&self.db, tenant, pipeline_id).await?;
         let started = std::time::Instant::now();
         m.history = store::history(&self.db, tenant, pipeline_id).await?;
-        m.seq = seq;
+        m.cursor = cursor;
+        m.applied.clear();
         m.refreshed_at = now;
         m.loaded = true;
         if !m.history.is_empty() {

@@ -161,26 +161,34 @@ impl Touched {
     }
 }
 
-/// Appends `t` to the change log. On PostgreSQL the tenant's log commits in
-/// `seq` order: the transaction holds a per-tenant advisory lock from here
-/// to its commit, which follows at once.
+/// Appends `t` to the change log, in the transaction that wrote the rows.
 pub async fn log_change(txn: &impl ConnectionTrait, tenant: &str, t: Touched) -> anyhow::Result<()> {
     if t.pipeline_id.is_empty() {
         return Ok(());
     }
+    let at = time::now_micros();
     if txn.get_database_backend() == DatabaseBackend::Postgres {
-        let lock = "SELECT pg_advisory_xact_lock(hashtext($1))";
-        let stmt =
-            Statement::from_sql_and_values(DatabaseBackend::Postgres, lock, [format!("analytics/{tenant}").into()]);
-        txn.execute_raw(stmt).await?;
+        let sql = "INSERT INTO analytics_changes (txid, tenant_id, pipeline_id, scope, deal_id, at) \
+                   VALUES (pg_current_xact_id()::text::bigint, $1, $2, $3, $4, $5)";
+        let values: [sea_orm::Value; 5] = [
+            tenant.into(),
+            t.pipeline_id.into(),
+            t.scope.into(),
+            t.deal_id.into(),
+            at.into(),
+        ];
+        txn.execute_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values))
+            .await?;
+        return Ok(());
     }
     change::Entity::insert(change::ActiveModel {
         seq: NotSet,
+        txid: Set(None),
         tenant_id: Set(tenant.to_owned()),
         pipeline_id: Set(t.pipeline_id),
         scope: Set(t.scope),
         deal_id: Set(t.deal_id),
-        at: Set(time::now_micros()),
+        at: Set(at),
     })
     .exec_without_returning(txn)
     .await?;

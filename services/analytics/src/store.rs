@@ -4,7 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use crm_proto::common::v1::{DealStatus, StageKind};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, StreamTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    StreamTrait,
+};
 use tokio_stream::StreamExt;
 
 use crate::{
@@ -123,31 +126,64 @@ pub async fn deals(
     Ok(out)
 }
 
-/// The pipeline's changes after `seq`, oldest first.
-pub async fn changes_after(
-    db: &impl ConnectionTrait,
-    tenant: &str,
-    pipeline_id: &str,
-    seq: i64,
-) -> Result<Vec<change::Model>, DbErr> {
-    change::Entity::find()
-        .filter(change::Column::TenantId.eq(tenant))
-        .filter(change::Column::PipelineId.eq(pipeline_id))
-        .filter(change::Column::Seq.gt(seq))
-        .order_by_asc(change::Column::Seq)
-        .all(db)
-        .await
-}
-
-/// The pipeline's last change so far (0 for none).
-pub async fn last_change(db: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) -> Result<i64, DbErr> {
+/// A position in the change log to read from next: on SQLite the next
+/// `seq` of the pipeline; on PostgreSQL the xmin of a snapshot taken now
+/// (every transaction that commits later has a txid at or above it).
+pub async fn cursor(db: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) -> Result<i64, DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let sql = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin";
+        let row = db
+            .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql))
+            .await?;
+        return row.map_or(Ok(0), |r| r.try_get::<i64>("", "xmin"));
+    }
     let last = change::Entity::find()
         .filter(change::Column::TenantId.eq(tenant))
         .filter(change::Column::PipelineId.eq(pipeline_id))
         .order_by_desc(change::Column::Seq)
         .one(db)
         .await?;
-    Ok(last.map_or(0, |c| c.seq))
+    Ok(last.map_or(1, |c| c.seq + 1))
+}
+
+/// The position of a change, comparable with a [`cursor`].
+pub fn position(c: &change::Model) -> i64 {
+    c.txid.unwrap_or(c.seq)
+}
+
+/// The pipeline's changes at or after `cursor` (on PostgreSQL some may have
+/// been read before), and the cursor to read from next time.
+pub async fn changes_since(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    pipeline_id: &str,
+    cursor: i64,
+) -> Result<(Vec<change::Model>, i64), DbErr> {
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    // The next cursor comes first: what commits after it is read next time.
+    let next = if postgres {
+        self::cursor(db, tenant, pipeline_id).await?
+    } else {
+        cursor
+    };
+    let column = if postgres {
+        change::Column::Txid
+    } else {
+        change::Column::Seq
+    };
+    let rows = change::Entity::find()
+        .filter(change::Column::TenantId.eq(tenant))
+        .filter(change::Column::PipelineId.eq(pipeline_id))
+        .filter(column.gte(cursor))
+        .order_by_asc(change::Column::Seq)
+        .all(db)
+        .await?;
+    let next = if postgres {
+        next
+    } else {
+        rows.last().map_or(cursor, |c| c.seq + 1)
+    };
+    Ok((rows, next))
 }
 
 /// Drops the changes written before `before` (µs).

@@ -1,7 +1,7 @@
 //! The kit's own tables (outbox, idempotency keys), as a migration that each
 //! service lists in its `Migrator`, so every service database has them.
 
-use sea_orm::{EntityTrait, Schema};
+use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager, async_trait, prelude::DbErr};
 
 use crate::{idempotency, outbox};
@@ -49,5 +49,26 @@ impl MigrationName for CreateInbox {
 impl MigrationTrait for CreateInbox {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         create_from_entity(manager, crate::bus::inbox::entity::Entity).await
+    }
+}
+
+/// Indexes the outbox rows still to publish, so the relay's poll reads only
+/// those (a partial index; PostgreSQL and SQLite both have them).
+pub struct IndexPendingOutbox;
+
+impl MigrationName for IndexPendingOutbox {
+    fn name(&self) -> &str {
+        "m20261201_000002_index_pending_outbox"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for IndexPendingOutbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE published_at IS NULL")
+            .await?;
+        Ok(())
     }
 }

@@ -131,12 +131,14 @@ async fn live_moves_reach_the_funnel_and_a_rebuild_restores_it(backend: Backend)
     ] {
         db.execute_unprepared(&format!("DELETE FROM {table}")).await.unwrap();
     }
-    db.execute_unprepared(&format!(
-        "INSERT INTO analytics_changes (tenant_id, pipeline_id, scope, at) VALUES ('acme', '{}', 2, 0)",
-        p.id
-    ))
-    .await
-    .unwrap();
+    let reload = crm_analytics::projection::Touched {
+        pipeline_id: p.id.clone(),
+        scope: crm_analytics::entity::change::scope::ALL,
+        deal_id: None,
+    };
+    crm_analytics::projection::log_change(&db, "acme", reload)
+        .await
+        .unwrap();
     assert!(
         funnel(&mut analytics, &t, &p.id).await.is_none(),
         "no projection, no pipeline"

@@ -18,11 +18,13 @@ pub mod scope {
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "analytics_changes")]
 pub struct Model {
-    /// The position in the log; on PostgreSQL, commits of one tenant are
-    /// serialised from the insert on, so a reader that sees `seq` has seen
-    /// every smaller one of that tenant that will ever commit.
+    /// The position in the log (on SQLite also its commit order).
     #[sea_orm(primary_key)]
     pub seq: i64,
+    /// On PostgreSQL, the writing transaction's id (`pg_current_xact_id()`):
+    /// a reader that took a snapshot with xmin X before its last read sees
+    /// every later commit among the rows with `txid >= X`.
+    pub txid: Option<i64>,
     /// The owning tenant.
     pub tenant_id: String,
     /// The pipeline whose read model is stale.

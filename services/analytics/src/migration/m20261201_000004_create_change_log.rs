@@ -19,18 +19,24 @@ impl MigrationName for Migration {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         create_from_entity(manager, change::Entity).await?;
-        // A read model asks for one pipeline's changes after the last it saw.
-        manager
-            .create_index(
-                Index::create()
-                    .name("analytics_changes_tenant_pipeline_seq")
-                    .table(change::Entity)
-                    .col(change::Column::TenantId)
-                    .col(change::Column::PipelineId)
-                    .col(change::Column::Seq)
-                    .to_owned(),
-            )
-            .await?;
+        // A read model asks for one pipeline's changes after the last it saw:
+        // by seq on SQLite, by transaction id on PostgreSQL.
+        for (name, col) in [
+            ("analytics_changes_tenant_pipeline_seq", change::Column::Seq),
+            ("analytics_changes_tenant_pipeline_txid", change::Column::Txid),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(change::Entity)
+                        .col(change::Column::TenantId)
+                        .col(change::Column::PipelineId)
+                        .col(col)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_index(
                 Index::create()

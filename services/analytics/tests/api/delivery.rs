@@ -2,8 +2,9 @@
 //! numbers, tenants never see each other, pipeline changes and deal
 //! deletions are projected whatever the order, bad input is rejected.
 
+use crm_analytics::projection::Projector;
 use crm_kit::{
-    bus::inbox::Applied,
+    bus::{Handler, inbox::Applied},
     testing::{Backend, authed, token},
 };
 use crm_proto::{
@@ -12,12 +13,13 @@ use crm_proto::{
     events::v1 as ev,
     pipeline::v1 as ppb,
 };
+use sea_orm::TransactionTrait;
 use tonic::Code;
 
 use super::{
     checks,
     harness::{Suite, assert_bad_field, money, period, suite, token_of},
-    history::{D, D5, LEAD, P, Snap, T0, created, envelope, history, imported, scrambled, stages},
+    history::{D, D5, D6, D7, LEAD, P, Snap, T0, created, envelope, history, imported, scrambled, stages},
 };
 
 async fn funnel_of(s: &mut Suite, tenant: &str) -> pb::GetFunnelResponse {
@@ -309,7 +311,43 @@ async fn an_imported_history_gives_the_same_numbers_as_live_events(backend: Back
     checks::forecast(&mut s, "acme").await;
 }
 
+/// Each report reads an in-memory model of the pipeline that follows the
+/// change log. A transaction that began first but commits last is still
+/// seen, and so is a deletion.
+async fn the_read_model_follows_every_commit_even_one_that_commits_late(backend: Backend) {
+    let Some(mut s) = suite(backend, "read_model").await else {
+        return;
+    };
+    s.deliver(&history("acme")).await;
+    let in_lead = |f: pb::GetFunnelResponse| f.stages[0].current_count;
+    // d5 is the one deal in Lead now.
+    assert_eq!(in_lead(funnel_of(&mut s, "acme").await), 1);
+    let d6 = Snap::new(D6, "ann", money("EUR", 100, 0), LEAD, T0 + 9 * D, None);
+    let d7 = Snap::new(D7, "bob", money("EUR", 200, 0), LEAD, T0 + 9 * D, None);
+    if backend == Backend::Postgres {
+        // d6's transaction writes its change row first and commits last.
+        let txn = s.db.begin().await.unwrap();
+        Projector.handle(&txn, &created("acme", &d6, T0 + 9 * D)).await.unwrap();
+        s.deliver(&[created("acme", &d7, T0 + 9 * D)]).await;
+        assert_eq!(in_lead(funnel_of(&mut s, "acme").await), 2);
+        txn.commit().await.unwrap();
+    } else {
+        s.deliver(&[created("acme", &d7, T0 + 9 * D)]).await;
+        assert_eq!(in_lead(funnel_of(&mut s, "acme").await), 2);
+        s.deliver(&[created("acme", &d6, T0 + 9 * D)]).await;
+    }
+    assert_eq!(in_lead(funnel_of(&mut s, "acme").await), 3);
+    let deleted = ev::DealDeleted {
+        deal_id: D6.into(),
+        pipeline_id: P.into(),
+        stage_id: LEAD.into(),
+    };
+    s.deliver(&[envelope("acme", D6, 2, T0 + 10 * D, &deleted)]).await;
+    assert_eq!(in_lead(funnel_of(&mut s, "acme").await), 2);
+}
+
 crm_kit::backend_tests!(
+    the_read_model_follows_every_commit_even_one_that_commits_late,
     an_imported_history_gives_the_same_numbers_as_live_events,
     duplicated_and_scrambled_events_give_the_same_numbers,
     a_tenant_never_sees_another_tenants_pipeline,

@@ -48,6 +48,10 @@ pub const D3: &str = "019a0000-0000-7000-8000-0000000000d3";
 pub const D4: &str = "019a0000-0000-7000-8000-0000000000d4";
 /// d5.
 pub const D5: &str = "019a0000-0000-7000-8000-0000000000d5";
+/// A deal created after the history.
+pub const D6: &str = "019a0000-0000-7000-8000-0000000000d6";
+/// Another deal created after the history.
+pub const D7: &str = "019a0000-0000-7000-8000-0000000000d7";
 
 /// An envelope of `payload` for `tenant`.
 pub fn envelope<T: Name>(tenant: &str, aggregate: &str, version: i64, at: i64, payload: &T) -> EventEnvelope {

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_companies::Migration),
             Box::new(m20261127_000003_create_contacts::Migration),
             Box::new(m20261127_000004_create_activities::Migration),
+            Box::new(crm_kit::migration::IndexPendingOutbox),
         ]
     }
 }

@@ -6,6 +6,7 @@
 use std::{sync::Arc, time::Duration};
 
 use crm_proto::events::v1::EventEnvelope;
+use futures_util::TryStreamExt;
 use lapin::{
     BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind,
     message::Delivery,
@@ -18,7 +19,6 @@ use lapin::{
 use prost::Message as _;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Mutex;
-use tokio_stream::StreamExt;
 
 use super::{EXCHANGE, Handler, Message, PublishError, Publisher, inbox};
 
@@ -283,7 +283,7 @@ impl AmqpConsumer {
         channel.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
         let queue = self.config.queue(&self.service);
         let tag = format!("{}-{}", self.service, crate::validate::new_id());
-        let mut deliveries = channel
+        let deliveries = channel
             .basic_consume(
                 queue.as_str().into(),
                 tag.as_str().into(),
@@ -292,10 +292,15 @@ impl AmqpConsumer {
             )
             .await?;
         tracing::info!(queue = %queue, "consuming events");
-        while let Some(delivery) = deliveries.next().await {
-            self.process(db, handler, delivery?).await?;
-        }
-        Ok(())
+        // Up to `prefetch` events are applied at once, each in its own
+        // transaction: handlers are idempotent and order-tolerant, and a
+        // conflict between two of them rolls one back to be redelivered.
+        let limit = usize::from(self.prefetch.max(1));
+        deliveries
+            .try_for_each_concurrent(limit, |delivery| async move {
+                self.process(db, handler, delivery).await.map(|_| ())
+            })
+            .await
     }
 
     async fn process(&self, db: &DatabaseConnection, handler: &dyn Handler, delivery: Delivery) -> lapin::Result<bool> {
