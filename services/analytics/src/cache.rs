@@ -97,8 +97,11 @@ impl ReadModels {
         {
             let m = model.clone().read_owned().await;
             if m.loaded && now - m.refreshed_at < RELOAD_AFTER {
+                // Nothing at or after the cursor: current. Anything else (even
+                // changes applied before) goes through a refresh, which also
+                // moves the cursor on so they are not read again.
                 let (changes, _) = store::changes_since(&self.db, tenant, pipeline_id, m.cursor).await?;
-                if !changes.iter().any(|c| m.is_new(c)) {
+                if changes.is_empty() {
                     return Ok(Snapshot(m));
                 }
             }

@@ -99,69 +99,97 @@ impl AmqpPublisher {
     }
 }
 
+fn properties(message: &Message) -> BasicProperties {
+    // The trace context also travels as AMQP headers, for tools that read
+    // headers rather than the envelope.
+    let mut headers = FieldTable::default();
+    if let Some(tc) = EventEnvelope::decode(message.body.as_slice())
+        .ok()
+        .and_then(|e| e.trace_context)
+    {
+        headers.insert(
+            "traceparent".into(),
+            AMQPValue::LongString(tc.traceparent.as_str().into()),
+        );
+        if !tc.tracestate.is_empty() {
+            headers.insert(
+                "tracestate".into(),
+                AMQPValue::LongString(tc.tracestate.as_str().into()),
+            );
+        }
+    }
+    BasicProperties::default()
+        .with_headers(headers)
+        // Persistent: the message survives a broker restart.
+        .with_delivery_mode(2)
+        .with_content_type("application/protobuf".into())
+        .with_message_id(message.event_id.as_str().into())
+        .with_type(message.routing_key.as_str().into())
+}
+
 #[tonic::async_trait]
 impl Publisher for AmqpPublisher {
     async fn publish(&self, message: &Message) -> Result<(), PublishError> {
+        match self.publish_many(std::slice::from_ref(message)).await {
+            (1, _) => Ok(()),
+            (_, e) => Err(e.unwrap_or(PublishError::Nacked)),
+        }
+    }
+
+    async fn publish_many(&self, messages: &[Message]) -> (usize, Option<PublishError>) {
         let mut slot = self.channel.lock().await;
         let usable = slot
             .as_ref()
             .is_some_and(|(conn, ch)| conn.status().connected() && ch.status().connected());
         if !usable {
-            *slot = Some(
-                self.open()
-                    .await
-                    .map_err(|e| PublishError::Unavailable(e.to_string()))?,
-            );
-        }
-        let Some((_, channel)) = slot.as_ref() else {
-            return Err(PublishError::Unavailable("no channel".into()));
-        };
-        // The trace context also travels as AMQP headers, for tools that
-        // read headers rather than the envelope.
-        let mut headers = FieldTable::default();
-        if let Some(tc) = EventEnvelope::decode(message.body.as_slice())
-            .ok()
-            .and_then(|e| e.trace_context)
-        {
-            headers.insert(
-                "traceparent".into(),
-                AMQPValue::LongString(tc.traceparent.as_str().into()),
-            );
-            if !tc.tracestate.is_empty() {
-                headers.insert(
-                    "tracestate".into(),
-                    AMQPValue::LongString(tc.tracestate.as_str().into()),
-                );
+            match self.open().await {
+                Ok(opened) => *slot = Some(opened),
+                Err(e) => return (0, Some(PublishError::Unavailable(e.to_string()))),
             }
         }
-        let properties = BasicProperties::default()
-            .with_headers(headers)
-            // Persistent: the message survives a broker restart.
-            .with_delivery_mode(2)
-            .with_content_type("application/protobuf".into())
-            .with_message_id(message.event_id.as_str().into())
-            .with_type(message.routing_key.as_str().into());
-        let result = async {
-            let confirm = channel
+        let Some((_, channel)) = slot.as_ref() else {
+            return (0, Some(PublishError::Unavailable("no channel".into())));
+        };
+        // Everything is sent first, then the confirms are awaited in order:
+        // one round trip per batch instead of one per message.
+        let mut confirms = Vec::with_capacity(messages.len());
+        let mut failure = None;
+        for message in messages {
+            let sent = channel
                 .basic_publish(
                     self.config.exchange.as_str().into(),
                     message.routing_key.as_str().into(),
                     BasicPublishOptions::default(),
                     &message.body,
-                    properties,
+                    properties(message),
                 )
-                .await?;
-            confirm.await
-        }
-        .await;
-        match result {
-            Ok(confirm) if confirm.is_ack() => Ok(()),
-            Ok(_) => Err(PublishError::Nacked),
-            Err(e) => {
-                *slot = None;
-                Err(PublishError::Unavailable(e.to_string()))
+                .await;
+            match sent {
+                Ok(confirm) => confirms.push(confirm),
+                Err(e) => {
+                    failure = Some(PublishError::Unavailable(e.to_string()));
+                    break;
+                }
             }
         }
+        let mut confirmed = 0;
+        for confirm in confirms {
+            match confirm.await {
+                Ok(c) if c.is_ack() => confirmed += 1,
+                Ok(_) => {
+                    failure = Some(PublishError::Nacked);
+                    break;
+                }
+                Err(e) => {
+                    failure = Some(PublishError::Unavailable(e.to_string()));
+                    break;
+                }
+            }
+        }
+        if matches!(failure, Some(PublishError::Unavailable(_))) {
+            *slot = None;
+        }
+        (confirmed, failure)
     }
 }
 

@@ -56,6 +56,18 @@ pub trait Publisher: Send + Sync {
     /// Publishes `message`: `Ok` means the broker confirmed it (or every
     /// local consumer committed it).
     async fn publish(&self, message: &Message) -> Result<(), PublishError>;
+
+    /// Publishes `messages` in order and returns how many of them, from the
+    /// first, are safe to forget, with the error that stopped the rest. A
+    /// broker publisher sends them all before it waits for the confirms.
+    async fn publish_many(&self, messages: &[Message]) -> (usize, Option<PublishError>) {
+        for (i, m) in messages.iter().enumerate() {
+            if let Err(e) = self.publish(m).await {
+                return (i, Some(e));
+            }
+        }
+        (messages.len(), None)
+    }
 }
 
 /// Applies one event's effect inside the consumer's transaction; the inbox

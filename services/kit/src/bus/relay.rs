@@ -65,22 +65,16 @@ impl Relay {
             query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
         let rows = query.all(&txn).await?;
-        let mut sent = Vec::with_capacity(rows.len());
-        let mut failure = None;
-        for row in &rows {
-            let message = Message {
+        let messages: Vec<Message> = rows
+            .iter()
+            .map(|row| Message {
                 event_id: row.event_id.clone(),
                 routing_key: row.event_type.clone(),
                 body: row.envelope.clone(),
-            };
-            match self.publisher.publish(&message).await {
-                Ok(()) => sent.push(row.seq),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
+            })
+            .collect();
+        let (confirmed, failure) = self.publisher.publish_many(&messages).await;
+        let sent: Vec<i64> = rows.iter().take(confirmed).map(|r| r.seq).collect();
         if !sent.is_empty() {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::PublishedAt, Expr::value(crate::time::now_micros()))
