@@ -171,13 +171,16 @@ pub async fn changes_since(
     } else {
         change::Column::Seq
     };
-    let rows = change::Entity::find()
+    // No ORDER BY on PostgreSQL: it would tempt the planner into walking
+    // the pipeline's whole log in seq order instead of the txid range.
+    let mut query = change::Entity::find()
         .filter(change::Column::TenantId.eq(tenant))
         .filter(change::Column::PipelineId.eq(pipeline_id))
-        .filter(column.gte(cursor))
-        .order_by_asc(change::Column::Seq)
-        .all(db)
-        .await?;
+        .filter(column.gte(cursor));
+    if !postgres {
+        query = query.order_by_asc(change::Column::Seq);
+    }
+    let rows = query.all(db).await?;
     let next = if postgres {
         next
     } else {
