@@ -2,64 +2,110 @@
 
 use crm_proto::analytics::v1 as pb;
 
-use super::{Period, View, select_rank};
+use super::{Deal, History, Period, Stay, View, select_rank};
 
 /// Microseconds in a second.
 const SECOND: i64 = 1_000_000;
 
-/// The stays of one board stage, gathered in one pass.
-#[derive(Clone, Debug, Default)]
-pub struct Gathered {
+/// The stays of every board stage (indexed by board position), deal by deal.
+#[derive(Clone, Debug)]
+pub struct Gather<'a> {
+    h: &'a History,
+    period: Period,
+    now: i64,
     /// Lengths of the stays that ended in the period (µs), in no order.
-    pub ended: Vec<i64>,
-    /// Ages of the stays still open (µs).
-    pub open: Vec<i64>,
+    pub ended: Vec<Vec<i64>>,
+    /// The stays still open: how many, the sum and the largest of their ages (µs).
+    pub open: Vec<(i64, i128, i64)>,
 }
 
-/// The stays of every board stage (indexed by board position).
-pub fn gather(v: &View, period: Period) -> Vec<Gathered> {
-    let mut out = vec![Gathered::default(); v.stages().len()];
-    for (_, stays) in v.deals() {
+impl<'a> Gather<'a> {
+    /// Nothing gathered yet.
+    pub fn new(v: &View<'a>, period: Period) -> Self {
+        let n = v.stages().len();
+        Self {
+            h: v.h,
+            period,
+            now: v.now,
+            ended: vec![Vec::new(); n],
+            open: vec![(0, 0, 0); n],
+        }
+    }
+
+    /// Adds what `other` gathered.
+    pub fn merge(mut self, other: Self) -> Self {
+        for (a, b) in self.ended.iter_mut().zip(other.ended) {
+            a.extend(b);
+        }
+        for (a, b) in self.open.iter_mut().zip(other.open) {
+            *a = (a.0 + b.0, a.1 + b.1, a.2.max(b.2));
+        }
+        self
+    }
+
+    /// Gathers one deal's stays.
+    pub fn add(&mut self, d: &Deal, stays: &[Stay]) {
+        // The stay still open is the last one.
+        if let Some(p) = self.h.position(d.last_stage) {
+            let age = (self.now - d.last_entered).max(0);
+            let o = &mut self.open[p];
+            *o = (o.0 + 1, o.1 + i128::from(age), o.2.max(age));
+        }
+        // A stay ends when the next begins: none ended in the period unless
+        // some stay began in it.
+        let period = self.period;
+        if d.last_entered < period.from || d.first_entered >= period.to {
+            return;
+        }
         for st in stays {
-            let Some(p) = v.h.position(st.stage) else { continue };
-            match st.exited {
-                Some(exit) if period.contains(exit) => out[p].ended.push(exit - st.entered),
-                Some(_) => {}
-                None => out[p].open.push((v.now - st.entered).max(0)),
+            let Some(exit) = st.exited.filter(|&t| period.contains(t)) else {
+                continue;
+            };
+            if let Some(p) = self.h.position(st.stage) {
+                self.ended[p].push(exit - st.entered);
             }
         }
     }
-    out
 }
 
-/// The p50 of `g`'s ended stays, in seconds.
-pub fn p50_seconds(g: &mut Gathered) -> i64 {
-    select_rank(&mut g.ended, 1, 2) / SECOND
+/// The p50 of `ended` stay lengths, in seconds (reorders them).
+pub fn p50_seconds(ended: &mut [i64]) -> i64 {
+    select_rank(ended, 1, 2) / SECOND
 }
 
+/// The mean in seconds (exact sums, so the order does not matter).
 fn mean_seconds(micros: &[i64]) -> f64 {
     if micros.is_empty() {
         return 0.0;
     }
-    micros.iter().map(|&m| m as f64).sum::<f64>() / micros.len() as f64 / SECOND as f64
+    micros.iter().map(|&m| i128::from(m)).sum::<i128>() as f64 / micros.len() as f64 / SECOND as f64
 }
 
 /// GetStageDurations over `v`: every stage in board order.
-pub fn durations(v: &View, period: Period) -> pb::GetStageDurationsResponse {
+pub fn durations<'a>(v: &View<'a>, period: Period) -> pb::GetStageDurationsResponse {
+    let mut g = v.fold(
+        || Gather::new(v, period),
+        |g: &mut Gather<'a>, d, stays| g.add(d, stays),
+        Gather::merge,
+    );
     let stages = v
         .stages()
         .iter()
-        .zip(gather(v, period))
-        .map(|(s, mut g)| pb::StageDuration {
+        .zip(g.ended.iter_mut().zip(&g.open))
+        .map(|(s, (ended, &(open, open_sum, open_max)))| pb::StageDuration {
             stage_id: s.id.clone(),
             stage_name: s.name.clone(),
-            count: g.ended.len() as i64,
-            mean_seconds: mean_seconds(&g.ended),
-            p50_seconds: p50_seconds(&mut g),
-            p90_seconds: select_rank(&mut g.ended, 9, 10) / SECOND,
-            open_count: g.open.len() as i64,
-            open_mean_age_seconds: mean_seconds(&g.open),
-            open_max_age_seconds: g.open.iter().max().copied().unwrap_or(0) / SECOND,
+            count: ended.len() as i64,
+            mean_seconds: mean_seconds(ended),
+            p50_seconds: p50_seconds(ended),
+            p90_seconds: select_rank(ended, 9, 10) / SECOND,
+            open_count: open,
+            open_mean_age_seconds: if open == 0 {
+                0.0
+            } else {
+                open_sum as f64 / open as f64 / SECOND as f64
+            },
+            open_max_age_seconds: open_max / SECOND,
         })
         .collect();
     pb::GetStageDurationsResponse { stages }

@@ -9,7 +9,7 @@ use crm_proto::{
     common::v1::{DealStatus, StageKind},
 };
 
-use super::{View, money, nearest_rank, rng};
+use super::{Deal, Key, Stay, View, money, nearest_rank, rng};
 
 /// Simulated runs per bucket. With n = 2,000 runs the nearest-rank
 /// percentile q is the true quantile of the won total up to a rank error of
@@ -40,23 +40,46 @@ pub struct Query {
 /// probability when fewer than `min_sample` such deals closed.
 pub fn p_win(v: &View, since: i64, min_sample: i64) -> Vec<f64> {
     let n = v.stages().len();
-    let (mut through, mut won) = (vec![0_i64; n], vec![0_i64; n]);
-    // seen[p] holds the number of the last deal counted at position p.
-    let mut seen = vec![usize::MAX; n];
-    let closed = v
-        .deals()
-        .filter(|(d, _)| matches!(d.status, DealStatus::Won | DealStatus::Lost))
-        .filter(|(d, _)| d.closed_at.is_some_and(|t| t >= since));
-    for (i, (d, stays)) in closed.enumerate() {
+    // Per position: deals through it, of which won; and (above 64 stages,
+    // where the visited bits do not reach) the stays seen of the deal at hand.
+    type Acc = (Vec<i64>, Vec<i64>, Vec<bool>);
+    let add = |acc: &mut Acc, d: &Deal, stays: &[Stay]| {
+        if !matches!(d.status, DealStatus::Won | DealStatus::Lost) || d.closed_at.is_none_or(|t| t < since) {
+            return;
+        }
+        let won_it = i64::from(d.status == DealStatus::Won);
+        let (through, won, seen) = acc;
+        if n <= 64 {
+            // The positions it visited, one bit each.
+            let mut m = d.visited;
+            while m != 0 {
+                let p = m.trailing_zeros() as usize;
+                through[p] += 1;
+                won[p] += won_it;
+                m &= m - 1;
+            }
+            return;
+        }
+        seen.iter_mut().for_each(|x| *x = false);
         for st in stays {
             let Some(p) = v.h.position(st.stage) else { continue };
-            if seen[p] != i {
-                seen[p] = i;
+            if !seen[p] {
+                seen[p] = true;
                 through[p] += 1;
-                won[p] += i64::from(d.status == DealStatus::Won);
+                won[p] += won_it;
             }
         }
-    }
+    };
+    let merge = |mut a: Acc, b: Acc| -> Acc {
+        for (x, y) in a.0.iter_mut().zip(b.0) {
+            *x += y;
+        }
+        for (x, y) in a.1.iter_mut().zip(b.1) {
+            *x += y;
+        }
+        a
+    };
+    let (through, won, _) = v.fold(|| (vec![0_i64; n], vec![0_i64; n], vec![false; n]), add, merge);
     v.stages()
         .iter()
         .enumerate()
@@ -91,17 +114,19 @@ fn bucket_start(d: NaiveDate, quarters: bool) -> NaiveDate {
 /// GetForecast over `v`.
 pub fn forecast(v: &View, q: &Query) -> pb::GetForecastResponse {
     let p_win = p_win(v, q.since, q.min_sample);
-    let mut buckets = BTreeMap::<(NaiveDate, &str), (i128, Vec<(&str, i128, i32, f64)>)>::new();
+    let mut buckets = BTreeMap::<(NaiveDate, Key), (i128, Vec<(&str, i128, i32, f64)>)>::new();
     let in_range = |d: NaiveDate| q.from <= d && d <= q.to;
+    let micros = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_micros());
+    let (from_us, to_us) = (micros(q.from), micros(q.to) + super::DAY);
     for (d, _) in v.deals() {
-        let Some((currency, minor)) = &d.amount else { continue };
-        let key = |day: NaiveDate| (bucket_start(day, q.quarters), currency.as_str());
+        let Some((currency, minor)) = d.amount() else { continue };
+        let minor = &minor;
+        let key = |day: NaiveDate| (bucket_start(day, q.quarters), currency);
         match d.status {
             DealStatus::Won => {
-                let day = d
-                    .closed_at
-                    .and_then(DateTime::from_timestamp_micros)
-                    .map(|t| t.date_naive());
+                // Most wins lie outside the range: compare µs before making dates.
+                let inside = d.closed_at.filter(|t| (from_us..to_us).contains(t));
+                let day = inside.and_then(DateTime::from_timestamp_micros).map(|t| t.date_naive());
                 if let Some(day) = day.filter(|&day| in_range(day)) {
                     buckets.entry(key(day)).or_default().0 += i128::from(*minor);
                 }
@@ -114,12 +139,17 @@ pub fn forecast(v: &View, q: &Query) -> pb::GetForecastResponse {
                 let prob = at.map(|p| &v.stages()[p]).filter(|s| s.kind == StageKind::Open);
                 let prob = prob.map_or(0, |s| s.probability);
                 let p = at.map_or(f64::from(prob) / 100.0, |at| p_win[at]);
-                let entry = (d.id.as_str(), i128::from(*minor), prob, p);
+                let entry = (v.h.text(d).id.as_str(), i128::from(*minor), prob, p);
                 buckets.entry(key(day)).or_default().1.push(entry);
             }
             _ => {}
         }
     }
+    // In date, then currency code order.
+    let buckets: BTreeMap<_, _> = buckets
+        .into_iter()
+        .map(|((start, currency), b)| ((start, v.h.currency(currency)), b))
+        .collect();
     let buckets = buckets
         .into_iter()
         .map(|((start, currency), (committed, mut open))| {

@@ -62,27 +62,91 @@ pub struct DealRow {
     pub closed_at: Option<i64>,
 }
 
-/// A deal's latest snapshot in a [`History`].
+/// A deal's latest snapshot in a [`History`]: only the fields the reports
+/// read on every pass (its texts are in [`History::text`]).
 #[derive(Clone, Debug, PartialEq)]
+#[repr(C)]
 pub struct Deal {
-    /// Its id.
-    pub id: String,
     /// The stage it is in now.
     pub stage: Key,
+    /// Its owner (see [`History::owner`]).
+    pub owner: Key,
     /// OPEN, WON or LOST.
     pub status: DealStatus,
-    /// Its title.
-    pub title: String,
-    /// Its owner.
-    pub owner_id: String,
-    /// Its amount as (currency, minor units).
-    pub amount: Option<(String, i64)>,
-    /// When it is expected to close.
-    pub expected_close: Option<NaiveDate>,
+    /// The currency of its amount (see [`History::currency`]); [`NONE`] without one.
+    pub currency: Key,
+    /// Its amount in minor units of `currency` (0 without one).
+    pub minor: i64,
     /// Created (µs).
     pub create_time: i64,
     /// Won or lost (µs).
     pub closed_at: Option<i64>,
+    /// When it is expected to close.
+    pub expected_close: Option<NaiveDate>,
+    /// When its first and its last stay began (µs), so a pass can skip a
+    /// deal none of whose stays began in a period.
+    pub first_entered: i64,
+    /// See `first_entered`.
+    pub last_entered: i64,
+    /// The stage of its last stay (the one without an exit).
+    pub last_stage: Key,
+    // Its place in the history's deals and texts, and its stays' start and
+    // length in the arena.
+    slot: u32,
+    start: u32,
+    len: u32,
+    /// Bit p is set when one of its stays was in the stage at board
+    /// position p (for p < 64).
+    pub visited: u64,
+}
+
+/// What a few replies say of a deal besides numbers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Text {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+}
+
+/// Deals per task of a [`View::fold`].
+const FOLD_CHUNK: usize = 32 * 1024;
+
+/// The key of no name (a deal without an amount has currency `NONE`).
+pub const NONE: Key = Key::MAX;
+
+impl Deal {
+    /// Its amount as (currency, minor units).
+    pub fn amount(&self) -> Option<(Key, i64)> {
+        (self.currency != NONE).then_some((self.currency, self.minor))
+    }
+}
+
+/// Names interned as keys.
+#[derive(Clone, Debug, Default)]
+struct Names {
+    keys: HashMap<String, Key>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn key(&mut self, name: &str) -> Key {
+        if let Some(&k) = self.keys.get(name) {
+            return k;
+        }
+        let k = Key::try_from(self.names.len()).unwrap_or(NONE);
+        self.keys.insert(name.to_owned(), k);
+        self.names.push(name.to_owned());
+        k
+    }
+
+    fn get(&self, name: &str) -> Option<Key> {
+        self.keys.get(name).copied()
+    }
+
+    fn name(&self, key: Key) -> &str {
+        self.names.get(key as usize).map_or("", String::as_str)
+    }
 }
 
 /// One entry of a deal's history, as projected.
@@ -125,16 +189,23 @@ impl Period {
 
 /// One pipeline's history as the projections hold it: its board and every
 /// live deal with its stays. Kept in memory and updated deal by deal (see
-/// [`crate::cache`]); the reports read it through a [`View`].
+/// [`crate::cache`]); the reports read it through a [`View`]. Stage ids,
+/// owners and currencies are interned, and the stays of all deals sit in one
+/// arena, so a pass over a million deals reads memory in order.
 #[derive(Clone, Debug, Default)]
 pub struct History {
     stages: Vec<Stage>,
-    keys: HashMap<String, Key>,
-    names: Vec<String>,
-    // Board position of each key; `None` for stages off the board.
+    stage_keys: Names,
+    owners: Names,
+    currencies: Names,
+    // Board position of each stage key; `None` for stages off the board.
     board: Vec<Option<usize>>,
-    deals: Vec<(Deal, Vec<Stay>)>,
+    deals: Vec<Deal>,
+    texts: Vec<Text>,
     index: HashMap<String, usize>,
+    arena: Vec<Stay>,
+    // Arena entries no deal points at any more.
+    garbage: usize,
 }
 
 impl History {
@@ -153,50 +224,114 @@ impl History {
             self.board[key as usize] = Some(at);
         }
         self.stages = stages;
+        for i in 0..self.deals.len() {
+            self.deals[i].visited = self.visited(self.stays_of(&self.deals[i]));
+        }
+    }
+
+    /// The board positions `stays` touched, as bits (positions below 64).
+    fn visited(&self, stays: &[Stay]) -> u64 {
+        stays
+            .iter()
+            .filter_map(|st| self.position(st.stage))
+            .filter(|&p| p < 64)
+            .fold(0, |m, p| m | 1 << p)
     }
 
     /// The key of stage `id`, interned on first sight.
     fn key(&mut self, id: &str) -> Key {
-        if let Some(&k) = self.keys.get(id) {
-            return k;
+        let k = self.stage_keys.key(id);
+        if self.board.len() <= k as usize {
+            self.board.resize(k as usize + 1, None);
         }
-        let k = Key::try_from(self.names.len()).unwrap_or(Key::MAX);
-        self.keys.insert(id.to_owned(), k);
-        self.names.push(id.to_owned());
-        self.board.push(None);
         k
     }
 
     /// Stores `deal` with its transitions (in any order), replacing what was there.
     pub fn put(&mut self, deal: DealRow, transitions: Vec<Transition>) {
         let stays = self.stays(transitions);
-        let deal = Deal {
-            stage: self.key(&deal.stage_id),
-            id: deal.id,
+        let (currency, minor) = match &deal.amount {
+            Some((c, m)) => (self.currencies.key(c), *m),
+            None => (NONE, 0),
+        };
+        let stage = self.key(&deal.stage_id);
+        // Without stays (a snapshot ahead of its moves) every check skips it.
+        let first = stays.first().map_or((i64::MAX, NONE), |s| (s.entered, s.stage));
+        let last = stays.last().map_or((i64::MIN, NONE), |s| (s.entered, s.stage));
+        let visited = self.visited(&stays);
+        let start = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
+        let len = u32::try_from(stays.len()).unwrap_or(u32::MAX);
+        self.arena.extend(stays);
+        let slot = self.index.get(&deal.id).copied();
+        let mut hot = Deal {
+            stage,
+            owner: self.owners.key(&deal.owner_id),
             status: deal.status,
-            title: deal.title,
-            owner_id: deal.owner_id,
-            amount: deal.amount,
-            expected_close: deal.expected_close,
+            currency,
+            minor,
             create_time: deal.create_time,
             closed_at: deal.closed_at,
+            expected_close: deal.expected_close,
+            first_entered: first.0,
+            last_entered: last.0,
+            last_stage: last.1,
+            slot: 0,
+            start,
+            len,
+            visited,
         };
-        match self.index.get(&deal.id) {
-            Some(&i) => self.deals[i] = (deal, stays),
+        let text = Text {
+            id: deal.id,
+            title: deal.title,
+        };
+        match slot {
+            Some(i) => {
+                hot.slot = u32::try_from(i).unwrap_or(u32::MAX);
+                self.garbage += self.deals[i].len as usize;
+                self.deals[i] = hot;
+                self.texts[i] = text;
+            }
             None => {
-                self.index.insert(deal.id.clone(), self.deals.len());
-                self.deals.push((deal, stays));
+                hot.slot = u32::try_from(self.deals.len()).unwrap_or(u32::MAX);
+                self.index.insert(text.id.clone(), self.deals.len());
+                self.deals.push(hot);
+                self.texts.push(text);
             }
         }
+        self.compact_if_wasteful();
     }
 
     /// Forgets the deal `id`.
     pub fn remove(&mut self, id: &str) {
         let Some(i) = self.index.remove(id) else { return };
+        self.garbage += self.deals[i].len as usize;
         self.deals.swap_remove(i);
-        if let Some((moved, _)) = self.deals.get(i) {
-            self.index.insert(moved.id.clone(), i);
+        self.texts.swap_remove(i);
+        if let Some(moved) = self.deals.get_mut(i) {
+            moved.slot = u32::try_from(i).unwrap_or(u32::MAX);
+            self.index.insert(self.texts[i].id.clone(), i);
         }
+        self.compact_if_wasteful();
+    }
+
+    /// The id and title of `d`.
+    pub fn text(&self, d: &Deal) -> &Text {
+        &self.texts[d.slot as usize]
+    }
+
+    /// Rewrites the arena in deal order once half of it is garbage.
+    fn compact_if_wasteful(&mut self) {
+        if self.garbage < 1024 || self.garbage * 2 < self.arena.len() {
+            return;
+        }
+        let mut arena = Vec::with_capacity(self.arena.len() - self.garbage);
+        for d in &mut self.deals {
+            let (start, len) = (d.start as usize, d.len as usize);
+            d.start = u32::try_from(arena.len()).unwrap_or(u32::MAX);
+            arena.extend_from_slice(&self.arena[start..start + len]);
+        }
+        self.arena = arena;
+        self.garbage = 0;
     }
 
     /// A deal's stays from its transitions: ordered by time, then version;
@@ -212,6 +347,12 @@ impl History {
                 exited,
             })
             .collect()
+    }
+
+    /// The stays of `d`.
+    pub fn stays_of(&self, d: &Deal) -> &[Stay] {
+        let start = d.start as usize;
+        self.arena.get(start..start + d.len as usize).unwrap_or(&[])
     }
 
     /// The stages on the board, in board order.
@@ -241,12 +382,39 @@ impl History {
 
     /// The id of stage `key`.
     pub fn stage_id(&self, key: Key) -> &str {
-        self.names.get(key as usize).map_or("", String::as_str)
+        self.stage_keys.name(key)
+    }
+
+    /// The owner `key` stands for.
+    pub fn owner(&self, key: Key) -> &str {
+        self.owners.name(key)
+    }
+
+    /// How many owners are interned (keys are below this).
+    pub fn owner_count(&self) -> usize {
+        self.owners.names.len()
+    }
+
+    /// The ISO 4217 code `key` stands for.
+    pub fn currency(&self, key: Key) -> &str {
+        self.currencies.name(key)
+    }
+
+    /// How many currencies are interned (keys are below this).
+    pub fn currency_count(&self) -> usize {
+        self.currencies.names.len()
     }
 
     /// The questions of one caller: `owner`'s deals only (if given), at `now`.
     pub fn view<'a>(&'a self, owner: Option<&'a str>, now: i64) -> View<'a> {
-        View { h: self, owner, now }
+        // An owner without deals has no key: nothing matches NONE.
+        let owner_key = owner.map(|o| self.owners.get(o).unwrap_or(NONE));
+        View {
+            h: self,
+            owner,
+            owner_key,
+            now,
+        }
     }
 }
 
@@ -257,6 +425,7 @@ pub struct View<'a> {
     pub h: &'a History,
     /// Only this owner's deals count, if set.
     pub owner: Option<&'a str>,
+    owner_key: Option<Key>,
     /// The time the questions are asked at (µs).
     pub now: i64,
 }
@@ -269,24 +438,44 @@ impl<'a> View<'a> {
 
     /// The deals in view, each with its stays.
     pub fn deals(&self) -> impl Iterator<Item = (&'a Deal, &'a [Stay])> + 'a {
-        let owner = self.owner;
-        self.h
-            .deals
+        let (h, owner) = (self.h, self.owner_key);
+        h.deals
             .iter()
-            .filter(move |(d, _)| owner.is_none_or(|o| d.owner_id == o))
-            .map(|(d, s)| (d, s.as_slice()))
+            .filter(move |d| owner.is_none_or(|o| d.owner == o))
+            .map(move |d| (d, h.stays_of(d)))
     }
 
     /// The open deals in view now.
     pub fn open_deals(&self) -> impl Iterator<Item = &'a Deal> + 'a {
-        self.deals().map(|(d, _)| d).filter(|d| d.status == DealStatus::Open)
+        let (h, owner) = (self.h, self.owner_key);
+        h.deals
+            .iter()
+            .filter(move |d| d.status == DealStatus::Open && owner.is_none_or(|o| d.owner == o))
     }
 
-    /// The deals in view closed with `status` at a time `keep` accepts.
-    pub fn closed(&self, status: DealStatus, keep: impl Fn(i64) -> bool + 'a) -> impl Iterator<Item = &'a Deal> + 'a {
-        self.deals()
-            .map(|(d, _)| d)
-            .filter(move |d| d.status == status && d.closed_at.is_some_and(&keep))
+    /// Folds `add` over the deals in view on every core: each worker starts
+    /// from `init()` on its share, and `merge` joins the results. Only for
+    /// folds whose result does not depend on the order (counts, integer sums,
+    /// collections sorted or selected afterwards).
+    pub fn fold<A, I, F, M>(&self, init: I, add: F, merge: M) -> A
+    where
+        A: Send,
+        I: Fn() -> A + Sync + Send,
+        F: Fn(&mut A, &'a Deal, &'a [Stay]) + Sync + Send,
+        M: Fn(A, A) -> A + Sync + Send,
+    {
+        use rayon::prelude::*;
+        let (h, owner) = (self.h, self.owner_key);
+        h.deals
+            .par_chunks(FOLD_CHUNK)
+            .map(|chunk| {
+                let mut acc = init();
+                for d in chunk.iter().filter(|d| owner.is_none_or(|o| d.owner == o)) {
+                    add(&mut acc, d, h.stays_of(d));
+                }
+                acc
+            })
+            .reduce(&init, &merge)
     }
 
     /// The kind of each board position.
@@ -366,10 +555,18 @@ mod tests {
         let mut got: Vec<_> = h
             .view(None, 10)
             .deals()
-            .map(|(d, s)| (d.id.as_str(), h.stage_id(d.stage), s.len()))
+            .map(|(d, s)| (h.text(d).id.as_str(), h.stage_id(d.stage), s.len()))
             .collect();
         got.sort_unstable();
         assert_eq!(got, [("b", "s2", 2), ("c", "s1", 1)]);
+        // The stays follow their deal through replacements and compaction.
+        for i in 0..3000 {
+            h.put(deal("c", "s1"), vec![t(1, "s1", i), t(2, "s2", i + 1)]);
+        }
+        let c = &h.deals[h.index["c"]];
+        let stays: Vec<_> = h.stays_of(c).iter().map(|s| s.entered).collect();
+        assert_eq!(stays, [2999, 3000]);
+        assert!(h.arena.len() < 3000, "compacted: {}", h.arena.len());
     }
 
     #[test]

@@ -19,11 +19,14 @@ struct Tally {
 /// GetVelocity over `h`: deals closed at or after `since` count. Deals
 /// without an amount have no currency and are left out.
 pub fn velocity(v: &View, since: i64) -> pb::GetVelocityResponse {
-    let mut by_currency = BTreeMap::<&str, Tally>::new();
+    let mut tallies: Vec<Tally> = (0..v.h.currency_count()).map(|_| Tally::default()).collect();
     for (d, _) in v.deals() {
-        let Some((currency, minor)) = &d.amount else { continue };
+        let Some((currency, minor)) = d.amount() else { continue };
         let recent = d.closed_at.is_some_and(|t| t >= since && t <= v.now);
-        let t = by_currency.entry(currency.as_str()).or_default();
+        let Some(t) = tallies.get_mut(currency as usize) else {
+            continue;
+        };
+        let minor = &minor;
         match d.status {
             DealStatus::Open => t.open += 1,
             DealStatus::Won if recent => {
@@ -35,6 +38,11 @@ pub fn velocity(v: &View, since: i64) -> pb::GetVelocityResponse {
             _ => {}
         }
     }
+    let by_currency: BTreeMap<&str, Tally> = tallies
+        .into_iter()
+        .enumerate()
+        .map(|(k, t)| (v.h.currency(k as super::Key), t))
+        .collect();
     let velocity = by_currency
         .into_iter()
         .filter(|(_, t)| t.won + t.lost + t.open > 0)
