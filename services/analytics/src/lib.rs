@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
+pub mod catch_up;
 pub mod domain;
 pub mod entity;
 pub mod grpc;

@@ -3,7 +3,8 @@
 //! Order-tolerant and idempotent: the kit inbox applies each event once; a
 //! pipeline or deal snapshot is applied only when its aggregate_version is
 //! not older than the stored one; a transition is keyed by (tenant, deal,
-//! aggregate_version), so a duplicate or a late move lands in its place;
+//! aggregate_version) and unique per (deal, time, stage), so a duplicate, a
+//! late move, or a move a rebuild already brought lands in its place once;
 //! deletions leave a tombstone so late events about a deleted deal or
 //! pipeline change nothing.
 
@@ -352,16 +353,10 @@ async fn put_deal(
         })
         .collect();
     if !rows.is_empty() {
+        // A duplicate (the same version, or the same entry under another
+        // version: a live move a rebuild already brought) changes nothing.
         transition::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([
-                    transition::Column::TenantId,
-                    transition::Column::DealId,
-                    transition::Column::AggregateVersion,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
             .exec_without_returning(txn)
             .await?;
     }

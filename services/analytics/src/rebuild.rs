@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 use crm_kit::{ApiError, ApiResult, auth::Caller, bus::Handler, time, validate::new_id};
 use crm_proto::events::v1::{self as ev, EventEnvelope};
 use prost::Name;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait, sea_query::OnConflict};
 use tokio_stream::StreamExt;
 
 use crate::{
-    entity::{change, deal, pipeline, stage, transition},
+    entity::{change, deal, pipeline, stage, tenant, transition},
     projection::{Projector, Touched, log_change},
     source::{PipelineSource, peer},
 };
@@ -81,6 +81,19 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
         )
         .await?;
     }
+    // The tenant is rebuilt: it need not catch up again.
+    let row = tenant::Model {
+        tenant_id: tenant.to_owned(),
+        rebuilt_at: time::now_micros(),
+    };
+    tenant::Entity::insert(sea_orm::IntoActiveModel::into_active_model(row))
+        .on_conflict(
+            OnConflict::column(tenant::Column::TenantId)
+                .update_column(tenant::Column::RebuiltAt)
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
     // Every replica's read model of these pipelines reloads them whole.
     for pipeline_id in touched {
         let all = Touched {

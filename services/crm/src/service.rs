@@ -105,6 +105,11 @@ pub async fn run_service(
                 .clone()
                 .context("`crm serve analytics` consumes events: set CRM_AMQP_URL")?;
             let conn = db::connect_and_migrate::<crm_analytics::migration::Migrator>(url).await?;
+            if crm_analytics::catch_up::mark_if_empty(&conn).await? {
+                tracing::info!(
+                    "analytics starts on an empty database: each tenant catches up from pipeline on its first read"
+                );
+            }
             let source = crm_analytics::source::PipelineSource::connect_lazy(&config.pipeline_url)
                 .context("CRM_PIPELINE_URL")?;
             let consumer = AmqpConsumer::new(amqp, CONSUMER, BINDINGS);

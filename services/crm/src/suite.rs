@@ -47,6 +47,9 @@ pub async fn run_suite(
     let pipeline_db = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&config.pipeline_db).await?;
     let tasks_db = db::connect_and_migrate::<crm_tasks::migration::Migrator>(&config.tasks_db).await?;
     let analytics_db = db::connect_and_migrate::<crm_analytics::migration::Migrator>(&config.analytics_db).await?;
+    if crm_analytics::catch_up::mark_if_empty(&analytics_db).await? {
+        tracing::info!("analytics starts on an empty database: each tenant catches up from pipeline on its first read");
+    }
     let self_url = local_url(listener.local_addr()?);
 
     let bus = LocalBus::new();

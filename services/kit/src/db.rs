@@ -30,7 +30,13 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                 .busy_timeout(Duration::from_secs(5))
         });
     } else {
-        opts.max_connections(16).min_connections(1);
+        // A plan per execution: PostgreSQL otherwise settles on a generic
+        // plan per prepared statement, and one made while a table was small
+        // (or never analyzed: autovacuum may be off) keeps its choice of
+        // index as the table grows; a key lookup then walked a whole tenant.
+        opts.max_connections(16)
+            .min_connections(1)
+            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
     Database::connect(opts)
         .await

@@ -1,15 +1,20 @@
 //! Analytics in `crm up`: live moves reach the funnel through the
-//! in-process bus, and RebuildProjections rebuilds the same numbers from
-//! the pipeline service's export after the projections were lost.
+//! in-process bus, RebuildProjections rebuilds the same numbers from the
+//! pipeline service's export after the projections were lost, and an
+//! analytics service started on an empty database catches up by itself.
 
 use std::time::Duration;
 
-use crm_kit::testing::{Backend, authed, token};
+use crm_kit::{
+    server::Serve,
+    testing::{Backend, TestDatabase, TestServer, authed, shared, token},
+};
 use crm_proto::{
     analytics::v1::{self as a, analytics_service_client::AnalyticsServiceClient},
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
 use sea_orm::ConnectionTrait;
+use tonic::service::Routes;
 
 use super::harness::{sales_pipeline, up};
 
@@ -153,4 +158,68 @@ async fn live_moves_reach_the_funnel_and_a_rebuild_restores_it(backend: Backend)
     assert_eq!(after, Some(expected), "the rebuild gives the same numbers");
 }
 
-crm_kit::backend_tests!(live_moves_reach_the_funnel_and_a_rebuild_restores_it);
+/// An analytics service started on an empty database beside a pipeline
+/// service that already has deals: RabbitMQ will only bring what happens
+/// from now on, so the tenant's first read catches up from the export.
+async fn an_analytics_service_on_an_empty_database_catches_up_on_the_first_read(backend: Backend) {
+    let Some(suite) = up(backend, "analytics_catch_up").await else {
+        return;
+    };
+    let Some(fresh_db) = TestDatabase::create(backend, "analytics_fresh").await else {
+        return;
+    };
+    let admin = token("acme", "ann", &["admin"]);
+    let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
+    let p = sales_pipeline(&mut pipeline, &admin).await;
+    let mut ids = Vec::new();
+    for title in ["A", "B"] {
+        let deal = pb::Deal {
+            pipeline_id: p.id.clone(),
+            title: title.into(),
+            ..Default::default()
+        };
+        let req = pb::CreateDealRequest {
+            deal: Some(deal),
+            request_id: String::new(),
+        };
+        let created = pipeline.create_deal(authed(&admin, req)).await.unwrap();
+        ids.push(created.into_inner().deal.unwrap().id);
+    }
+    let mv = pb::MoveDealRequest {
+        deal_id: ids[0].clone(),
+        stage_id: p.stages[1].id.clone(),
+        etag: String::new(),
+        lost_reason: String::new(),
+    };
+    pipeline.move_deal(authed(&admin, mv)).await.unwrap();
+
+    let conn = crm_kit::db::connect_and_migrate::<crm_analytics::migration::Migrator>(&fresh_db.url)
+        .await
+        .unwrap();
+    assert!(crm_analytics::catch_up::mark_if_empty(&conn).await.unwrap());
+    let source = crm_analytics::source::PipelineSource::connect_lazy(&suite.url).unwrap();
+    let server = TestServer::start(Serve {
+        routes: Routes::new(crm_analytics::service(conn.clone(), shared(), source)),
+        service_names: vec![crm_analytics::SERVICE_NAME],
+        databases: vec![conn.clone()],
+    })
+    .await;
+    let mut fresh = AnalyticsServiceClient::new(server.channel().await);
+    // A rep's read is enough: the service calls the export as itself.
+    let rep = token("acme", "raj", &["rep"]);
+    let got = funnel(&mut fresh, &rep, &p.id).await.map(|f| shape(&f));
+    // By hand: Lead saw A and B enter, A advanced, B is still there;
+    // Proposal saw A enter and holds it.
+    let expected: Shape = (
+        vec![("Lead".into(), 2, 1, 0, 1), ("Proposal".into(), 1, 0, 0, 1)],
+        (0, 0),
+    );
+    assert_eq!(got, Some(expected), "caught up on the first read");
+    // Started again, the database is no longer empty: nothing is marked.
+    assert!(!crm_analytics::catch_up::mark_if_empty(&conn).await.unwrap());
+}
+
+crm_kit::backend_tests!(
+    live_moves_reach_the_funnel_and_a_rebuild_restores_it,
+    an_analytics_service_on_an_empty_database_catches_up_on_the_first_read,
+);

@@ -6,4 +6,5 @@ pub mod change;
 pub mod deal;
 pub mod pipeline;
 pub mod stage;
+pub mod tenant;
 pub mod transition;

@@ -22,6 +22,7 @@ impl Analytics {
         scope: Scope,
         report: impl FnOnce(View<'_>) -> R + Send + 'static,
     ) -> ApiResult<R> {
+        self.catch_up.ensure(&caller.tenant_id).await?;
         let snapshot = self.models.read(&caller.tenant_id, &scope.pipeline_id).await?;
         if snapshot.history().stages().is_empty() {
             return Err(ApiError::not_found("pipeline", scope.pipeline_id));

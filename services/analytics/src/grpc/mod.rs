@@ -12,13 +12,14 @@ use crm_proto::analytics::v1::{self as pb, analytics_service_server::AnalyticsSe
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
-use crate::cache::ReadModels;
+use crate::{cache::ReadModels, catch_up::CatchUp};
 
 /// The AnalyticsService implementation.
 #[derive(Clone, Debug)]
 pub struct Analytics {
     db: DatabaseConnection,
     models: Arc<ReadModels>,
+    catch_up: CatchUp,
     // Kept for symmetry with the other services (page tokens, verifier).
     _shared: Shared,
     pipelines: crate::source::PipelineSource,
@@ -29,6 +30,7 @@ impl Analytics {
     pub fn new(db: DatabaseConnection, shared: Shared, pipelines: crate::source::PipelineSource) -> Self {
         Self {
             models: Arc::new(ReadModels::new(db.clone())),
+            catch_up: CatchUp::new(db.clone(), pipelines.clone(), shared.verifier.clone()),
             db,
             _shared: shared,
             pipelines,

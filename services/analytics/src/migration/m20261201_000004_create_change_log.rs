@@ -1,10 +1,12 @@
-//! The change log the in-memory read models follow, and an index for the
-//! activity counts of a period.
+//! The change log the in-memory read models follow; the rebuilt tenants;
+//! one stage entry per (deal, time, stage), so a live move that a rebuild
+//! already brought is not counted twice; an index for the activity counts of
+//! a period.
 
 use crm_kit::migration::create_from_entity;
 use sea_orm_migration::prelude::*;
 
-use crate::entity::{activity, change};
+use crate::entity::{activity, change, tenant, transition};
 
 /// The change log.
 pub struct Migration;
@@ -19,6 +21,20 @@ impl MigrationName for Migration {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         create_from_entity(manager, change::Entity).await?;
+        create_from_entity(manager, tenant::Entity).await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("analytics_transitions_one_entry")
+                    .table(transition::Entity)
+                    .col(transition::Column::TenantId)
+                    .col(transition::Column::DealId)
+                    .col(transition::Column::At)
+                    .col(transition::Column::ToStageId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
         // A read model asks for one pipeline's changes after the last it saw:
         // by seq on SQLite, by transaction id on PostgreSQL.
         for (name, col) in [
