@@ -20,12 +20,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crm::{ServiceConfig, ServiceName};
+use crm::{ServiceConfig, ServiceName, demo::data};
 use crm_analytics::domain::rng::SplitMix64;
-use crm_kit::testing::{Backend, TEST_SECRET, TestBroker, TestDatabase, authed, token};
+use crm_kit::testing::{Backend, TEST_SECRET, TestBroker, TestDatabase, authed, token, wait_queue};
 use crm_proto::{
     analytics::v1::{self as a, analytics_service_client::AnalyticsServiceClient},
-    common::v1::{Date, Money, StageKind},
+    common::v1::Date,
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
 use tokio::{net::TcpListener, sync::oneshot};
@@ -34,9 +34,9 @@ use tonic::transport::Channel;
 const DAY: i64 = 86_400_000_000;
 const TENANT: &str = "bench";
 
-/// Open stages: name, probability, rotting days, mean dwell (days), conversion.
-/// Demo is the bottleneck.
-const OPEN: [(&str, i32, i32, f64, f64); 6] = [
+/// Open stages: name, probability, rotting days, mean dwell (days),
+/// conversion: about five stage entries per deal; Demo is the bottleneck.
+const OPEN: [data::OpenStage; 6] = [
     ("Lead", 10, 14, 3.0, 0.93),
     ("Qualified", 20, 14, 5.0, 0.90),
     ("Demo", 35, 21, 18.0, 0.62),
@@ -45,6 +45,10 @@ const OPEN: [(&str, i32, i32, f64, f64); 6] = [
     ("Contract", 90, 10, 3.0, 0.92),
 ];
 const OWNERS: [&str; 8] = ["ava", "ben", "chloe", "dev", "emma", "finn", "gus", "hana"];
+const PROFILE: data::Profile = data::Profile {
+    open: &OPEN,
+    owners: &OWNERS,
+};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -119,7 +123,13 @@ async fn run() {
     };
     let mut pipeline = PipelineServiceClient::new(channel(&pipeline_url));
     let mut analytics = AnalyticsServiceClient::new(channel(&analytics_url));
-    let p = create_pipeline(&mut pipeline, &t).await;
+    let p = pipeline
+        .create_pipeline(authed(&t, data::pipeline(&PROFILE, "Benchmark")))
+        .await
+        .unwrap()
+        .into_inner()
+        .pipeline
+        .unwrap();
     // Analytics started on an empty database: the tenant's first read
     // catches up from the pipeline service (nothing to bring yet).
     let now = crm_kit::time::now_micros();
@@ -325,8 +335,6 @@ struct Shape {
     open: i64,
     won: i64,
     lost: i64,
-    // Open deals in the first stage, the movers of the lag test.
-    leads: u64,
 }
 
 fn ts(micros: i64) -> Option<prost_types::Timestamp> {
@@ -358,112 +366,18 @@ fn funnel(pipeline_id: &str, period: Option<a::Period>) -> a::GetFunnelRequest {
     }
 }
 
-/// One deal created in the year before `now` that walks the open stages
-/// (exponential dwell per stage, advancing with the stage's conversion,
-/// else lost; won after the last), stopping where its next step would lie
-/// in the future.
+/// One deal from the demo generator with the benchmark's profile, counted into `shape`.
 fn generate(p: &pb::Pipeline, rng: &mut SplitMix64, now: i64, shape: &mut Shape) -> pb::ImportDealsRequest {
+    let deal = data::deal(p, &PROFILE, rng, now);
     let (won, lost) = (&p.stages[OPEN.len()].id, &p.stages[OPEN.len() + 1].id);
-    let created = now - 365 * DAY + (rng.next_f64() * 364.0 * DAY as f64) as i64;
-    let mut history = vec![pb::HistoryEntry {
-        stage_id: p.stages[0].id.clone(),
-        entered_at: ts(created),
-    }];
-    let mut at = created;
-    let mut lost_reason = String::new();
-    for (i, (_, _, _, dwell, conversion)) in OPEN.iter().enumerate() {
-        let wait = (-(1.0 - rng.next_f64()).ln() * dwell * DAY as f64) as i64;
-        let (next_at, advances) = (at + wait.max(3_600_000_000), rng.next_f64() < *conversion);
-        if next_at > now {
-            break;
-        }
-        at = next_at;
-        let next = match (advances, i + 1 < OPEN.len()) {
-            (true, true) => &p.stages[i + 1].id,
-            (true, false) => won,
-            (false, _) => {
-                lost_reason = "price".into();
-                lost
-            }
-        };
-        history.push(pb::HistoryEntry {
-            stage_id: next.clone(),
-            entered_at: ts(at),
-        });
-        if !advances || i + 1 == OPEN.len() {
-            break;
-        }
-    }
-    let last = &history.last().unwrap().stage_id;
+    let last = &deal.history.last().unwrap().stage_id;
     match last {
         s if s == won => shape.won += 1,
         s if s == lost => shape.lost += 1,
-        s => {
-            shape.open += 1;
-            if s == &p.stages[0].id {
-                shape.leads += 1;
-            }
-        }
+        _ => shape.open += 1,
     }
-    shape.entries += history.len() as u64;
-    let still_open = last != won && last != lost;
-    let expected = if still_open {
-        now + (10 + (rng.next_u64() % 170) as i64) * DAY
-    } else {
-        created + (60 + (rng.next_u64() % 120) as i64) * DAY
-    };
-    pb::ImportDealsRequest {
-        pipeline_id: p.id.clone(),
-        title: format!("Deal {:07}", rng.next_u64() % 10_000_000),
-        amount: Some(Money {
-            currency_code: "EUR".into(),
-            units: (2_000.0 * 40f64.powf(rng.next_f64())) as i64 / 100 * 100,
-            nanos: 0,
-        }),
-        owner_id: OWNERS[(rng.next_u64() % OWNERS.len() as u64) as usize].into(),
-        expected_close_date: date(expected),
-        create_time: ts(created),
-        lost_reason,
-        history,
-        ..Default::default()
-    }
-}
-
-async fn create_pipeline(client: &mut PipelineServiceClient<Channel>, token: &str) -> pb::Pipeline {
-    let mut stages: Vec<pb::Stage> = OPEN
-        .iter()
-        .map(|(name, probability, rotting_days, _, _)| pb::Stage {
-            name: (*name).into(),
-            kind: StageKind::Open as i32,
-            probability: *probability,
-            rotting_days: *rotting_days,
-            ..Default::default()
-        })
-        .collect();
-    for (name, kind, probability) in [("Won", StageKind::Won, 100), ("Lost", StageKind::Lost, 0)] {
-        stages.push(pb::Stage {
-            name: name.into(),
-            kind: kind as i32,
-            probability,
-            ..Default::default()
-        });
-    }
-    let pipeline = pb::Pipeline {
-        name: "Benchmark".into(),
-        stages,
-        ..Default::default()
-    };
-    let req = pb::CreatePipelineRequest {
-        pipeline: Some(pipeline),
-        request_id: String::new(),
-    };
-    client
-        .create_pipeline(authed(token, req))
-        .await
-        .unwrap()
-        .into_inner()
-        .pipeline
-        .unwrap()
+    shape.entries += deal.history.len() as u64;
+    deal
 }
 
 /// p50 and p95 in ms of `n` sequential calls, after 3 warm-up calls.
@@ -602,29 +516,4 @@ async fn lag(
         lags.len(),
         total
     );
-}
-
-/// Waits until `queue` exists: the consumer declared its topology.
-async fn wait_queue(url: &str, queue: &str) {
-    use lapin::{options::QueueDeclareOptions, types::FieldTable};
-    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
-        .await
-        .unwrap();
-    for _ in 0..200 {
-        let ch = conn.create_channel().await.unwrap();
-        let passive = QueueDeclareOptions {
-            passive: true,
-            durable: true,
-            ..Default::default()
-        };
-        if ch
-            .queue_declare(queue.into(), passive, FieldTable::default())
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("queue {queue} was never declared");
 }

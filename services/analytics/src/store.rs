@@ -15,6 +15,9 @@ use crate::{
     entity::{activity, change, deal, stage, transition},
 };
 
+/// How many ids go into one `IN (...)` list.
+const CHUNK: usize = 500;
+
 /// The board stages of a pipeline in order; empty when the tenant has no such pipeline.
 pub async fn stages(db: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) -> Result<Vec<Stage>, DbErr> {
     let rows = stage::Entity::find()
@@ -88,39 +91,40 @@ where
 }
 
 /// The current rows of the deals `ids`: each live one with its transitions;
-/// the deleted or unknown ones are left out. One primary-key lookup per
-/// deal: an `IN` list lets a planner with stale statistics scan the
-/// tenant's every transition instead.
+/// the deleted or unknown ones are left out. Two queries per [`CHUNK`] ids,
+/// each answered from a primary key (tenant, deal ...): no other index of
+/// these tables starts with the tenant, so even a planner without
+/// statistics takes the key.
 pub async fn deals(
     db: &impl ConnectionTrait,
     tenant: &str,
     ids: &[String],
 ) -> Result<Vec<(DealRow, Vec<Transition>)>, DbErr> {
     let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(d) = deal::Entity::find_by_id((tenant.to_owned(), id.clone()))
-            .one(db)
-            .await?
-        else {
-            continue;
-        };
-        if d.deleted {
-            continue;
-        }
-        let ts = transition::Entity::find()
-            .filter(transition::Column::TenantId.eq(tenant))
-            .filter(transition::Column::DealId.eq(id.as_str()))
+    for chunk in ids.chunks(CHUNK) {
+        let rows = deal::Entity::find()
+            .filter(deal::Column::TenantId.eq(tenant))
+            .filter(deal::Column::Id.is_in(chunk.iter().cloned()))
+            .filter(deal::Column::Deleted.eq(false))
             .all(db)
             .await?;
-        let ts = ts
-            .into_iter()
-            .map(|t| Transition {
+        let mut moves: HashMap<String, Vec<Transition>> = HashMap::new();
+        let ts = transition::Entity::find()
+            .filter(transition::Column::TenantId.eq(tenant))
+            .filter(transition::Column::DealId.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        for t in ts {
+            moves.entry(t.deal_id).or_default().push(Transition {
                 version: t.aggregate_version,
                 to_stage_id: t.to_stage_id,
                 at: t.at,
-            })
-            .collect();
-        out.push((to_deal(d), ts));
+            });
+        }
+        out.extend(rows.into_iter().map(|d| {
+            let ts = moves.remove(&d.id).unwrap_or_default();
+            (to_deal(d), ts)
+        }));
     }
     Ok(out)
 }

@@ -318,3 +318,29 @@ mod tests {
         assert_eq!(replace_database("postgres://p@h", "x"), "postgres://p@h/x");
     }
 }
+
+/// Waits (up to 20 s) until `queue` exists on the broker at `url`: the
+/// consumer declared its topology, so what is published from now on reaches it.
+pub async fn wait_queue(url: &str, queue: &str) {
+    use lapin::{options::QueueDeclareOptions, types::FieldTable};
+    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .expect("the test broker answers");
+    for _ in 0..200 {
+        let ch = conn.create_channel().await.expect("a channel");
+        let passive = QueueDeclareOptions {
+            passive: true,
+            durable: true,
+            ..Default::default()
+        };
+        if ch
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("queue {queue} was never declared");
+}

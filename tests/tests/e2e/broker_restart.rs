@@ -9,14 +9,14 @@
 use std::{io::Write, process::Command, time::Duration};
 
 use crm::{ServiceConfig, ServiceName};
-use crm_kit::testing::{Backend, TestBroker, TestDatabase, authed, token};
+use crm_kit::testing::{Backend, TestBroker, TestDatabase, authed, token, wait_queue};
 use crm_proto::{
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
     tasks::v1::{self as t, tasks_service_client::TasksServiceClient},
 };
 
 use super::{
-    distributed::{serve, wait_queue},
+    distributed::serve,
     harness::{proposal_rule, sales_pipeline, wait_serving},
 };
 

@@ -8,13 +8,12 @@ use std::{sync::Arc, time::Duration};
 use crm::{ServiceConfig, ServiceName};
 use crm_kit::{
     bus::{Message, Publisher, amqp::AmqpPublisher},
-    testing::{Backend, TestBroker, TestDatabase, authed, token},
+    testing::{Backend, TestBroker, TestDatabase, authed, token, wait_queue},
 };
 use crm_proto::{
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
     tasks::v1::tasks_service_client::TasksServiceClient,
 };
-use lapin::{options::QueueDeclareOptions, types::FieldTable};
 use tokio::{net::TcpListener, sync::oneshot};
 
 use super::harness::{proposal_rule, sales_pipeline, wait_serving, wait_tasks};
@@ -29,30 +28,6 @@ pub(super) async fn serve(service: ServiceName, config: ServiceConfig) -> (Strin
     }));
     wait_serving(&url).await;
     (url, stop)
-}
-
-/// Waits until `queue` exists: the tasks consumer declared its topology.
-pub(super) async fn wait_queue(url: &str, queue: &str) {
-    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
-        .await
-        .unwrap();
-    for _ in 0..100 {
-        let ch = conn.create_channel().await.unwrap();
-        let passive = QueueDeclareOptions {
-            passive: true,
-            durable: true,
-            ..Default::default()
-        };
-        if ch
-            .queue_declare(queue.into(), passive, FieldTable::default())
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("queue {queue} was never declared");
 }
 
 async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(backend: Backend) {

@@ -22,6 +22,17 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         create_from_entity(manager, change::Entity).await?;
         create_from_entity(manager, tenant::Entity).await?;
+        // Only the primary keys start with the tenant: a lookup of deals by
+        // id then takes the key even when the tables were never analyzed
+        // (the whole-pipeline loads use the pipeline_id indexes).
+        for (name, table) in [
+            ("analytics_deals_tenant_pipeline", "analytics_deals"),
+            ("analytics_transitions_tenant_pipeline", "analytics_transitions"),
+        ] {
+            manager
+                .drop_index(Index::drop().name(name).table(Alias::new(table)).to_owned())
+                .await?;
+        }
         manager
             .create_index(
                 Index::create()
@@ -36,23 +47,24 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // A read model asks for one pipeline's changes after the last it saw:
-        // by seq on SQLite, by transaction id on PostgreSQL.
-        for (name, col) in [
-            ("analytics_changes_tenant_pipeline_seq", change::Column::Seq),
-            ("analytics_changes_tenant_pipeline_txid", change::Column::Txid),
-        ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(change::Entity)
-                        .col(change::Column::TenantId)
-                        .col(change::Column::PipelineId)
-                        .col(col)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        // by transaction id on PostgreSQL, by seq on SQLite (one index each,
+        // so the planner cannot walk the other).
+        let (name, col) = if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            ("analytics_changes_tenant_pipeline_txid", change::Column::Txid)
+        } else {
+            ("analytics_changes_tenant_pipeline_seq", change::Column::Seq)
+        };
+        manager
+            .create_index(
+                Index::create()
+                    .name(name)
+                    .table(change::Entity)
+                    .col(change::Column::TenantId)
+                    .col(change::Column::PipelineId)
+                    .col(col)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()

@@ -13,6 +13,16 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
 }
 
+/// Every report of the hand-made history, as written by hand below.
+pub async fn all(s: &mut Suite, tenant: &str) {
+    funnel(s, tenant).await;
+    durations(s, tenant).await;
+    bottlenecks(s, tenant).await;
+    velocity(s, tenant).await;
+    owners(s, tenant).await;
+    forecast(s, tenant).await;
+}
+
 /// GetFunnel over [T0, T0+10D).
 pub async fn funnel(s: &mut Suite, tenant: &str) {
     let req = pb::GetFunnelRequest {

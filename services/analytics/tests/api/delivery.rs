@@ -43,12 +43,7 @@ async fn duplicated_and_scrambled_events_give_the_same_numbers(backend: Backend)
     s.deliver(&history("acme")).await;
     s.deliver(&scrambled("globex")).await;
     for tenant in ["acme", "globex"] {
-        checks::funnel(&mut s, tenant).await;
-        checks::durations(&mut s, tenant).await;
-        checks::bottlenecks(&mut s, tenant).await;
-        checks::velocity(&mut s, tenant).await;
-        checks::owners(&mut s, tenant).await;
-        checks::forecast(&mut s, tenant).await;
+        checks::all(&mut s, tenant).await;
     }
     let a = s
         .client
@@ -303,12 +298,7 @@ async fn an_imported_history_gives_the_same_numbers_as_live_events(backend: Back
         return;
     };
     s.deliver(&imported("acme")).await;
-    checks::funnel(&mut s, "acme").await;
-    checks::durations(&mut s, "acme").await;
-    checks::bottlenecks(&mut s, "acme").await;
-    checks::velocity(&mut s, "acme").await;
-    checks::owners(&mut s, "acme").await;
-    checks::forecast(&mut s, "acme").await;
+    checks::all(&mut s, "acme").await;
 }
 
 /// Each report reads an in-memory model of the pipeline that follows the
@@ -367,12 +357,7 @@ async fn live_events_a_rebuild_already_brought_count_once(backend: Backend) {
         .filter(|e| e.r#type.starts_with("pipeline."))
         .collect();
     s.deliver(&live).await;
-    checks::funnel(&mut s, "acme").await;
-    checks::durations(&mut s, "acme").await;
-    checks::bottlenecks(&mut s, "acme").await;
-    checks::velocity(&mut s, "acme").await;
-    checks::owners(&mut s, "acme").await;
-    checks::forecast(&mut s, "acme").await;
+    checks::all(&mut s, "acme").await;
 }
 
 crm_kit::backend_tests!(

@@ -1,4 +1,5 @@
-//! The demo data set: seeded, so the same seed gives the same deals.
+//! The demo data set: seeded, so the same seed gives the same deals. The
+//! benchmark in tests/benches uses the same generator with its own profile.
 //!
 //! Each deal walks the open stages in order. In each stage it waits an
 //! exponentially distributed time (the stage's mean dwell), then either
@@ -18,8 +19,25 @@ use super::Pipeline;
 
 const DAY: i64 = 86_400 * 1_000_000;
 
-/// Open stages: name, probability, rotting days, mean dwell (days), conversion.
-const OPEN: [(&str, i32, i32, f64, f64); 5] = [
+/// An open stage: name, probability, rotting days, mean dwell (days), conversion.
+pub type OpenStage = (&'static str, i32, i32, f64, f64);
+
+/// What a generated data set looks like.
+#[derive(Clone, Copy, Debug)]
+pub struct Profile {
+    /// The open stages in board order (Won and Lost follow).
+    pub open: &'static [OpenStage],
+    /// The owners, drawn uniformly.
+    pub owners: &'static [&'static str],
+}
+
+/// The demo's profile: five open stages, Demo the bottleneck.
+pub const DEMO: Profile = Profile {
+    open: &OPEN,
+    owners: &OWNERS,
+};
+
+const OPEN: [OpenStage; 5] = [
     ("Lead", 10, 14, 4.0, 0.70),
     ("Qualified", 25, 14, 6.0, 0.65),
     ("Demo", 40, 21, 21.0, 0.35),
@@ -30,9 +48,10 @@ const OPEN: [(&str, i32, i32, f64, f64); 5] = [
 const OWNERS: [&str; 5] = ["ava", "ben", "chloe", "dev", "emma"];
 const LOST_REASONS: [&str; 4] = ["price", "timing", "went with a competitor", "no budget"];
 
-/// The demo pipeline.
-pub fn pipeline() -> pb::CreatePipelineRequest {
-    let mut stages: Vec<pb::Stage> = OPEN
+/// The pipeline of `profile`, named `name`.
+pub fn pipeline(profile: &Profile, name: &str) -> pb::CreatePipelineRequest {
+    let mut stages: Vec<pb::Stage> = profile
+        .open
         .iter()
         .map(|(name, probability, rotting_days, _, _)| pb::Stage {
             name: (*name).into(),
@@ -54,7 +73,7 @@ pub fn pipeline() -> pb::CreatePipelineRequest {
         ..Default::default()
     });
     let pipeline = pb::Pipeline {
-        name: "Demo sales".into(),
+        name: name.into(),
         stages,
         ..Default::default()
     };
@@ -81,64 +100,66 @@ fn date(micros: i64) -> Option<Date> {
 /// `n` deals of `p` created over the year before `now`.
 pub fn deals(p: &Pipeline, n: usize, seed: u64, now: i64) -> Vec<pb::ImportDealsRequest> {
     let mut rng = SplitMix64::new(seed);
-    let (won, lost) = (&p.stages[OPEN.len()].id, &p.stages[OPEN.len() + 1].id);
-    (0..n)
-        .map(|_| {
-            let created = now - 365 * DAY + (rng.next_f64() * 360.0 * DAY as f64) as i64;
-            let mut history = vec![pb::HistoryEntry {
-                stage_id: p.stages[0].id.clone(),
-                entered_at: ts(created),
-            }];
-            let (mut at, mut lost_reason) = (created, String::new());
-            for (i, (_, _, _, dwell, conversion)) in OPEN.iter().enumerate() {
-                let wait = (-(1.0 - rng.next_f64()).ln() * dwell * DAY as f64) as i64;
-                let (next_at, advances) = (at + wait.max(3_600_000_000), rng.next_f64() < *conversion);
-                if next_at > now {
-                    break;
-                }
-                at = next_at;
-                let next = match (advances, i + 1 < OPEN.len()) {
-                    (true, true) => &p.stages[i + 1].id,
-                    (true, false) => won,
-                    (false, _) => {
-                        lost_reason = LOST_REASONS[(rng.next_u64() % 4) as usize].into();
-                        lost
-                    }
-                };
-                history.push(pb::HistoryEntry {
-                    stage_id: next.clone(),
-                    entered_at: ts(at),
-                });
-                if !advances || i + 1 == OPEN.len() {
-                    break;
-                }
+    (0..n).map(|_| deal(p, &DEMO, &mut rng, now)).collect()
+}
+
+/// One deal of `p` (made from `profile`) created in the year before `now`.
+pub fn deal(p: &Pipeline, profile: &Profile, rng: &mut SplitMix64, now: i64) -> pb::ImportDealsRequest {
+    let open = profile.open;
+    let (won, lost) = (&p.stages[open.len()].id, &p.stages[open.len() + 1].id);
+    let created = now - 365 * DAY + (rng.next_f64() * 360.0 * DAY as f64) as i64;
+    let mut history = vec![pb::HistoryEntry {
+        stage_id: p.stages[0].id.clone(),
+        entered_at: ts(created),
+    }];
+    let (mut at, mut lost_reason) = (created, String::new());
+    for (i, (_, _, _, dwell, conversion)) in open.iter().enumerate() {
+        let wait = (-(1.0 - rng.next_f64()).ln() * dwell * DAY as f64) as i64;
+        let (next_at, advances) = (at + wait.max(3_600_000_000), rng.next_f64() < *conversion);
+        if next_at > now {
+            break;
+        }
+        at = next_at;
+        let next = match (advances, i + 1 < open.len()) {
+            (true, true) => &p.stages[i + 1].id,
+            (true, false) => won,
+            (false, _) => {
+                lost_reason = LOST_REASONS[(rng.next_u64() % 4) as usize].into();
+                lost
             }
-            let units = (2_000.0 * 40f64.powf(rng.next_f64())) as i64 / 100 * 100;
-            let still_open = history
-                .last()
-                .is_some_and(|e| &e.stage_id != won && &e.stage_id != lost);
-            // Open deals are expected to close in the coming months; closed
-            // ones were expected some months after they were created.
-            let expected = if still_open {
-                now + (10 + (rng.next_u64() % 170) as i64) * DAY
-            } else {
-                created + (60 + (rng.next_u64() % 120) as i64) * DAY
-            };
-            pb::ImportDealsRequest {
-                pipeline_id: p.id.clone(),
-                title: format!("Deal {:05}", rng.next_u64() % 100_000),
-                amount: Some(Money {
-                    currency_code: "EUR".into(),
-                    units,
-                    nanos: 0,
-                }),
-                owner_id: OWNERS[(rng.next_u64() % OWNERS.len() as u64) as usize].into(),
-                expected_close_date: date(expected),
-                create_time: ts(created),
-                lost_reason,
-                history,
-                ..Default::default()
-            }
-        })
-        .collect()
+        };
+        history.push(pb::HistoryEntry {
+            stage_id: next.clone(),
+            entered_at: ts(at),
+        });
+        if !advances || i + 1 == open.len() {
+            break;
+        }
+    }
+    let units = (2_000.0 * 40f64.powf(rng.next_f64())) as i64 / 100 * 100;
+    let still_open = history
+        .last()
+        .is_some_and(|e| &e.stage_id != won && &e.stage_id != lost);
+    // Open deals are expected to close in the coming months; closed
+    // ones were expected some months after they were created.
+    let expected = if still_open {
+        now + (10 + (rng.next_u64() % 170) as i64) * DAY
+    } else {
+        created + (60 + (rng.next_u64() % 120) as i64) * DAY
+    };
+    pb::ImportDealsRequest {
+        pipeline_id: p.id.clone(),
+        title: format!("Deal {:05}", rng.next_u64() % 100_000),
+        amount: Some(Money {
+            currency_code: "EUR".into(),
+            units,
+            nanos: 0,
+        }),
+        owner_id: profile.owners[(rng.next_u64() % profile.owners.len() as u64) as usize].into(),
+        expected_close_date: date(expected),
+        create_time: ts(created),
+        lost_reason,
+        history,
+        ..Default::default()
+    }
 }

@@ -4,7 +4,7 @@
 //! through ImportDeals; then the report a sales manager would read, from
 //! the analytics service.
 
-mod data;
+pub mod data;
 mod report;
 
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ pub async fn run(opts: &DemoOptions) -> anyhow::Result<Report> {
     let token = TokenVerifier::hs256(opts.secret.as_bytes()).mint(&opts.tenant, "demo-admin", &["admin"], 3600);
     let mut pipeline = PipelineServiceClient::new(channel.clone());
     let created = pipeline
-        .create_pipeline(authed(&token, data::pipeline()))
+        .create_pipeline(authed(&token, data::pipeline(&data::DEMO, "Demo sales")))
         .await
         .context("creating the demo pipeline")?;
     let p = created.into_inner().pipeline.context("no pipeline in the reply")?;
@@ -113,4 +113,4 @@ fn authed<T>(token: &str, msg: T) -> Request<T> {
 }
 
 /// Keeps the pipeline types in one place for the submodules.
-pub(crate) type Pipeline = pb::Pipeline;
+pub type Pipeline = pb::Pipeline;
