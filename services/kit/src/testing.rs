@@ -301,24 +301,6 @@ pub fn assert_bad_field(status: &tonic::Status, field: &str) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_test_database_name_replaces_the_admin_database() {
-        assert_eq!(
-            replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            replace_database("postgres://p@h/postgres?sslmode=disable", "x"),
-            "postgres://p@h/x?sslmode=disable"
-        );
-        assert_eq!(replace_database("postgres://p@h", "x"), "postgres://p@h/x");
-    }
-}
-
 /// Waits (up to 20 s) until `queue` exists on the broker at `url`: the
 /// consumer declared its topology, so what is published from now on reaches it.
 pub async fn wait_queue(url: &str, queue: &str) {
@@ -343,4 +325,22 @@ pub async fn wait_queue(url: &str, queue: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("queue {queue} was never declared");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_database_name_replaces_the_admin_database() {
+        assert_eq!(
+            replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://p@h/postgres?sslmode=disable", "x"),
+            "postgres://p@h/x?sslmode=disable"
+        );
+        assert_eq!(replace_database("postgres://p@h", "x"), "postgres://p@h/x");
+    }
 }
