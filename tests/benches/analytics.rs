@@ -20,12 +20,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crm::{ServiceConfig, ServiceName, demo::data};
+use crm::{
+    ServiceConfig, ServiceName,
+    demo::data::{self, date, ts},
+};
 use crm_analytics::domain::rng::SplitMix64;
 use crm_kit::testing::{Backend, TEST_SECRET, TestBroker, TestDatabase, authed, token, wait_queue};
 use crm_proto::{
     analytics::v1::{self as a, analytics_service_client::AnalyticsServiceClient},
-    common::v1::Date,
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
 use tokio::{net::TcpListener, sync::oneshot};
@@ -342,20 +344,6 @@ struct Shape {
     open: i64,
     won: i64,
     lost: i64,
-}
-
-fn ts(micros: i64) -> Option<prost_types::Timestamp> {
-    Some(crm_kit::time::to_timestamp(micros))
-}
-
-fn date(micros: i64) -> Option<Date> {
-    use chrono::Datelike;
-    let d = chrono::DateTime::from_timestamp_micros(micros)?.date_naive();
-    Some(Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    })
 }
 
 fn period(from: i64, to: i64) -> Option<a::Period> {

@@ -58,6 +58,30 @@ async fn funnel(
         .map(tonic::Response::into_inner)
 }
 
+/// Creates a deal per title in `pipeline_id`; their ids, in order.
+async fn create_deals(
+    pipeline: &mut PipelineServiceClient<tonic::transport::Channel>,
+    t: &str,
+    pipeline_id: &str,
+    titles: &[&str],
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for title in titles {
+        let deal = pb::Deal {
+            pipeline_id: pipeline_id.into(),
+            title: (*title).into(),
+            ..Default::default()
+        };
+        let req = pb::CreateDealRequest {
+            deal: Some(deal),
+            request_id: String::new(),
+        };
+        let created = pipeline.create_deal(authed(t, req)).await.unwrap();
+        ids.push(created.into_inner().deal.unwrap().id);
+    }
+    ids
+}
+
 async fn live_moves_reach_the_funnel_and_a_rebuild_restores_it(backend: Backend) {
     let Some(suite) = up(backend, "analytics").await else {
         return;
@@ -66,28 +90,7 @@ async fn live_moves_reach_the_funnel_and_a_rebuild_restores_it(backend: Backend)
     let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
     let mut analytics = AnalyticsServiceClient::new(suite.channel.clone());
     let p = sales_pipeline(&mut pipeline, &t).await;
-    let mut ids = Vec::new();
-    for title in ["A", "B", "C"] {
-        let deal = pb::Deal {
-            pipeline_id: p.id.clone(),
-            title: title.into(),
-            ..Default::default()
-        };
-        let req = pb::CreateDealRequest {
-            deal: Some(deal),
-            request_id: String::new(),
-        };
-        ids.push(
-            pipeline
-                .create_deal(authed(&t, req))
-                .await
-                .unwrap()
-                .into_inner()
-                .deal
-                .unwrap()
-                .id,
-        );
-    }
+    let ids = create_deals(&mut pipeline, &t, &p.id, &["A", "B", "C"]).await;
     let mv = |id: &str, stage: &str, reason: &str| pb::MoveDealRequest {
         deal_id: id.into(),
         stage_id: stage.into(),
@@ -171,20 +174,7 @@ async fn an_analytics_service_on_an_empty_database_catches_up_on_the_first_read(
     let admin = token("acme", "ann", &["admin"]);
     let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
     let p = sales_pipeline(&mut pipeline, &admin).await;
-    let mut ids = Vec::new();
-    for title in ["A", "B"] {
-        let deal = pb::Deal {
-            pipeline_id: p.id.clone(),
-            title: title.into(),
-            ..Default::default()
-        };
-        let req = pb::CreateDealRequest {
-            deal: Some(deal),
-            request_id: String::new(),
-        };
-        let created = pipeline.create_deal(authed(&admin, req)).await.unwrap();
-        ids.push(created.into_inner().deal.unwrap().id);
-    }
+    let ids = create_deals(&mut pipeline, &admin, &p.id, &["A", "B"]).await;
     let mv = pb::MoveDealRequest {
         deal_id: ids[0].clone(),
         stage_id: p.stages[1].id.clone(),

@@ -27,20 +27,11 @@ impl Flow {
     }
 }
 
-/// The flow through every board stage (indexed by board position; only the
-/// OPEN stages' entries count), in one pass over the deals.
+/// How deals flowed through every board stage (indexed by board position;
+/// only the OPEN stages' entries count), counted deal by deal.
 ///
 /// "Ordered after" means a later board position among OPEN stages: a move
 /// to LOST is never an advance, whatever the LOST stage's position.
-pub fn flows(v: &View, period: Period) -> Vec<Flow> {
-    let mut acc = Flows::new(v, period);
-    for (d, stays) in v.deals() {
-        acc.add(d, stays);
-    }
-    acc.out
-}
-
-/// [`flows`] deal by deal, for passes that gather more besides.
 pub struct Flows<'a> {
     h: &'a super::History,
     period: Period,

@@ -445,14 +445,6 @@ impl<'a> View<'a> {
             .map(move |d| (d, h.stays_of(d)))
     }
 
-    /// The open deals in view now.
-    pub fn open_deals(&self) -> impl Iterator<Item = &'a Deal> + 'a {
-        let (h, owner) = (self.h, self.owner_key);
-        h.deals
-            .iter()
-            .filter(move |d| d.status == DealStatus::Open && owner.is_none_or(|o| d.owner == o))
-    }
-
     /// Folds `add` over the deals in view on every core: each worker starts
     /// from `init()` on its share, and `merge` joins the results. Only for
     /// folds whose result does not depend on the order (counts, integer sums,

@@ -83,11 +83,13 @@ pub fn pipeline(profile: &Profile, name: &str) -> pb::CreatePipelineRequest {
     }
 }
 
-fn ts(micros: i64) -> Option<Timestamp> {
+/// `micros` since the epoch as a wire timestamp.
+pub fn ts(micros: i64) -> Option<Timestamp> {
     Some(crm_kit::time::to_timestamp(micros))
 }
 
-fn date(micros: i64) -> Option<Date> {
+/// The UTC calendar day of `micros` as a wire date.
+pub fn date(micros: i64) -> Option<Date> {
     use chrono::Datelike;
     let d = chrono::DateTime::from_timestamp_micros(micros)?.date_naive();
     Some(Date {
