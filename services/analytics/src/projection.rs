@@ -8,6 +8,8 @@
 //! deletions leave a tombstone so late events about a deleted deal or
 //! pipeline change nothing.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use anyhow::Context;
 use crm_kit::{bus::Handler, time};
 use crm_proto::{
@@ -20,7 +22,7 @@ use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     Statement,
-    sea_query::OnConflict,
+    sea_query::{Alias, Expr, IntoIden, OnConflict},
 };
 
 use crate::{
@@ -41,6 +43,9 @@ pub struct Projector;
 #[tonic::async_trait]
 impl Handler for Projector {
     async fn handle(&self, txn: &DatabaseTransaction, e: &EventEnvelope) -> anyhow::Result<()> {
+        if let Some(change) = deal_change(e)? {
+            return put_deals(txn, vec![change]).await;
+        }
         let version = e.aggregate_version;
         let touched = match e.r#type.as_str() {
             "pipeline.pipeline.created" => {
@@ -56,71 +61,6 @@ impl Handler for Projector {
                 delete_pipeline(txn, &e.tenant_id, &p.pipeline_id, version).await?;
                 Some(Touched::stages(p.pipeline_id))
             }
-            "pipeline.deal.created" => {
-                let p: ev::DealCreated = decode(e)?;
-                let deal = p.deal.unwrap_or_default();
-                let to = p.stage.map(|s| s.id).filter(|s| !s.is_empty());
-                let to = to.unwrap_or_else(|| deal.stage_id.clone());
-                let at = deal.create_time.as_ref().and_then(time::from_timestamp);
-                let entry = Entry {
-                    version,
-                    from: None,
-                    to,
-                    at: at.unwrap_or_else(|| occurred(e)),
-                };
-                put_deal(txn, e, &deal, vec![entry]).await?
-            }
-            "pipeline.deal.stage_changed" => {
-                let p: ev::DealStageChanged = decode(e)?;
-                let deal = p.deal.unwrap_or_default();
-                let at = p.moved_at.as_ref().and_then(time::from_timestamp);
-                let entry = Entry {
-                    version,
-                    from: p.from_stage.map(|s| s.id),
-                    to: p.to_stage.map(|s| s.id).unwrap_or_else(|| deal.stage_id.clone()),
-                    at: at.unwrap_or_else(|| occurred(e)),
-                };
-                put_deal(txn, e, &deal, vec![entry]).await?
-            }
-            "pipeline.deal.imported" => {
-                // An imported deal arrives at version 1 with its whole history:
-                // the entries take versions up to 0, below every live move's.
-                let p: ev::DealImported = decode(e)?;
-                let deal = p.deal.unwrap_or_default();
-                let n = p.history.len() as i64;
-                let entries = p
-                    .history
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, t)| Entry {
-                        version: i as i64 + 1 - n,
-                        from: Some(t.from_stage_id),
-                        at: t
-                            .moved_at
-                            .as_ref()
-                            .and_then(time::from_timestamp)
-                            .unwrap_or_else(|| occurred(e)),
-                        to: t.to_stage_id,
-                    })
-                    .collect();
-                put_deal(txn, e, &deal, entries).await?
-            }
-            "pipeline.deal.updated" => {
-                let deal = decode::<ev::DealUpdated>(e)?.deal.unwrap_or_default();
-                put_deal(txn, e, &deal, Vec::new()).await?
-            }
-            "pipeline.deal.won" => {
-                let deal = decode::<ev::DealWon>(e)?.deal.unwrap_or_default();
-                put_deal(txn, e, &deal, Vec::new()).await?
-            }
-            "pipeline.deal.lost" => {
-                let deal = decode::<ev::DealLost>(e)?.deal.unwrap_or_default();
-                put_deal(txn, e, &deal, Vec::new()).await?
-            }
-            "pipeline.deal.reopened" => {
-                let deal = decode::<ev::DealReopened>(e)?.deal.unwrap_or_default();
-                put_deal(txn, e, &deal, Vec::new()).await?
-            }
             "pipeline.deal.deleted" => {
                 let p: ev::DealDeleted = decode(e)?;
                 delete_deal(txn, e, &p).await?
@@ -134,10 +74,106 @@ impl Handler for Projector {
             _ => None,
         };
         match touched {
-            Some(t) => log_change(txn, &e.tenant_id, t).await,
+            Some(t) => log_changes(txn, &e.tenant_id, vec![t]).await,
             None => Ok(()),
         }
     }
+
+    /// A batch of deal snapshots costs four statements, not four per event;
+    /// anything else in the batch and the events go one by one.
+    async fn handle_batch(&self, txn: &DatabaseTransaction, events: &[&EventEnvelope]) -> anyhow::Result<()> {
+        if !events.iter().all(|e| DEAL_CHANGES.contains(&e.r#type.as_str())) {
+            for e in events {
+                self.handle(txn, e).await?;
+            }
+            return Ok(());
+        }
+        let mut changes = Vec::with_capacity(events.len());
+        for e in events {
+            changes.extend(deal_change(e)?);
+        }
+        put_deals(txn, changes).await
+    }
+}
+
+/// The events that carry a deal's snapshot (and maybe stage entries).
+const DEAL_CHANGES: [&str; 7] = [
+    "pipeline.deal.created",
+    "pipeline.deal.stage_changed",
+    "pipeline.deal.imported",
+    "pipeline.deal.updated",
+    "pipeline.deal.won",
+    "pipeline.deal.lost",
+    "pipeline.deal.reopened",
+];
+
+/// One event's deal snapshot and stage entries.
+struct DealChange<'a> {
+    e: &'a EventEnvelope,
+    deal: Deal,
+    entries: Vec<Entry>,
+}
+
+/// The snapshot and stage entries `e` carries, if it is one of [`DEAL_CHANGES`].
+fn deal_change(e: &EventEnvelope) -> anyhow::Result<Option<DealChange<'_>>> {
+    let version = e.aggregate_version;
+    let (deal, entries) = match e.r#type.as_str() {
+        "pipeline.deal.created" => {
+            let p: ev::DealCreated = decode(e)?;
+            let deal = p.deal.unwrap_or_default();
+            let to = p.stage.map(|s| s.id).filter(|s| !s.is_empty());
+            let to = to.unwrap_or_else(|| deal.stage_id.clone());
+            let at = deal.create_time.as_ref().and_then(time::from_timestamp);
+            let entry = Entry {
+                version,
+                from: None,
+                to,
+                at: at.unwrap_or_else(|| occurred(e)),
+            };
+            (deal, vec![entry])
+        }
+        "pipeline.deal.stage_changed" => {
+            let p: ev::DealStageChanged = decode(e)?;
+            let deal = p.deal.unwrap_or_default();
+            let at = p.moved_at.as_ref().and_then(time::from_timestamp);
+            let entry = Entry {
+                version,
+                from: p.from_stage.map(|s| s.id),
+                to: p.to_stage.map(|s| s.id).unwrap_or_else(|| deal.stage_id.clone()),
+                at: at.unwrap_or_else(|| occurred(e)),
+            };
+            (deal, vec![entry])
+        }
+        "pipeline.deal.imported" => {
+            // An imported deal arrives at version 1 with its whole history:
+            // the entries take versions up to 0, below every live move's.
+            let p: ev::DealImported = decode(e)?;
+            let deal = p.deal.unwrap_or_default();
+            let n = p.history.len() as i64;
+            let entries = p
+                .history
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| Entry {
+                    version: i as i64 + 1 - n,
+                    from: Some(t.from_stage_id),
+                    at: t
+                        .moved_at
+                        .as_ref()
+                        .and_then(time::from_timestamp)
+                        .unwrap_or_else(|| occurred(e)),
+                    to: t.to_stage_id,
+                })
+                .collect();
+            (deal, entries)
+        }
+        "pipeline.deal.updated" => (decode::<ev::DealUpdated>(e)?.deal.unwrap_or_default(), Vec::new()),
+        "pipeline.deal.won" => (decode::<ev::DealWon>(e)?.deal.unwrap_or_default(), Vec::new()),
+        "pipeline.deal.lost" => (decode::<ev::DealLost>(e)?.deal.unwrap_or_default(), Vec::new()),
+        "pipeline.deal.reopened" => (decode::<ev::DealReopened>(e)?.deal.unwrap_or_default(), Vec::new()),
+        _ => return Ok(None),
+    };
+    Ok(Some(DealChange { e, deal, entries }))
 }
 
 /// Which read model an event made stale.
@@ -162,27 +198,44 @@ impl Touched {
     }
 }
 
-/// Appends `t` to the change log, in the transaction that wrote the rows.
-pub async fn log_change(txn: &impl ConnectionTrait, tenant: &str, t: Touched) -> anyhow::Result<()> {
-    if t.pipeline_id.is_empty() {
+/// Appends `touched` to the change log, in the transaction that wrote the rows.
+pub async fn log_changes(txn: &impl ConnectionTrait, tenant: &str, touched: Vec<Touched>) -> anyhow::Result<()> {
+    let touched: Vec<Touched> = touched.into_iter().filter(|t| !t.pipeline_id.is_empty()).collect();
+    if touched.is_empty() {
         return Ok(());
     }
     let at = time::now_micros();
     if txn.get_database_backend() == DatabaseBackend::Postgres {
-        let sql = "INSERT INTO analytics_changes (txid, tenant_id, pipeline_id, scope, deal_id, at) \
-                   VALUES (pg_current_xact_id()::text::bigint, $1, $2, $3, $4, $5)";
-        let values: [sea_orm::Value; 5] = [
-            tenant.into(),
-            t.pipeline_id.into(),
-            t.scope.into(),
-            t.deal_id.into(),
-            at.into(),
-        ];
+        // The writer's transaction id is the row's position in the log.
+        let mut sql =
+            String::from("INSERT INTO analytics_changes (txid, tenant_id, pipeline_id, scope, deal_id, at) VALUES ");
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(touched.len() * 5);
+        for (i, t) in touched.into_iter().enumerate() {
+            let n = i * 5;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(pg_current_xact_id()::text::bigint, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
+            values.extend([
+                tenant.into(),
+                t.pipeline_id.into(),
+                t.scope.into(),
+                t.deal_id.into(),
+                at.into(),
+            ]);
+        }
         txn.execute_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values))
             .await?;
         return Ok(());
     }
-    change::Entity::insert(change::ActiveModel {
+    let rows = touched.into_iter().map(|t| change::ActiveModel {
         seq: NotSet,
         txid: Set(None),
         tenant_id: Set(tenant.to_owned()),
@@ -190,9 +243,8 @@ pub async fn log_change(txn: &impl ConnectionTrait, tenant: &str, t: Touched) ->
         scope: Set(t.scope),
         deal_id: Set(t.deal_id),
         at: Set(at),
-    })
-    .exec_without_returning(txn)
-    .await?;
+    });
+    change::Entity::insert_many(rows).exec_without_returning(txn).await?;
     Ok(())
 }
 
@@ -317,80 +369,135 @@ where
     Ok(())
 }
 
-/// Stores the deal's stage entries (each once), and its snapshot unless a
-/// newer one is stored; nothing once the deal is deleted.
-async fn put_deal(
-    txn: &DatabaseTransaction,
-    e: &EventEnvelope,
-    d: &Deal,
-    entries: Vec<Entry>,
-) -> anyhow::Result<Option<Touched>> {
-    let tenant = e.tenant_id.as_str();
-    let id = if d.id.is_empty() {
-        e.aggregate_id.clone()
-    } else {
-        d.id.clone()
-    };
-    let stored = deal::Entity::find_by_id((tenant.to_owned(), id.clone()))
-        .one(txn)
-        .await?;
-    if stored.as_ref().is_some_and(|s| s.deleted) {
-        return Ok(None);
+/// Stores each deal's stage entries (each once), and its snapshot unless a
+/// newer one is stored; nothing once the deal is deleted. The changes apply
+/// in order, as one event after another would, in four statements: the
+/// stored deals read, the entries, the snapshots and the change log written.
+async fn put_deals(txn: &DatabaseTransaction, changes: Vec<DealChange<'_>>) -> anyhow::Result<()> {
+    use sea_orm::sea_query::ExprTrait as _;
+    // Per tenant (a batch is nearly always one tenant's).
+    let mut by_tenant: BTreeMap<&str, Vec<DealChange<'_>>> = BTreeMap::new();
+    for c in changes {
+        by_tenant.entry(c.e.tenant_id.as_str()).or_default().push(c);
     }
-    let rows: Vec<_> = entries
-        .into_iter()
-        .map(|t| {
-            transition::Model {
-                tenant_id: tenant.to_owned(),
-                deal_id: id.clone(),
-                aggregate_version: t.version,
-                pipeline_id: d.pipeline_id.clone(),
-                from_stage_id: t.from.filter(|f| !f.is_empty()),
-                to_stage_id: t.to,
-                at: t.at,
+    for (tenant, changes) in by_tenant {
+        let id_of = |c: &DealChange<'_>| {
+            if c.deal.id.is_empty() {
+                c.e.aggregate_id.clone()
+            } else {
+                c.deal.id.clone()
             }
-            .into_active_model()
-        })
-        .collect();
-    if !rows.is_empty() {
+        };
+        let ids: BTreeSet<String> = changes.iter().map(id_of).collect();
+        // (deleted, version) of each deal as stored, then as the changes leave it.
+        let mut state: HashMap<String, (bool, i64)> = HashMap::with_capacity(ids.len());
+        for chunk in ids.iter().cloned().collect::<Vec<_>>().chunks(500) {
+            let stored = deal::Entity::find()
+                .filter(deal::Column::TenantId.eq(tenant))
+                .filter(deal::Column::Id.is_in(chunk.iter().cloned()))
+                .all(txn)
+                .await?;
+            state.extend(stored.into_iter().map(|d| (d.id, (d.deleted, d.version))));
+        }
+        let (mut entries, mut snapshots, mut touched) = (Vec::new(), BTreeMap::new(), BTreeMap::new());
+        for c in changes {
+            let id = id_of(&c);
+            let (deleted, stored_version) = state.get(&id).copied().unwrap_or((false, i64::MIN));
+            if deleted {
+                continue;
+            }
+            let e = c.e;
+            let d = &c.deal;
+            entries.extend(c.entries.into_iter().map(|t| {
+                transition::Model {
+                    tenant_id: tenant.to_owned(),
+                    deal_id: id.clone(),
+                    aggregate_version: t.version,
+                    pipeline_id: d.pipeline_id.clone(),
+                    from_stage_id: t.from.filter(|f| !f.is_empty()),
+                    to_stage_id: t.to,
+                    at: t.at,
+                }
+                .into_active_model()
+            }));
+            touched.insert(id.clone(), d.pipeline_id.clone());
+            if stored_version > e.aggregate_version {
+                continue;
+            }
+            state.insert(id.clone(), (false, e.aggregate_version));
+            let amount = d.amount.as_ref().and_then(money::to_minor);
+            let row = deal::Model {
+                tenant_id: tenant.to_owned(),
+                id: id.clone(),
+                pipeline_id: d.pipeline_id.clone(),
+                stage_id: d.stage_id.clone(),
+                status: d.status,
+                title: d.title.clone(),
+                owner_id: d.owner_id.clone(),
+                amount_minor: amount.as_ref().map(|a| a.1),
+                currency: amount.map(|a| a.0),
+                expected_close_day: d.expected_close_date.as_ref().and_then(money::date_to_day),
+                create_time: d
+                    .create_time
+                    .as_ref()
+                    .and_then(time::from_timestamp)
+                    .unwrap_or_else(|| occurred(e)),
+                closed_at: d.closed_at.as_ref().and_then(time::from_timestamp),
+                version: e.aggregate_version,
+                deleted: false,
+            };
+            snapshots.insert(id, row.into_active_model());
+        }
         // A duplicate (the same version, or the same entry under another
         // version: a live move a rebuild already brought) changes nothing.
-        transition::Entity::insert_many(rows)
-            .on_conflict(OnConflict::new().do_nothing().to_owned())
-            .exec_without_returning(txn)
-            .await?;
+        for chunk in entries.chunks(1000) {
+            transition::Entity::insert_many(chunk.to_vec())
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
+                .exec_without_returning(txn)
+                .await?;
+        }
+        // The newest snapshot of each deal; the guard keeps a newer one, or a
+        // tombstone, that another consumer committed meanwhile.
+        let snapshots: Vec<_> = snapshots.into_values().collect();
+        for chunk in snapshots.chunks(500) {
+            let version = |table: sea_orm::sea_query::DynIden| Expr::col((table, deal::Column::Version));
+            deal::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([deal::Column::TenantId, deal::Column::Id])
+                        .update_columns([
+                            deal::Column::PipelineId,
+                            deal::Column::StageId,
+                            deal::Column::Status,
+                            deal::Column::Title,
+                            deal::Column::OwnerId,
+                            deal::Column::AmountMinor,
+                            deal::Column::Currency,
+                            deal::Column::ExpectedCloseDay,
+                            deal::Column::CreateTime,
+                            deal::Column::ClosedAt,
+                            deal::Column::Version,
+                        ])
+                        .action_and_where(
+                            version(deal::Entity.into_iden())
+                                .lte(version(Alias::new("excluded").into_iden()))
+                                .and(Expr::col((deal::Entity, deal::Column::Deleted)).eq(false)),
+                        )
+                        .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await?;
+        }
+        let touched = touched
+            .into_iter()
+            .map(|(id, pipeline_id)| Touched {
+                pipeline_id,
+                scope: change::scope::DEAL,
+                deal_id: Some(id),
+            })
+            .collect();
+        log_changes(txn, tenant, touched).await?;
     }
-    let touched = Touched {
-        pipeline_id: d.pipeline_id.clone(),
-        scope: change::scope::DEAL,
-        deal_id: Some(id.clone()),
-    };
-    if stored.as_ref().is_some_and(|s| s.version > e.aggregate_version) {
-        return Ok(Some(touched));
-    }
-    let amount = d.amount.as_ref().and_then(money::to_minor);
-    let row = deal::Model {
-        tenant_id: tenant.to_owned(),
-        id,
-        pipeline_id: d.pipeline_id.clone(),
-        stage_id: d.stage_id.clone(),
-        status: d.status,
-        title: d.title.clone(),
-        owner_id: d.owner_id.clone(),
-        amount_minor: amount.as_ref().map(|a| a.1),
-        currency: amount.map(|a| a.0),
-        expected_close_day: d.expected_close_date.as_ref().and_then(money::date_to_day),
-        create_time: d
-            .create_time
-            .as_ref()
-            .and_then(time::from_timestamp)
-            .unwrap_or_else(|| occurred(e)),
-        closed_at: d.closed_at.as_ref().and_then(time::from_timestamp),
-        version: e.aggregate_version,
-        deleted: false,
-    };
-    save(txn, stored.is_some(), row.into_active_model()).await?;
-    Ok(Some(touched))
+    Ok(())
 }
 
 /// Leaves a tombstone for the deal and drops its transitions (its stays).

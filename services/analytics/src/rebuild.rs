@@ -13,7 +13,7 @@ use tokio_stream::StreamExt;
 
 use crate::{
     entity::{change, deal, pipeline, stage, tenant, transition},
-    projection::{Projector, Touched, log_change},
+    projection::{Projector, Touched, log_changes},
     source::{PipelineSource, peer},
 };
 
@@ -101,7 +101,7 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
             scope: change::scope::ALL,
             deal_id: None,
         };
-        log_change(&txn, tenant, all).await.map_err(ApiError::Internal)?;
+        log_changes(&txn, tenant, vec![all]).await.map_err(ApiError::Internal)?;
     }
     txn.commit().await?;
     Ok(done)

@@ -144,7 +144,7 @@ async fn live_moves_reach_the_funnel_and_a_rebuild_restores_it(backend: Backend)
         scope: crm_analytics::entity::change::scope::ALL,
         deal_id: None,
     };
-    crm_analytics::projection::log_change(&db, "acme", reload)
+    crm_analytics::projection::log_changes(&db, "acme", vec![reload])
         .await
         .unwrap();
     assert!(

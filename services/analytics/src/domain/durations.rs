@@ -13,8 +13,12 @@ pub struct Gather<'a> {
     h: &'a History,
     period: Period,
     now: i64,
-    /// Lengths of the stays that ended in the period (µs), in no order.
-    pub ended: Vec<Vec<i64>>,
+    /// Lengths of the stays that ended in the period in whole seconds, in
+    /// no order (a rank of whole seconds is the whole seconds of the rank:
+    /// truncation keeps the order, and 4 bytes a stay halve the memory).
+    pub ended: Vec<Vec<u32>>,
+    /// The exact sum of those lengths (µs), for the mean.
+    pub ended_sum: Vec<i128>,
     /// The stays still open: how many, the sum and the largest of their ages (µs).
     pub open: Vec<(i64, i128, i64)>,
 }
@@ -28,6 +32,7 @@ impl<'a> Gather<'a> {
             period,
             now: v.now,
             ended: vec![Vec::new(); n],
+            ended_sum: vec![0; n],
             open: vec![(0, 0, 0); n],
         }
     }
@@ -36,6 +41,9 @@ impl<'a> Gather<'a> {
     pub fn merge(mut self, other: Self) -> Self {
         for (a, b) in self.ended.iter_mut().zip(other.ended) {
             a.extend(b);
+        }
+        for (a, b) in self.ended_sum.iter_mut().zip(other.ended_sum) {
+            *a += b;
         }
         for (a, b) in self.open.iter_mut().zip(other.open) {
             *a = (a.0 + b.0, a.1 + b.1, a.2.max(b.2));
@@ -57,28 +65,31 @@ impl<'a> Gather<'a> {
         if d.last_entered < period.from || d.first_entered >= period.to {
             return;
         }
-        for st in stays {
-            let Some(exit) = st.exited.filter(|&t| period.contains(t)) else {
+        for pair in stays.windows(2) {
+            let (st, exit) = (pair[0], pair[1].entered);
+            if !period.contains(exit) {
                 continue;
-            };
+            }
             if let Some(p) = self.h.position(st.stage) {
-                self.ended[p].push(exit - st.entered);
+                let micros = exit - st.entered;
+                self.ended[p].push(u32::try_from(micros / SECOND).unwrap_or(u32::MAX));
+                self.ended_sum[p] += i128::from(micros);
             }
         }
     }
 }
 
-/// The p50 of `ended` stay lengths, in seconds (reorders them).
-pub fn p50_seconds(ended: &mut [i64]) -> i64 {
-    select_rank(ended, 1, 2) / SECOND
+/// The p50 of `ended` stay lengths in whole seconds (reorders them).
+pub fn p50_seconds(ended: &mut [u32]) -> i64 {
+    i64::from(select_rank(ended, 1, 2))
 }
 
-/// The mean in seconds (exact sums, so the order does not matter).
-fn mean_seconds(micros: &[i64]) -> f64 {
-    if micros.is_empty() {
+/// The mean in seconds of `count` stays lasting `sum` µs in all.
+fn mean_seconds(sum: i128, count: usize) -> f64 {
+    if count == 0 {
         return 0.0;
     }
-    micros.iter().map(|&m| i128::from(m)).sum::<i128>() as f64 / micros.len() as f64 / SECOND as f64
+    sum as f64 / count as f64 / SECOND as f64
 }
 
 /// GetStageDurations over `v`: every stage in board order.
@@ -91,14 +102,14 @@ pub fn durations<'a>(v: &View<'a>, period: Period) -> pb::GetStageDurationsRespo
     let stages = v
         .stages()
         .iter()
-        .zip(g.ended.iter_mut().zip(&g.open))
-        .map(|(s, (ended, &(open, open_sum, open_max)))| pb::StageDuration {
+        .zip(g.ended.iter_mut().zip(&g.ended_sum).zip(&g.open))
+        .map(|(s, ((ended, &sum), &(open, open_sum, open_max)))| pb::StageDuration {
             stage_id: s.id.clone(),
             stage_name: s.name.clone(),
             count: ended.len() as i64,
-            mean_seconds: mean_seconds(ended),
+            mean_seconds: mean_seconds(sum, ended.len()),
             p50_seconds: p50_seconds(ended),
-            p90_seconds: select_rank(ended, 9, 10) / SECOND,
+            p90_seconds: i64::from(select_rank(ended, 9, 10)),
             open_count: open,
             open_mean_age_seconds: if open == 0 {
                 0.0

@@ -112,15 +112,18 @@ fn bucket_start(d: NaiveDate, quarters: bool) -> NaiveDate {
 }
 
 /// GetForecast over `v`.
-pub fn forecast(v: &View, q: &Query) -> pb::GetForecastResponse {
+pub fn forecast<'a>(v: &View<'a>, q: &Query) -> pb::GetForecastResponse {
     let p_win = p_win(v, q.since, q.min_sample);
-    let mut buckets = BTreeMap::<(NaiveDate, Key), (i128, Vec<(&str, i128, i32, f64)>)>::new();
     let in_range = |d: NaiveDate| q.from <= d && d <= q.to;
     let micros = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_micros());
     let (from_us, to_us) = (micros(q.from), micros(q.to) + super::DAY);
-    for (d, _) in v.deals() {
-        let Some((currency, minor)) = d.amount() else { continue };
-        let minor = &minor;
+    // Per (bucket, currency): the committed sum and the open deals, each
+    // with its amount, stage probability and p_win. The fold keeps the deals'
+    // order (chunks are joined left to right), so the answer is the same
+    // on any number of cores.
+    type Buckets<'a> = BTreeMap<(NaiveDate, Key), (i128, Vec<(&'a Deal, i128, i32, f64)>)>;
+    let add = |buckets: &mut Buckets<'a>, d: &'a Deal, _: &'a [Stay]| {
+        let Some((currency, minor)) = d.amount() else { return };
         let key = |day: NaiveDate| (bucket_start(day, q.quarters), currency);
         match d.status {
             DealStatus::Won => {
@@ -128,23 +131,35 @@ pub fn forecast(v: &View, q: &Query) -> pb::GetForecastResponse {
                 let inside = d.closed_at.filter(|t| (from_us..to_us).contains(t));
                 let day = inside.and_then(DateTime::from_timestamp_micros).map(|t| t.date_naive());
                 if let Some(day) = day.filter(|&day| in_range(day)) {
-                    buckets.entry(key(day)).or_default().0 += i128::from(*minor);
+                    buckets.entry(key(day)).or_default().0 += i128::from(minor);
                 }
             }
             DealStatus::Open => {
                 let Some(day) = d.expected_close.filter(|&day| in_range(day)) else {
-                    continue;
+                    return;
                 };
                 let at = v.h.position(d.stage);
                 let prob = at.map(|p| &v.stages()[p]).filter(|s| s.kind == StageKind::Open);
                 let prob = prob.map_or(0, |s| s.probability);
                 let p = at.map_or(f64::from(prob) / 100.0, |at| p_win[at]);
-                let entry = (v.h.text(d).id.as_str(), i128::from(*minor), prob, p);
-                buckets.entry(key(day)).or_default().1.push(entry);
+                buckets
+                    .entry(key(day))
+                    .or_default()
+                    .1
+                    .push((d, i128::from(minor), prob, p));
             }
             _ => {}
         }
-    }
+    };
+    let merge = |mut a: Buckets<'a>, b: Buckets<'a>| {
+        for (k, (committed, open)) in b {
+            let e = a.entry(k).or_default();
+            e.0 += committed;
+            e.1.extend(open);
+        }
+        a
+    };
+    let buckets = v.fold(Buckets::new, add, merge);
     // In date, then currency code order.
     let buckets: BTreeMap<_, _> = buckets
         .into_iter()
@@ -156,7 +171,7 @@ pub fn forecast(v: &View, q: &Query) -> pb::GetForecastResponse {
             // The simulation draws for the deals in id order, so the answer
             // depends on the seed only.
             if open.len() <= SIMULATED_DEALS {
-                open.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                open.sort_unstable_by(|a, b| v.h.text(a.0).id.cmp(&v.h.text(b.0).id));
             }
             let open = open.into_iter().map(|(_, m, prob, p)| (m, prob, p)).collect();
             reply(start, currency, &Bucket { committed, open }, q.seed)

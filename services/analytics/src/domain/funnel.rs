@@ -131,56 +131,123 @@ pub fn open_stages<'a>(v: &View<'a>) -> impl Iterator<Item = (usize, &'a Stage)>
     v.stages().iter().enumerate().filter(|(_, s)| s.kind == StageKind::Open)
 }
 
-/// GetFunnel over `v`.
-pub fn funnel<'a>(v: &View<'a>, period: Period) -> pb::GetFunnelResponse {
-    let n = v.stages().len();
-    let init = || Tally::<'a> {
-        flows: Flows::new(v, period),
-        current: vec![0_i64; n],
-        amounts: vec![BTreeMap::<Key, i128>::new(); n],
-        won: 0,
-        lost: 0,
-    };
-    let add = |t: &mut Tally<'a>, d: &'a Deal, stays: &'a [Stay]| {
-        t.flows.add(d, stays);
-        match d.status {
-            DealStatus::Open => {
-                let Some(p) = v.h.position(d.stage) else { return };
-                t.current[p] += 1;
-                if let Some((c, m)) = d.amount() {
-                    *t.amounts[p].entry(c).or_default() += i128::from(m);
+/// What GetFunnel counts: sums over the deals in view, so that a deal's
+/// share can be taken out and put back when it changes (the read models
+/// keep the counts of recent funnels current this way, see
+/// [`crate::cache`]) and the result is the same as counting again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    flows: Vec<Flow>,
+    current: Vec<i64>,
+    // Per board position and currency: open deals and their amount.
+    amounts: Vec<BTreeMap<Key, (i64, i128)>>,
+    won: i64,
+    lost: i64,
+}
+
+impl Counts {
+    fn new(n: usize) -> Self {
+        Self {
+            flows: vec![Flow::default(); n],
+            current: vec![0; n],
+            amounts: vec![BTreeMap::new(); n],
+            won: 0,
+            lost: 0,
+        }
+    }
+
+    /// Adds what `other` counted (`sign` 1), or takes it out (`sign` -1).
+    pub fn add(&mut self, other: &Self, sign: i64) {
+        for (a, b) in self.flows.iter_mut().zip(&other.flows) {
+            a.entered += sign * b.entered;
+            a.advanced += sign * b.advanced;
+            a.lost += sign * b.lost;
+        }
+        for (a, b) in self.current.iter_mut().zip(&other.current) {
+            *a += sign * b;
+        }
+        for (a, b) in self.amounts.iter_mut().zip(&other.amounts) {
+            for (c, (n, m)) in b {
+                let e = a.entry(*c).or_default();
+                *e = (e.0 + sign * n, e.1 + i128::from(sign) * m);
+                if e.0 == 0 {
+                    a.remove(c);
                 }
             }
-            DealStatus::Won if d.closed_at.is_some_and(|t| period.contains(t)) => t.won += 1,
-            DealStatus::Lost if d.closed_at.is_some_and(|t| period.contains(t)) => t.lost += 1,
+        }
+        self.won += sign * other.won;
+        self.lost += sign * other.lost;
+    }
+}
+
+/// What GetFunnel counts in one pass.
+struct Tally<'a> {
+    flows: Flows<'a>,
+    counts: Counts,
+}
+
+impl<'a> Tally<'a> {
+    fn new(v: &View<'a>, period: Period) -> Self {
+        Self {
+            flows: Flows::new(v, period),
+            counts: Counts::new(v.stages().len()),
+        }
+    }
+
+    fn add(&mut self, d: &Deal, stays: &[Stay]) {
+        self.flows.add(d, stays);
+        let (c, period) = (&mut self.counts, self.flows.period);
+        match d.status {
+            DealStatus::Open => {
+                let Some(p) = self.flows.h.position(d.stage) else {
+                    return;
+                };
+                c.current[p] += 1;
+                if let Some((currency, m)) = d.amount() {
+                    let e = c.amounts[p].entry(currency).or_default();
+                    *e = (e.0 + 1, e.1 + i128::from(m));
+                }
+            }
+            DealStatus::Won if d.closed_at.is_some_and(|t| period.contains(t)) => c.won += 1,
+            DealStatus::Lost if d.closed_at.is_some_and(|t| period.contains(t)) => c.lost += 1,
             _ => {}
         }
-    };
-    let merge = |mut a: Tally<'a>, b: Tally<'a>| -> Tally<'a> {
-        a.flows = a.flows.merge(b.flows);
-        for (x, y) in a.current.iter_mut().zip(b.current) {
-            *x += y;
+    }
+
+    fn merge(mut self, other: Self) -> Self {
+        self.flows = self.flows.merge(other.flows);
+        self.counts.add(&other.counts, 1);
+        self
+    }
+
+    fn finish(self) -> Counts {
+        Counts {
+            flows: self.flows.out,
+            ..self.counts
         }
-        for (x, y) in a.amounts.iter_mut().zip(b.amounts) {
-            for (c, m) in y {
-                *x.entry(c).or_default() += m;
-            }
-        }
-        a.won += b.won;
-        a.lost += b.lost;
-        a
-    };
-    let Tally {
-        flows,
-        current,
-        amounts,
-        won,
-        lost,
-    } = v.fold(init, add, merge);
-    let flows = flows.out;
+    }
+}
+
+/// What GetFunnel counts over `v` in `period`.
+pub fn counts(v: &View<'_>, period: Period) -> Counts {
+    v.fold(|| Tally::new(v, period), Tally::add, Tally::merge).finish()
+}
+
+/// What the deal `id` adds to [`counts`] over `v` (nothing when it is not in view).
+pub fn deal_counts(v: &View<'_>, period: Period, id: &str) -> Counts {
+    let mut t = Tally::new(v, period);
+    if let Some((d, stays)) = v.deal(id) {
+        t.add(d, stays);
+    }
+    t.finish()
+}
+
+/// The GetFunnel reply of `c`, counted over `v`.
+pub fn reply(v: &View<'_>, c: &Counts) -> pb::GetFunnelResponse {
     let stages = open_stages(v)
         .map(|(at, s)| {
-            let f = flows[at];
+            let f = c.flows[at];
+            let sums: BTreeMap<Key, i128> = c.amounts[at].iter().map(|(k, (_, m))| (*k, *m)).collect();
             pb::FunnelStage {
                 stage_id: s.id.clone(),
                 stage_name: s.name.clone(),
@@ -188,26 +255,22 @@ pub fn funnel<'a>(v: &View<'a>, period: Period) -> pb::GetFunnelResponse {
                 advanced: f.advanced,
                 lost: f.lost,
                 conversion_rate: f.conversion_rate(),
-                current_count: current[at],
-                current_amount: money::totals(&named(v, &amounts[at])),
+                current_count: c.current[at],
+                current_amount: money::totals(&named(v, &sums)),
             }
         })
         .collect();
     pb::GetFunnelResponse {
         stages,
-        won,
-        lost,
-        win_rate: rate(won, won + lost),
+        won: c.won,
+        lost: c.lost,
+        win_rate: rate(c.won, c.won + c.lost),
     }
 }
 
-/// What GetFunnel counts in one pass.
-struct Tally<'a> {
-    flows: Flows<'a>,
-    current: Vec<i64>,
-    amounts: Vec<BTreeMap<Key, i128>>,
-    won: i64,
-    lost: i64,
+/// GetFunnel over `v`.
+pub fn funnel(v: &View<'_>, period: Period) -> pb::GetFunnelResponse {
+    reply(v, &counts(v, period))
 }
 
 /// Sums per currency key as sums per currency code (in code order).

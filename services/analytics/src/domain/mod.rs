@@ -160,15 +160,15 @@ pub struct Transition {
     pub at: i64,
 }
 
-/// An interval a deal spent in one stage, [entered, exited).
+/// An interval a deal spent in one stage, [entered, exited): a stay ends
+/// when the deal's next stay begins (16 bytes, so a pass over five million
+/// stays reads half the memory it would with the exit stored).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stay {
-    /// The stage.
-    pub stage: Key,
     /// When it began (µs).
     pub entered: i64,
-    /// When it ended (µs); `None` for the current stay.
-    pub exited: Option<i64>,
+    /// The stage.
+    pub stage: Key,
 }
 
 /// A half-open time interval [from, to) in µs.
@@ -338,13 +338,10 @@ impl History {
     /// stay i is [t_i.at, t_{i+1}.at) in t_i's stage.
     pub fn stays(&mut self, mut ts: Vec<Transition>) -> Vec<Stay> {
         ts.sort_by_key(|t| (t.at, t.version));
-        let exits: Vec<Option<i64>> = ts.iter().skip(1).map(|t| Some(t.at)).chain([None]).collect();
         ts.into_iter()
-            .zip(exits)
-            .map(|(t, exited)| Stay {
+            .map(|t| Stay {
                 stage: self.key(&t.to_stage_id),
                 entered: t.at,
-                exited,
             })
             .collect()
     }
@@ -436,6 +433,17 @@ impl<'a> View<'a> {
         &self.h.stages
     }
 
+    /// Whether `d` is in view.
+    pub fn sees(&self, d: &Deal) -> bool {
+        self.owner_key.is_none_or(|o| d.owner == o)
+    }
+
+    /// The deal `id` with its stays, if it is in view.
+    pub fn deal(&self, id: &str) -> Option<(&'a Deal, &'a [Stay])> {
+        let d = &self.h.deals[*self.h.index.get(id)?];
+        self.sees(d).then(|| (d, self.h.stays_of(d)))
+    }
+
     /// The deals in view, each with its stays.
     pub fn deals(&self) -> impl Iterator<Item = (&'a Deal, &'a [Stay])> + 'a {
         let (h, owner) = (self.h, self.owner_key);
@@ -478,9 +486,9 @@ impl<'a> View<'a> {
 
 /// The value at rank ceil(num/den x n) of `values` in sorted order (nearest
 /// rank), found by selection (linear time; `values` is reordered); 0 when empty.
-pub fn select_rank(values: &mut [i64], num: usize, den: usize) -> i64 {
+pub fn select_rank<T: Ord + Copy + Default>(values: &mut [T], num: usize, den: usize) -> T {
     if values.is_empty() {
-        return 0;
+        return T::default();
     }
     let rank = (num * values.len()).div_ceil(den).max(1).min(values.len());
     *values.select_nth_unstable(rank - 1).1
@@ -516,7 +524,12 @@ mod tests {
     fn stays_follow_time_then_version_whatever_the_arrival_order() {
         let mut h = History::new(Vec::new());
         let s = h.stays(vec![t(3, "c", 10), t(1, "a", 0), t(2, "b", 10)]);
-        let got: Vec<_> = s.iter().map(|s| (h.stage_id(s.stage), s.entered, s.exited)).collect();
+        let exits = s.iter().skip(1).map(|n| Some(n.entered)).chain([None]);
+        let got: Vec<_> = s
+            .iter()
+            .zip(exits)
+            .map(|(s, x)| (h.stage_id(s.stage), s.entered, x))
+            .collect();
         assert_eq!(got, [("a", 0, Some(10)), ("b", 10, Some(10)), ("c", 10, None)]);
     }
 
@@ -576,6 +589,6 @@ mod tests {
             sorted.sort_unstable();
             assert_eq!(select_rank(&mut shuffled, num, den), nearest_rank(&sorted, num, den));
         }
-        assert_eq!(select_rank(&mut [], 1, 2), 0);
+        assert_eq!(select_rank::<i64>(&mut [], 1, 2), 0);
     }
 }

@@ -8,7 +8,8 @@ use super::{
     parse::{self, Scope},
 };
 use crate::{
-    domain::{DAY, View, bottlenecks, durations, forecast, funnel, owners, velocity},
+    cache::Snapshot,
+    domain::{DAY, View, bottlenecks, durations, forecast, owners, velocity},
     store,
 };
 
@@ -22,13 +23,24 @@ impl Analytics {
         scope: Scope,
         report: impl FnOnce(View<'_>) -> R + Send + 'static,
     ) -> ApiResult<R> {
+        self.with_snapshot(caller, scope, move |s, owner, now| report(s.history().view(owner, now)))
+            .await
+    }
+
+    /// Like [`Self::report`], with the read model itself.
+    async fn with_snapshot<R: Send + 'static>(
+        &self,
+        caller: &Caller,
+        scope: Scope,
+        report: impl FnOnce(&Snapshot, Option<&str>, i64) -> R + Send + 'static,
+    ) -> ApiResult<R> {
         self.catch_up.ensure(&caller.tenant_id).await?;
         let snapshot = self.models.read(&caller.tenant_id, &scope.pipeline_id).await?;
         if snapshot.history().stages().is_empty() {
             return Err(ApiError::not_found("pipeline", scope.pipeline_id));
         }
         let now = time::now_micros();
-        tokio::task::spawn_blocking(move || report(snapshot.history().view(scope.owner.as_deref(), now)))
+        tokio::task::spawn_blocking(move || report(&snapshot, scope.owner.as_deref(), now))
             .await
             .map_err(|e| ApiError::Internal(e.into()))
     }
@@ -42,7 +54,8 @@ impl Analytics {
         let scope = parse::scope(&mut v, &req.pipeline_id, &req.owner_id);
         let period = parse::period(&mut v, req.period.as_ref());
         let period = v.finish_with(period)?;
-        self.report(&caller, scope, move |v| funnel::funnel(&v, period)).await
+        self.with_snapshot(&caller, scope, move |s, owner, now| s.funnel(owner, period, now))
+            .await
     }
 
     pub(super) async fn get_stage_durations(

@@ -19,7 +19,10 @@ use tonic::Code;
 use super::{
     checks,
     harness::{Suite, assert_bad_field, money, period, suite, token_of},
-    history::{D, D1, D2, D3, D5, D6, D7, LEAD, P, Snap, T0, created, envelope, history, imported, scrambled, stages},
+    history::{
+        D, D1, D2, D3, D5, D6, D7, LEAD, P, QUAL, Snap, T0, created, envelope, history, imported, moved, scrambled,
+        stages,
+    },
 };
 
 async fn funnel_of(s: &mut Suite, tenant: &str) -> pb::GetFunnelResponse {
@@ -54,6 +57,47 @@ async fn duplicated_and_scrambled_events_give_the_same_numbers(backend: Backend)
         .get_forecast(authed(&token_of("globex"), checks::forecast_request(5, 1)))
         .await;
     assert_eq!(a.unwrap().into_inner(), g.unwrap().into_inner());
+}
+
+async fn events_applied_in_batches_give_the_same_numbers(backend: Backend) {
+    let Some(mut s) = suite(backend, "batches").await else {
+        return;
+    };
+    // The RabbitMQ consumer applies the deliveries that are ready together
+    // in one transaction: in order, and scrambled with duplicates (some in
+    // the same batch), with batches of deal events only and mixed ones.
+    s.deliver_in_batches(&history("acme"), 4).await;
+    let mut twice = scrambled("globex");
+    twice.extend(twice.clone().into_iter().rev());
+    s.deliver_in_batches(&twice, 7).await;
+    // Every deal event at once (after the rest): several snapshots of one
+    // deal, out of order, in one batch.
+    let (deals, rest): (Vec<_>, Vec<_>) = scrambled("initech")
+        .into_iter()
+        .partition(|e| e.r#type.starts_with("pipeline.deal.") && e.r#type != "pipeline.deal.deleted");
+    s.deliver(&rest).await;
+    s.deliver_in_batches(&deals, 1000).await;
+    for tenant in ["acme", "globex", "initech"] {
+        checks::all(&mut s, tenant).await;
+    }
+    // One batch holding a deal's move before its creation: the newer
+    // snapshot stays, whatever the order.
+    let board: Vec<_> = history("umbrella")
+        .into_iter()
+        .filter(|e| e.r#type.starts_with("pipeline.pipeline."))
+        .collect();
+    s.deliver(&board).await;
+    let d = Snap::new(D7, "ann", money("EUR", 100, 0), LEAD, T0 + D, None);
+    let mut batch = moved("umbrella", &d.moved(QUAL, T0 + 2 * D), LEAD, 2, T0 + 2 * D);
+    batch.push(created("umbrella", &d, T0 + D));
+    s.deliver_in_batches(&batch, 10).await;
+    let f = funnel_of(&mut s, "umbrella").await;
+    let now: Vec<_> = f
+        .stages
+        .iter()
+        .map(|st| (st.stage_id.as_str(), st.current_count))
+        .collect();
+    assert_eq!(now, [(LEAD, 0), (QUAL, 1)]);
 }
 
 async fn a_tenant_never_sees_another_tenants_pipeline(backend: Backend) {
@@ -365,6 +409,7 @@ crm_kit::backend_tests!(
     the_read_model_follows_every_commit_even_one_that_commits_late,
     an_imported_history_gives_the_same_numbers_as_live_events,
     duplicated_and_scrambled_events_give_the_same_numbers,
+    events_applied_in_batches_give_the_same_numbers,
     a_tenant_never_sees_another_tenants_pipeline,
     a_newer_pipeline_version_replaces_the_stages_and_an_older_one_is_ignored,
     a_deleted_deal_leaves_every_report_and_late_events_do_not_bring_it_back,

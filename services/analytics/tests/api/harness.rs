@@ -3,7 +3,7 @@
 
 use crm_analytics::projection::{CONSUMER, Projector};
 use crm_kit::{
-    bus::inbox::{Applied, apply_once},
+    bus::inbox::{Applied, apply_batch, apply_once},
     server::Serve,
     testing::{Backend, TestDatabase, TestServer, token},
 };
@@ -58,6 +58,17 @@ impl Suite {
             apply_once(&self.db, CONSUMER, e, &Projector)
                 .await
                 .expect("apply event");
+        }
+    }
+
+    /// Applies `events` in the given order, `size` at a time in one
+    /// transaction each, as the RabbitMQ consumer applies what is ready.
+    pub async fn deliver_in_batches(&self, events: &[EventEnvelope], size: usize) {
+        for batch in events.chunks(size) {
+            let batch: Vec<&EventEnvelope> = batch.iter().collect();
+            apply_batch(&self.db, CONSUMER, &batch, &Projector)
+                .await
+                .expect("apply batch");
         }
     }
 

@@ -6,7 +6,7 @@
 use std::{sync::Arc, time::Duration};
 
 use crm_proto::events::v1::EventEnvelope;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use lapin::{
     BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind,
     message::Delivery,
@@ -151,24 +151,29 @@ impl Publisher for AmqpPublisher {
             return (0, Some(PublishError::Unavailable("no channel".into())));
         };
         // Everything is sent first, then the confirms are awaited in order:
-        // one round trip per batch instead of one per message.
+        // one round trip per batch instead of one per message. A publish
+        // hands its frames to lapin's I/O loop on its first poll and then
+        // waits for them to be written; `join_all` of up to 30 futures polls
+        // them in order, so a group is queued in order and waited for once.
         let mut confirms = Vec::with_capacity(messages.len());
         let mut failure = None;
-        for message in messages {
-            let sent = channel
-                .basic_publish(
+        'send: for group in messages.chunks(PUBLISH_GROUP) {
+            let sends = group.iter().map(|message| {
+                channel.basic_publish(
                     self.config.exchange.as_str().into(),
                     message.routing_key.as_str().into(),
                     BasicPublishOptions::default(),
                     &message.body,
                     properties(message),
                 )
-                .await;
-            match sent {
-                Ok(confirm) => confirms.push(confirm),
-                Err(e) => {
-                    failure = Some(PublishError::Unavailable(e.to_string()));
-                    break;
+            });
+            for sent in futures_util::future::join_all(sends).await {
+                match sent {
+                    Ok(confirm) => confirms.push(confirm),
+                    Err(e) => {
+                        failure = Some(PublishError::Unavailable(e.to_string()));
+                        break 'send;
+                    }
                 }
             }
         }
@@ -193,6 +198,12 @@ impl Publisher for AmqpPublisher {
     }
 }
 
+/// Publishes queued at once (at most 30: `join_all` polls that many in order).
+const PUBLISH_GROUP: usize = 25;
+
+/// Deliveries applied in one transaction at most.
+const BATCH: usize = 16;
+
 /// One consuming service's subscription on RabbitMQ.
 #[derive(Clone)]
 pub struct AmqpConsumer {
@@ -209,13 +220,13 @@ pub struct AmqpConsumer {
 }
 
 impl AmqpConsumer {
-    /// A consumer with a prefetch of 32 and a delivery limit of 5.
+    /// A consumer with a prefetch of 64 and a delivery limit of 5.
     pub fn new(config: AmqpConfig, service: &str, bindings: &[&str]) -> Self {
         Self {
             config,
             service: service.to_owned(),
             bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
-            prefetch: 32,
+            prefetch: 64,
             delivery_limit: 5,
         }
     }
@@ -320,27 +331,73 @@ impl AmqpConsumer {
             )
             .await?;
         tracing::info!(queue = %queue, "consuming events");
-        // Up to `prefetch` events are applied at once, each in its own
-        // transaction: handlers are idempotent and order-tolerant, and a
-        // conflict between two of them rolls one back to be redelivered.
-        let limit = usize::from(self.prefetch.max(1));
+        // The deliveries ready together (up to BATCH) are applied in one
+        // transaction, and up to `prefetch / BATCH` such batches at once:
+        // handlers are idempotent and order-tolerant, and a batch that
+        // fails (a conflict with another, or one bad event) is applied
+        // again event by event.
+        let batches = usize::from(self.prefetch.max(1)).div_ceil(BATCH);
         deliveries
-            .try_for_each_concurrent(limit, |delivery| async move {
-                self.process(db, handler, delivery).await.map(|_| ())
-            })
+            .ready_chunks(BATCH)
+            .map(|chunk| chunk.into_iter().collect::<lapin::Result<Vec<Delivery>>>())
+            .try_for_each_concurrent(batches, |chunk| self.process_batch(db, handler, chunk))
             .await
     }
 
-    async fn process(&self, db: &DatabaseConnection, handler: &dyn Handler, delivery: Delivery) -> lapin::Result<bool> {
-        let Ok(event) = EventEnvelope::decode(delivery.data.as_slice()) else {
-            tracing::error!(service = %self.service, "undecodable message dead-lettered");
-            return delivery
-                .nack(BasicNackOptions {
-                    requeue: false,
-                    ..Default::default()
-                })
-                .await;
-        };
+    /// Applies `deliveries` in one transaction, or one by one if that fails.
+    async fn process_batch(
+        &self,
+        db: &DatabaseConnection,
+        handler: &dyn Handler,
+        deliveries: Vec<Delivery>,
+    ) -> lapin::Result<()> {
+        let mut decoded = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            match EventEnvelope::decode(delivery.data.as_slice()) {
+                Ok(event) => decoded.push((delivery, event)),
+                Err(_) => {
+                    tracing::error!(service = %self.service, "undecodable message dead-lettered");
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: false,
+                            ..Default::default()
+                        })
+                        .await?;
+                }
+            }
+        }
+        if decoded.len() > 1 {
+            // In record order, so that concurrent batches take row locks in
+            // one order (the sort is stable: a record's events keep theirs).
+            decoded.sort_by(|a, b| a.1.aggregate_id.cmp(&b.1.aggregate_id));
+            let events: Vec<&EventEnvelope> = decoded.iter().map(|(_, e)| e).collect();
+            match inbox::apply_batch(db, &self.service, &events, handler).await {
+                Ok(_) => {
+                    // The acks go out together (each waits for lapin's I/O loop).
+                    let acks = decoded.iter().map(|(d, _)| d.ack(BasicAckOptions::default()));
+                    for acked in futures_util::future::join_all(acks).await {
+                        acked?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::debug!(service = %self.service, error = format!("{e:#}"), "batch failed; applying its events one by one");
+                }
+            }
+        }
+        for (delivery, event) in decoded {
+            self.process(db, handler, delivery, event).await?;
+        }
+        Ok(())
+    }
+
+    async fn process(
+        &self,
+        db: &DatabaseConnection,
+        handler: &dyn Handler,
+        delivery: Delivery,
+        event: EventEnvelope,
+    ) -> lapin::Result<()> {
         let (context, span) = super::event_trace(&event, &self.service);
         match context
             .scope(span, inbox::apply_once(db, &self.service, &event, handler))
@@ -348,7 +405,7 @@ impl AmqpConsumer {
         {
             Ok(applied) => {
                 tracing::debug!(event_id = %event.event_id, r#type = %event.r#type, ?applied, "event consumed");
-                delivery.ack(BasicAckOptions::default()).await
+                delivery.ack(BasicAckOptions::default()).await.map(drop)
             }
             Err(e) => {
                 tracing::warn!(event_id = %event.event_id, error = format!("{e:#}"), "event failed; requeued");
@@ -358,6 +415,7 @@ impl AmqpConsumer {
                         ..Default::default()
                     })
                     .await
+                    .map(drop)
             }
         }
     }

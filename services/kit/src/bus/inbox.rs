@@ -72,3 +72,48 @@ pub async fn apply_once(
         .map_err(|e: DbErr| anyhow::Error::new(e).context("committing the event's effect"))?;
     Ok(Applied::Now)
 }
+
+/// Applies `events` with `handler` in one transaction, each unless
+/// `consumer` applied it before (one inbox insert for all of them tells
+/// which are new). All or nothing: on an error nothing is applied, and the
+/// caller applies them one by one with [`apply_once`] to find the one that
+/// fails. Returns the events applied now.
+pub async fn apply_batch(
+    db: &DatabaseConnection,
+    consumer: &str,
+    events: &[&EventEnvelope],
+    handler: &dyn Handler,
+) -> anyhow::Result<usize> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let txn = db.begin().await?;
+    let now = crate::time::now_micros();
+    let rows = events.iter().map(|e| entity::ActiveModel {
+        consumer: Set(consumer.to_owned()),
+        event_id: Set(e.event_id.clone()),
+        processed_at: Set(now),
+    });
+    let inserted = entity::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([entity::Column::Consumer, entity::Column::EventId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_with_returning_keys(&txn)
+        .await?;
+    // Each new event once, even if it was delivered twice in the batch.
+    let mut new: std::collections::HashSet<&str> = inserted.iter().map(|(_, id)| id.as_str()).collect();
+    let fresh: Vec<&EventEnvelope> = events
+        .iter()
+        .copied()
+        .filter(|e| new.remove(e.event_id.as_str()))
+        .collect();
+    let span = tracing::info_span!("events", consumer, count = fresh.len());
+    tracing::Instrument::instrument(handler.handle_batch(&txn, &fresh), span).await?;
+    let applied = fresh.len();
+    txn.commit()
+        .await
+        .map_err(|e: DbErr| anyhow::Error::new(e).context("committing the events' effects"))?;
+    Ok(applied)
+}

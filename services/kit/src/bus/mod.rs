@@ -77,6 +77,15 @@ pub trait Handler: Send + Sync {
     /// Applies `event` on `txn`. An error rolls everything back and the
     /// event is retried (and dead-lettered after a bounded number of tries).
     async fn handle(&self, txn: &sea_orm::DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()>;
+
+    /// Applies `events` on `txn`, as [`Handler::handle`] would one after
+    /// another (the default); a handler may do it in fewer statements.
+    async fn handle_batch(&self, txn: &sea_orm::DatabaseTransaction, events: &[&EventEnvelope]) -> anyhow::Result<()> {
+        for e in events {
+            self.handle(txn, e).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The trace context an event was written under (a new trace if none),
