@@ -122,7 +122,15 @@ pub async fn run_service(
         }
     };
     match config.amqp {
-        Some(amqp) => spawn_relays(&what.databases, Arc::new(AmqpPublisher::new(amqp)), &stop),
+        Some(amqp) => {
+            // The relay has connections of its own: a burst of requests
+            // holding the service's pool does not hold its events back.
+            let mut relay_dbs = Vec::with_capacity(what.databases.len());
+            for main in &what.databases {
+                relay_dbs.push(db::background(url, main).await?);
+            }
+            spawn_relays(&relay_dbs, Arc::new(AmqpPublisher::new(amqp)), &stop);
+        }
         None => tracing::warn!("CRM_AMQP_URL is not set: events stay in the outbox until a relay can publish them"),
     }
     serve_then_stop(listener, what, shutdown, stop_tx).await

@@ -14,6 +14,11 @@ use sea_orm_migration::MigratorTrait;
 /// connection means a transaction never meets SQLITE_BUSY half-way. The
 /// file is created if missing, in WAL mode with foreign keys on.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    open(url, 16).await
+}
+
+/// A pool on `url` of at most `max` connections (one on SQLite).
+async fn open(url: &str, max: u32) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
         // A saturated or unreachable database answers UNAVAILABLE quickly
@@ -34,13 +39,23 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // plan per prepared statement, and one made while a table was small
         // (or never analyzed: autovacuum may be off) keeps its choice of
         // index as the table grows; a key lookup then walked a whole tenant.
-        opts.max_connections(16)
+        opts.max_connections(max)
             .min_connections(1)
             .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
     Database::connect(opts)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))
+}
+
+/// A small pool of its own for background work (the outbox relay) on the
+/// database at `url`, so that requests holding every connection of `main`
+/// cannot make it wait, nor it them; on SQLite (one connection) `main`.
+pub async fn background(url: &str, main: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
+    if url.starts_with("sqlite:") {
+        return Ok(main.clone());
+    }
+    open(url, 2).await
 }
 
 /// Connects and brings the schema up to date with migrator `M`.

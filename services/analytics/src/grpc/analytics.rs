@@ -34,15 +34,31 @@ impl Analytics {
         scope: Scope,
         report: impl FnOnce(&Snapshot, Option<&str>, i64) -> R + Send + 'static,
     ) -> ApiResult<R> {
+        let started = std::time::Instant::now();
         self.catch_up.ensure(&caller.tenant_id).await?;
         let snapshot = self.models.read(&caller.tenant_id, &scope.pipeline_id).await?;
+        let read = started.elapsed();
         if snapshot.history().stages().is_empty() {
             return Err(ApiError::not_found("pipeline", scope.pipeline_id));
         }
         let now = time::now_micros();
-        tokio::task::spawn_blocking(move || report(&snapshot, scope.owner.as_deref(), now))
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))
+        let computed = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            (report(&snapshot, scope.owner.as_deref(), now), started.elapsed())
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()));
+        // Where a slow report spent its time: bringing the read model up to
+        // date, the pass itself, or waiting for a core.
+        if let Ok((_, pass)) = &computed {
+            tracing::debug!(
+                read_ms = read.as_secs_f64() * 1e3,
+                pass_ms = pass.as_secs_f64() * 1e3,
+                total_ms = started.elapsed().as_secs_f64() * 1e3,
+                "report"
+            );
+        }
+        computed.map(|(r, _)| r)
     }
 
     pub(super) async fn get_funnel(
