@@ -49,28 +49,10 @@ pub async fn apply_once(
     event: &EventEnvelope,
     handler: &dyn Handler,
 ) -> anyhow::Result<Applied> {
-    let txn = db.begin().await?;
-    let inserted = entity::Entity::insert(entity::ActiveModel {
-        consumer: Set(consumer.to_owned()),
-        event_id: Set(event.event_id.clone()),
-        processed_at: Set(crate::time::now_micros()),
+    Ok(match apply_batch(db, consumer, &[event], handler).await? {
+        0 => Applied::Before,
+        _ => Applied::Now,
     })
-    .on_conflict(
-        OnConflict::columns([entity::Column::Consumer, entity::Column::EventId])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
-    if inserted == 0 {
-        txn.rollback().await?;
-        return Ok(Applied::Before);
-    }
-    handler.handle(&txn, event).await?;
-    txn.commit()
-        .await
-        .map_err(|e: DbErr| anyhow::Error::new(e).context("committing the event's effect"))?;
-    Ok(Applied::Now)
 }
 
 /// Applies `events` with `handler` in one transaction, each unless
