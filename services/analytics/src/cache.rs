@@ -64,19 +64,35 @@ pub struct Model {
 #[derive(Debug, Default)]
 struct Funnels {
     tick: u64,
-    // (owner, period, counts, last used)
-    kept: Vec<(Option<String>, Period, Counts, u64)>,
+    kept: Vec<Kept>,
+}
+
+/// One kept funnel.
+#[derive(Debug)]
+struct Kept {
+    owner: Option<String>,
+    period: Period,
+    counts: Counts,
+    // The tick it was last asked for at.
+    used: u64,
 }
 
 impl Funnels {
+    /// The kept funnel of `owner` in `period`, if any.
+    fn find(&mut self, owner: Option<&str>, period: Period) -> Option<&mut Kept> {
+        self.kept
+            .iter_mut()
+            .find(|k| k.owner.as_deref() == owner && k.period == period)
+    }
+
     /// Applies `change` (which touches the distinct deals `ids` only) to `h`, and
     /// keeps the counts current: each deal's share out before, in after.
     fn change(&mut self, h: &mut History, ids: &[String], now: i64, change: impl FnOnce(&mut History)) {
-        let share = |h: &History, sign: i64, kept: &mut Vec<(Option<String>, Period, Counts, u64)>| {
-            for (owner, period, counts, _) in kept.iter_mut() {
-                let v = h.view(owner.as_deref(), now);
+        let share = |h: &History, sign: i64, kept: &mut Vec<Kept>| {
+            for k in kept.iter_mut() {
+                let v = h.view(k.owner.as_deref(), now);
                 for id in ids {
-                    counts.add(&funnel::deal_counts(&v, *period, id), sign);
+                    k.counts.add(&funnel::deal_counts(&v, k.period, id), sign);
                 }
             }
         };
@@ -112,22 +128,28 @@ impl Snapshot {
             let mut f = lock();
             f.tick += 1;
             let tick = f.tick;
-            if let Some(kept) = f.kept.iter_mut().find(|k| k.0.as_deref() == owner && k.1 == period) {
-                kept.3 = tick;
-                return funnel::reply(&v, &kept.2);
+            if let Some(kept) = f.find(owner, period) {
+                kept.used = tick;
+                return funnel::reply(&v, &kept.counts);
             }
         }
+        // Counted without the lock: other readers of the model go on.
         let counts = funnel::counts(&v, period);
         let reply = funnel::reply(&v, &counts);
         let mut f = lock();
-        if !f.kept.iter().any(|k| k.0.as_deref() == owner && k.1 == period) {
+        if f.find(owner, period).is_none() {
             if f.kept.len() >= FUNNELS
-                && let Some(oldest) = (0..f.kept.len()).min_by_key(|&i| f.kept[i].3)
+                && let Some(oldest) = (0..f.kept.len()).min_by_key(|&i| f.kept[i].used)
             {
                 f.kept.swap_remove(oldest);
             }
-            let tick = f.tick;
-            f.kept.push((owner.map(str::to_owned), period, counts, tick));
+            let used = f.tick;
+            f.kept.push(Kept {
+                owner: owner.map(str::to_owned),
+                period,
+                counts,
+                used,
+            });
         }
         reply
     }
@@ -363,7 +385,12 @@ mod tests {
         let mut f = Funnels::default();
         for (owner, period) in asked {
             let counts = funnel::counts(&h.view(owner, 0), period);
-            f.kept.push((owner.map(str::to_owned), period, counts, 0));
+            f.kept.push(Kept {
+                owner: owner.map(str::to_owned),
+                period,
+                counts,
+                used: 0,
+            });
         }
         for round in 0..100 {
             // Some deals replaced (moved, reassigned, closed), some removed, some new.
@@ -384,13 +411,13 @@ mod tests {
                     h.put(d, ts);
                 }
             });
-            for (owner, period, counts, _) in &f.kept {
-                let fresh = funnel::counts(&h.view(owner.as_deref(), 0), *period);
-                assert_eq!(counts, &fresh, "round {round}, {owner:?}");
+            for k in &f.kept {
+                let fresh = funnel::counts(&h.view(k.owner.as_deref(), 0), k.period);
+                assert_eq!(k.counts, fresh, "round {round}, {:?}", k.owner);
             }
         }
         assert!(
-            f.kept.iter().all(|k| k.2 != Counts::default()),
+            f.kept.iter().all(|k| k.counts != Counts::default()),
             "the funnels count something"
         );
     }

@@ -390,15 +390,12 @@ async fn put_deals(txn: &DatabaseTransaction, changes: Vec<DealChange<'_>>) -> a
         };
         let ids: BTreeSet<String> = changes.iter().map(id_of).collect();
         // (deleted, version) of each deal as stored, then as the changes leave it.
-        let mut state: HashMap<String, (bool, i64)> = HashMap::with_capacity(ids.len());
-        for chunk in ids.iter().cloned().collect::<Vec<_>>().chunks(500) {
-            let stored = deal::Entity::find()
-                .filter(deal::Column::TenantId.eq(tenant))
-                .filter(deal::Column::Id.is_in(chunk.iter().cloned()))
-                .all(txn)
-                .await?;
-            state.extend(stored.into_iter().map(|d| (d.id, (d.deleted, d.version))));
-        }
+        let ids: Vec<String> = ids.into_iter().collect();
+        let mut state: HashMap<String, (bool, i64)> = crate::store::deal_rows(txn, tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, (d.deleted, d.version)))
+            .collect();
         let (mut entries, mut snapshots, mut touched) = (Vec::new(), BTreeMap::new(), BTreeMap::new());
         for c in changes {
             let id = id_of(&c);

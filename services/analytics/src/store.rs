@@ -102,12 +102,8 @@ pub async fn deals(
 ) -> Result<Vec<(DealRow, Vec<Transition>)>, DbErr> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let rows = deal::Entity::find()
-            .filter(deal::Column::TenantId.eq(tenant))
-            .filter(deal::Column::Id.is_in(chunk.iter().cloned()))
-            .filter(deal::Column::Deleted.eq(false))
-            .all(db)
-            .await?;
+        let mut rows = deal_rows(db, tenant, chunk).await?;
+        rows.retain(|d| !d.deleted);
         let mut moves: HashMap<String, Vec<Transition>> = HashMap::new();
         let ts = transition::Entity::find()
             .filter(transition::Column::TenantId.eq(tenant))
@@ -127,6 +123,21 @@ pub async fn deals(
         }));
     }
     Ok(out)
+}
+
+/// The stored rows (tombstones too) of the deals `ids`, by primary key,
+/// [`CHUNK`] ids to a query.
+pub async fn deal_rows(db: &impl ConnectionTrait, tenant: &str, ids: &[String]) -> Result<Vec<deal::Model>, DbErr> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let found = deal::Entity::find()
+            .filter(deal::Column::TenantId.eq(tenant))
+            .filter(deal::Column::Id.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        rows.extend(found);
+    }
+    Ok(rows)
 }
 
 /// A position in the change log to read from next: on SQLite the next
