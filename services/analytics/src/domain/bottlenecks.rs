@@ -16,7 +16,7 @@ use super::{
 /// stage (longest first), and the first `limit` stalled deals.
 pub fn bottlenecks<'a>(v: &View<'a>, period: Period, min_entries: i64, limit: usize) -> pb::GetBottlenecksResponse {
     // One pass: the flows, the stays, the stalled deals.
-    type Acc<'a> = (funnel::Flows<'a>, Gather<'a>, Vec<(i64, &'a Deal, &'a Stage)>);
+    type Acc<'a> = (funnel::Flows<'a>, Gather, Vec<(i64, &'a Deal, &'a Stage)>);
     let (flows, mut gathered, stalled) = v.fold(
         || (funnel::Flows::new(v, period), Gather::new(v, period), Vec::new()),
         |acc: &mut Acc<'a>, d, stays| {

@@ -2,15 +2,19 @@
 
 use crm_proto::analytics::v1 as pb;
 
-use super::{Deal, History, Period, Stay, View, select_rank};
+use super::{Deal, Key, Period, Stay, View, select_rank};
 
 /// Microseconds in a second.
 const SECOND: i64 = 1_000_000;
 
+/// The position of a stage off the board.
+const OFF: u32 = u32::MAX;
+
 /// The stays of every board stage (indexed by board position), deal by deal.
 #[derive(Clone, Debug)]
-pub struct Gather<'a> {
-    h: &'a History,
+pub struct Gather {
+    // Per stage key, its board position (`OFF` for stages off the board).
+    positions: Vec<u32>,
     period: Period,
     now: i64,
     /// Lengths of the stays that ended in the period in whole seconds, in
@@ -23,12 +27,14 @@ pub struct Gather<'a> {
     pub open: Vec<(i64, i128, i64)>,
 }
 
-impl<'a> Gather<'a> {
+impl Gather {
     /// Nothing gathered yet.
-    pub fn new(v: &View<'a>, period: Period) -> Self {
+    pub fn new(v: &View<'_>, period: Period) -> Self {
         let n = v.stages().len();
         Self {
-            h: v.h,
+            positions: (0..v.h.board.len())
+                .map(|key| v.h.position(key as Key).map_or(OFF, |p| p as u32))
+                .collect(),
             period,
             now: v.now,
             ended: vec![Vec::new(); n],
@@ -53,8 +59,12 @@ impl<'a> Gather<'a> {
 
     /// Gathers one deal's stays.
     pub fn add(&mut self, d: &Deal, stays: &[Stay]) {
+        let position = |key: Key| match self.positions.get(key as usize) {
+            Some(&p) if p != OFF => Some(p as usize),
+            _ => None,
+        };
         // The stay still open is the last one.
-        if let Some(p) = self.h.position(d.last_stage) {
+        if let Some(p) = position(d.last_stage) {
             let age = (self.now - d.last_entered).max(0);
             let o = &mut self.open[p];
             *o = (o.0 + 1, o.1 + i128::from(age), o.2.max(age));
@@ -70,7 +80,7 @@ impl<'a> Gather<'a> {
             if !period.contains(exit) {
                 continue;
             }
-            if let Some(p) = self.h.position(st.stage) {
+            if let Some(p) = position(st.stage) {
                 let micros = exit - st.entered;
                 self.ended[p].push(u32::try_from(micros / SECOND).unwrap_or(u32::MAX));
                 self.ended_sum[p] += i128::from(micros);
@@ -96,7 +106,7 @@ fn mean_seconds(sum: i128, count: usize) -> f64 {
 pub fn durations<'a>(v: &View<'a>, period: Period) -> pb::GetStageDurationsResponse {
     let mut g = v.fold(
         || Gather::new(v, period),
-        |g: &mut Gather<'a>, d, stays| g.add(d, stays),
+        |g: &mut Gather, d, stays| g.add(d, stays),
         Gather::merge,
     );
     let stages = v

@@ -35,16 +35,19 @@ impl Flow {
 pub struct Flows<'a> {
     h: &'a super::History,
     period: Period,
-    kinds: Vec<StageKind>,
+    // Per stage key, its rank: an OPEN stage ranks by board position, WON
+    // above them all; LOST and stages off the board rank below.
+    ranks: Vec<i32>,
     /// The flows so far, by board position.
     pub out: Vec<Flow>,
-    // Per deal, reset after it: the first begun stay per position, whether a
-    // begun stay there ended in LOST, and the best stage entered after each stay.
-    first: Vec<Option<usize>>,
-    lost: Vec<bool>,
-    touched: Vec<usize>,
-    ahead_after: Vec<i64>,
 }
+
+/// The rank of the WON stage.
+const WON: i32 = i32::MAX;
+/// The rank of the LOST stage.
+const LOST: i32 = -2;
+/// The rank of a stage off the board.
+const OFF: i32 = -1;
 
 impl<'a> Flows<'a> {
     /// Adds what `other` counted.
@@ -59,69 +62,62 @@ impl<'a> Flows<'a> {
 
     /// Nothing counted yet.
     pub fn new(v: &View<'a>, period: Period) -> Self {
-        let kinds = v.kinds();
-        let n = kinds.len();
+        let h = v.h;
+        let ranks = (0..h.board.len())
+            .map(|key| match h.stage(key as Key).map(|s| s.kind) {
+                // The pipeline service allows 50 stages, so every OPEN
+                // stage's position fits the 64-bit masks of `add`.
+                Some(StageKind::Open) => h.position(key as Key).filter(|&p| p < 64).map_or(OFF, |p| p as i32),
+                Some(StageKind::Won) => WON,
+                Some(StageKind::Lost) => LOST,
+                _ => OFF,
+            })
+            .collect();
         Self {
-            h: v.h,
+            h,
             period,
-            kinds,
-            out: vec![Flow::default(); n],
-            first: vec![None; n],
-            lost: vec![false; n],
-            touched: Vec::new(),
-            ahead_after: Vec::new(),
+            ranks,
+            out: vec![Flow::default(); v.stages().len()],
         }
     }
 
-    /// Counts one deal.
+    /// Counts one deal in one walk over its stays, in order (the arena's
+    /// order, which the memory prefetcher follows).
     pub fn add(&mut self, d: &super::Deal, stays: &[super::Stay]) {
-        let (h, period, kinds) = (self.h, self.period, &self.kinds);
+        let period = self.period;
         // No stay of it began in the period.
         if d.last_entered < period.from || d.first_entered >= period.to {
             return;
         }
-        for (i, st) in stays.iter().enumerate() {
-            let Some(p) = h.position(st.stage) else { continue };
-            if kinds[p] != StageKind::Open || !period.contains(st.entered) {
-                continue;
+        // Bit p: a stay at OPEN position p began in the period; a better
+        // rank was entered after one of them; one of them ended in LOST.
+        let (mut entered, mut advanced, mut lost) = (0_u64, 0_u64, 0_u64);
+        // The bit of the previous stay, if it was one of those.
+        let mut previous = 0_u64;
+        for st in stays {
+            let rank = self.ranks.get(st.stage as usize).copied().unwrap_or(OFF);
+            // Entering a stage advances every stage of lower rank entered before.
+            if rank > 0 {
+                let below = if rank >= 64 { u64::MAX } else { (1_u64 << rank) - 1 };
+                advanced |= entered & below;
             }
-            if self.first[p].is_none() {
-                self.first[p] = Some(i);
-                self.touched.push(p);
+            if rank == LOST {
+                lost |= previous;
             }
-            let next = stays.get(i + 1).and_then(|nx| h.position(nx.stage));
-            if next.is_some_and(|q| kinds[q] == StageKind::Lost) {
-                self.lost[p] = true;
+            previous = 0;
+            if (0..WON).contains(&rank) && period.contains(st.entered) {
+                previous = 1_u64 << rank;
+                entered |= previous;
             }
         }
-        if self.touched.is_empty() {
-            return;
-        }
-        // ahead_after[i]: the highest rank among stays after i, where WON
-        // outranks every OPEN stage and an OPEN stage ranks by position.
-        self.ahead_after.clear();
-        self.ahead_after.resize(stays.len(), -1_i64);
-        let mut best = -1_i64;
-        for i in (0..stays.len()).rev() {
-            self.ahead_after[i] = best;
-            let rank = match h.position(stays[i].stage).map(|q| (q, kinds[q])) {
-                Some((_, StageKind::Won)) => i64::MAX,
-                Some((q, StageKind::Open)) => q as i64,
-                _ => -1,
-            };
-            best = best.max(rank);
-        }
-        for p in self.touched.drain(..) {
+        while entered != 0 {
+            let p = entered.trailing_zeros() as usize;
+            let bit = 1_u64 << p;
+            entered &= !bit;
             let f = &mut self.out[p];
             f.entered += 1;
-            if self.first[p].is_some_and(|i| self.ahead_after[i] > p as i64) {
-                f.advanced += 1;
-            }
-            if self.lost[p] {
-                f.lost += 1;
-            }
-            self.first[p] = None;
-            self.lost[p] = false;
+            f.advanced += i64::from(advanced & bit != 0);
+            f.lost += i64::from(lost & bit != 0);
         }
     }
 }
@@ -276,4 +272,105 @@ pub fn funnel(v: &View<'_>, period: Period) -> pb::GetFunnelResponse {
 /// Sums per currency key as sums per currency code (in code order).
 pub fn named<'a>(v: &View<'a>, sums: &BTreeMap<Key, i128>) -> BTreeMap<&'a str, i128> {
     sums.iter().map(|(k, m)| (v.h.currency(*k), *m)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DealRow, History, Transition, rng::SplitMix64};
+
+    /// The funnel's flows by their definition, stage by stage and stay by
+    /// stay, for one deal's stays as (board position or `None`, kind, entered).
+    fn by_definition(stays: &[(Option<usize>, StageKind, i64)], period: Period, out: &mut [Flow]) {
+        for (p, f) in out.iter_mut().enumerate() {
+            let in_p = |&(q, kind, at): &(Option<usize>, StageKind, i64)| {
+                q == Some(p) && kind == StageKind::Open && period.contains(at)
+            };
+            let begun: Vec<usize> = (0..stays.len()).filter(|&i| in_p(&stays[i])).collect();
+            let Some(&first) = begun.first() else { continue };
+            f.entered += 1;
+            let ahead = |&(q, kind, _): &(Option<usize>, StageKind, i64)| {
+                kind == StageKind::Won || (kind == StageKind::Open && q.is_some_and(|q| q > p))
+            };
+            if stays[first + 1..].iter().any(ahead) {
+                f.advanced += 1;
+            }
+            if begun
+                .iter()
+                .any(|&i| stays.get(i + 1).is_some_and(|s| s.1 == StageKind::Lost))
+            {
+                f.lost += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn flows_match_the_definition_on_random_histories() {
+        let kinds = [
+            StageKind::Open,
+            StageKind::Open,
+            StageKind::Lost,
+            StageKind::Open,
+            StageKind::Open,
+            StageKind::Won,
+        ];
+        let stages: Vec<Stage> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, &kind)| Stage {
+                id: format!("s{i}"),
+                name: format!("S{i}"),
+                kind,
+                probability: 50,
+                rotting_days: 0,
+            })
+            .collect();
+        let mut h = History::new(stages);
+        let mut r = SplitMix64::new(11);
+        let mut want_stays = Vec::new();
+        for i in 0..2000 {
+            let n = 1 + r.next_u64() % 7;
+            let mut at = (r.next_u64() % 100) as i64;
+            let mut ts = Vec::new();
+            let mut mine = Vec::new();
+            for v in 0..n {
+                // Stage 6 is off the board.
+                let s = (r.next_u64() % 7) as usize;
+                ts.push(Transition {
+                    version: v as i64 + 1,
+                    to_stage_id: format!("s{s}"),
+                    at,
+                });
+                mine.push((kinds.get(s).map(|_| s), kinds.get(s).copied().unwrap_or(StageKind::Open), at));
+                at += (r.next_u64() % 30) as i64 + 1;
+            }
+            let row = DealRow {
+                id: format!("d{i}"),
+                stage_id: ts.last().map(|t| t.to_stage_id.clone()).unwrap_or_default(),
+                status: crm_proto::common::v1::DealStatus::Open,
+                title: String::new(),
+                owner_id: "o".into(),
+                amount: None,
+                expected_close: None,
+                create_time: 0,
+                closed_at: None,
+            };
+            h.put(row, ts);
+            want_stays.push(mine);
+        }
+        let v = h.view(None, 1000);
+        for (from, to) in [(0, 1000), (20, 60), (50, 51), (90, 200), (300, 400)] {
+            let period = Period { from, to };
+            let mut want = vec![Flow::default(); kinds.len()];
+            for stays in &want_stays {
+                by_definition(stays, period, &mut want);
+            }
+            let mut got = Flows::new(&v, period);
+            for (d, stays) in v.deals() {
+                got.add(d, stays);
+            }
+            assert_eq!(got.out, want, "period [{from}, {to})");
+            assert!(want.iter().any(|f| f.advanced > 0 && f.lost > 0) || from >= 300);
+        }
+    }
 }
