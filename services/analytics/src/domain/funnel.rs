@@ -341,7 +341,11 @@ mod tests {
                     to_stage_id: format!("s{s}"),
                     at,
                 });
-                mine.push((kinds.get(s).map(|_| s), kinds.get(s).copied().unwrap_or(StageKind::Open), at));
+                mine.push((
+                    kinds.get(s).map(|_| s),
+                    kinds.get(s).copied().unwrap_or(StageKind::Open),
+                    at,
+                ));
                 at += (r.next_u64() % 30) as i64 + 1;
             }
             let row = DealRow {
