@@ -110,6 +110,8 @@ async fn run() {
         database_url: db.url.clone(),
         contacts_url: contacts.to_owned(),
         pipeline_url: pipeline.to_owned(),
+        tasks_url: String::new(),
+        analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
         secret: secret.clone(),
     };

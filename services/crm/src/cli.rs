@@ -48,15 +48,22 @@ pub enum Command {
         /// Where to listen.
         #[command(flatten)]
         listen: ListenArgs,
-        /// The service's database (postgres://... or sqlite://...).
+        /// The service's database (postgres://... or sqlite://...); the
+        /// gateway has none.
         #[arg(long, env = "CRM_DATABASE_URL", hide_env_values = true)]
-        database_url: String,
-        /// Where ContactsService answers (used by pipeline).
+        database_url: Option<String>,
+        /// Where ContactsService answers (used by pipeline and the gateway).
         #[arg(long, env = "CRM_CONTACTS_URL", default_value = "http://127.0.0.1:50051")]
         contacts_url: String,
-        /// Where PipelineService answers (used by tasks).
+        /// Where PipelineService answers (used by tasks, analytics and the gateway).
         #[arg(long, env = "CRM_PIPELINE_URL", default_value = "http://127.0.0.1:50051")]
         pipeline_url: String,
+        /// Where TasksService answers (used by the gateway).
+        #[arg(long, env = "CRM_TASKS_URL", default_value = "http://127.0.0.1:50051")]
+        tasks_url: String,
+        /// Where AnalyticsService answers (used by the gateway).
+        #[arg(long, env = "CRM_ANALYTICS_URL", default_value = "http://127.0.0.1:50051")]
+        analytics_url: String,
         /// The RabbitMQ broker the outbox relay publishes to, e.g.
         /// amqp://user:pass@host:5672/%2f.
         #[arg(long, env = "CRM_AMQP_URL", hide_env_values = true)]

@@ -61,6 +61,25 @@ fn spawn_relays(dbs: &[DatabaseConnection], publisher: Arc<dyn Publisher>, stop:
     }
 }
 
+/// Serves the gateway with `config` on `listener` until `shutdown`,
+/// checking tokens signed with `secret`, and keeps its health entries
+/// current from the backends'.
+async fn serve_gateway(
+    listener: TcpListener,
+    config: &crm_gateway::GatewayConfig,
+    secret: &str,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let verifier = crm_kit::auth::TokenVerifier::hs256(secret.as_bytes());
+    let (gateway, health) = crm_gateway::Gateway::new(config, verifier)?;
+    // Health answers from the first moment: one round before serving.
+    crm_gateway::check_backends(config, &health).await;
+    let watcher = tokio::spawn(crm_gateway::watch_backends(config.clone(), health));
+    let result = crm_gateway::serve(listener, gateway, shutdown).await;
+    watcher.abort();
+    result
+}
+
 /// Serves `what` until `shutdown`, then stops the background work.
 async fn serve_then_stop(
     listener: TcpListener,

@@ -35,9 +35,16 @@ async fn main() -> anyhow::Result<()> {
             database_url,
             contacts_url,
             pipeline_url,
+            tasks_url,
+            analytics_url,
             amqp_url,
             auth,
         }) => {
+            let database_url = match database_url {
+                Some(url) => url,
+                None if service == crm::ServiceName::Gateway => String::new(),
+                None => bail!("`crm serve {service:?}` needs its database: set CRM_DATABASE_URL"),
+            };
             if auth.is_dev_secret() || auth.secret.len() < 32 {
                 bail!("`crm serve` needs CRM_AUTH_SECRET: a secret of at least 32 bytes, not the development default");
             }
@@ -50,6 +57,8 @@ async fn main() -> anyhow::Result<()> {
                 database_url,
                 contacts_url,
                 pipeline_url,
+                tasks_url,
+                analytics_url,
                 amqp,
                 secret: auth.secret,
             };

@@ -27,6 +27,8 @@ pub enum ServiceName {
     Tasks,
     /// AnalyticsService and its event consumer.
     Analytics,
+    /// The gateway: the one public port in front of the four services.
+    Gateway,
 }
 
 /// How one service process is configured.
@@ -36,8 +38,12 @@ pub struct ServiceConfig {
     pub database_url: String,
     /// Where ContactsService answers (for pipeline).
     pub contacts_url: String,
-    /// Where PipelineService answers (for tasks and analytics).
+    /// Where PipelineService answers (for tasks, analytics and the gateway).
     pub pipeline_url: String,
+    /// Where TasksService answers (for the gateway).
+    pub tasks_url: String,
+    /// Where AnalyticsService answers (for the gateway).
+    pub analytics_url: String,
     /// The broker: the outbox relay publishes to it and tasks consumes from
     /// it. Without one, events wait in the outbox (and tasks cannot run).
     pub amqp: Option<AmqpConfig>,
@@ -52,6 +58,9 @@ pub async fn run_service(
     config: ServiceConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    if service == ServiceName::Gateway {
+        return run_gateway(listener, &config, shutdown).await;
+    }
     let shared = Shared::from_secret(config.secret.as_bytes());
     let (stop_tx, stop) = Stop::new();
     let url = config.database_url.as_str();
@@ -98,6 +107,7 @@ pub async fn run_service(
                 databases: vec![conn],
             }
         }
+        ServiceName::Gateway => unreachable!("the gateway was served above"),
         ServiceName::Analytics => {
             use crm_analytics::projection::{BINDINGS, CONSUMER, Projector};
             let amqp = config
@@ -136,6 +146,28 @@ pub async fn run_service(
     serve_then_stop(listener, what, shutdown, stop_tx).await
 }
 
+/// Runs the gateway in front of the services at `config`'s URLs.
+async fn run_gateway(
+    listener: TcpListener,
+    config: &ServiceConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let gateway_config = crm_gateway::GatewayConfig {
+        backends: crm_gateway::SERVICES
+            .iter()
+            .zip([
+                &config.contacts_url,
+                &config.pipeline_url,
+                &config.tasks_url,
+                &config.analytics_url,
+            ])
+            .map(|(service, url)| ((*service).to_owned(), url.clone()))
+            .collect(),
+        ..crm_gateway::GatewayConfig::all_at("")
+    };
+    crate::serve_gateway(listener, &gateway_config, &config.secret, shutdown).await
+}
+
 /// Applies one service's migrations and exits.
 pub async fn migrate(service: ServiceName, database_url: &str) -> anyhow::Result<()> {
     let conn = match service {
@@ -143,6 +175,7 @@ pub async fn migrate(service: ServiceName, database_url: &str) -> anyhow::Result
         ServiceName::Pipeline => db::connect_and_migrate::<crm_pipeline::migration::Migrator>(database_url).await?,
         ServiceName::Tasks => db::connect_and_migrate::<crm_tasks::migration::Migrator>(database_url).await?,
         ServiceName::Analytics => db::connect_and_migrate::<crm_analytics::migration::Migrator>(database_url).await?,
+        ServiceName::Gateway => anyhow::bail!("the gateway has no database"),
     };
     conn.close().await?;
     Ok(())

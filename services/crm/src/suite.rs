@@ -34,10 +34,12 @@ pub struct SuiteConfig {
     pub secret: String,
 }
 
-/// Runs contacts, pipeline, tasks and analytics on one listener until `shutdown`
-/// resolves. Services reach each other over gRPC on the same port, exactly
-/// as they would across processes, and events flow through the in-process
-/// bus: an outbox row is marked sent once every local consumer committed it.
+/// Runs contacts, pipeline, tasks and analytics behind the gateway on one
+/// listener until `shutdown` resolves. The services answer on a loopback
+/// port of their own, where they also reach each other over gRPC exactly as
+/// they would across processes; callers reach them through the gateway.
+/// Events flow through the in-process bus: an outbox row is marked sent
+/// once every local consumer committed it.
 pub async fn run_suite(
     listener: TcpListener,
     config: SuiteConfig,
@@ -58,7 +60,8 @@ pub async fn run_suite(
     if pipeline_has_data && crm_analytics::catch_up::mark_if_empty(&analytics_db).await? {
         tracing::info!("analytics starts on an empty database: each tenant catches up from pipeline on its first read");
     }
-    let self_url = local_url(listener.local_addr()?);
+    let inner = TcpListener::bind("127.0.0.1:0").await?;
+    let self_url = local_url(inner.local_addr()?);
 
     let bus = LocalBus::new();
     bus.subscribe(Subscription {
@@ -101,8 +104,27 @@ pub async fn run_suite(
             crm_contacts::SERVICE_NAME,
             crm_pipeline::SERVICE_NAME,
             crm_tasks::SERVICE_NAME,
+            crm_analytics::SERVICE_NAME,
         ],
-        databases: vec![contacts_db, pipeline_db, tasks_db],
+        databases: vec![contacts_db, pipeline_db, tasks_db, analytics_db],
     };
-    serve_then_stop(listener, what, shutdown, stop_tx).await
+    let (stopped_tx, stopped) = tokio::sync::oneshot::channel::<()>();
+    let services = tokio::spawn(serve_then_stop(
+        inner,
+        what,
+        async move {
+            let _ = stopped.await;
+        },
+        stop_tx,
+    ));
+    let gateway = crate::serve_gateway(
+        listener,
+        &crm_gateway::GatewayConfig::all_at(&self_url),
+        &config.secret,
+        shutdown,
+    )
+    .await;
+    let _ = stopped_tx.send(());
+    services.await??;
+    gateway
 }

@@ -32,19 +32,8 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
         what.databases,
     ));
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        // google.rpc error details, so grpcurl can print BadRequest & co.
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building reflection v1")?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .context("building reflection v1alpha")?;
+    let reflection_v1 = reflection_v1()?;
+    let reflection_v1alpha = reflection_v1alpha()?;
 
     let names = what.service_names.clone();
     let reporter_on_stop = reporter.clone();
@@ -71,6 +60,29 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
         )
         .await
         .context("serving gRPC")
+}
+
+/// The reflection builder over every contract, the health service, and
+/// the google.rpc error details (so grpcurl can print BadRequest & co.).
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// Server reflection v1 over the whole contract set.
+pub fn reflection_v1() -> anyhow::Result<
+    tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>,
+> {
+    reflection().build_v1().context("building reflection v1")
+}
+
+/// Server reflection v1alpha (what older grpcurl asks) over the whole contract set.
+pub fn reflection_v1alpha() -> anyhow::Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<impl tonic_reflection::server::v1alpha::ServerReflection>,
+> {
+    reflection().build_v1alpha().context("building reflection v1alpha")
 }
 
 async fn set_all(reporter: &HealthReporter, names: &[&'static str], status: ServingStatus) {

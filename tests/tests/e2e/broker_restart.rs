@@ -62,6 +62,8 @@ async fn every_rule_fires_once_across_a_broker_restart() {
         database_url: db.url.clone(),
         contacts_url: contacts_url.to_owned(),
         pipeline_url: pipeline_url.to_owned(),
+        tasks_url: String::new(),
+        analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
         secret: secret.clone(),
     };

@@ -50,6 +50,8 @@ async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(ba
         database_url: db.url.clone(),
         contacts_url: contacts_url.to_owned(),
         pipeline_url: pipeline_url.to_owned(),
+        tasks_url: String::new(),
+        analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
         secret: secret.clone(),
     };

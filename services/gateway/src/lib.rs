@@ -1,0 +1,338 @@
+//! The gateway: the suite's one public port.
+//!
+//! - gRPC calls (HTTP/2, `application/grpc`) are routed by their service
+//!   path to the backend configured for that service, unary and streaming
+//!   alike; the request and reply stream through untouched, so deadlines
+//!   (`grpc-timeout`), the caller's token and the trace context pass on.
+//! - Every unary RPC is also callable as JSON in the Connect protocol's
+//!   unary form (`POST /crm.pipeline.v1.PipelineService/MoveDeal`,
+//!   `Content-Type: application/json`, bodies in the proto3 JSON mapping),
+//!   over HTTP/1.1 or HTTP/2. The transcoding is driven by the contracts'
+//!   descriptor set, so a new RPC needs no gateway code ([`connect`]).
+//! - The caller's token is checked before anything is forwarded; the
+//!   services check it again themselves.
+//! - Health (one entry per backend, from the backend's own health service)
+//!   and server reflection over the whole contract set are served here.
+
+pub mod connect;
+
+use std::{collections::HashMap, convert::Infallible, future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use crm_kit::auth::{Caller, TokenVerifier};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tonic::{Code, Status, body::Body, service::Routes, transport::Channel};
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower::ServiceExt;
+
+/// The services behind the gateway, by fully-qualified name.
+pub const SERVICES: [&str; 4] = [
+    "crm.contacts.v1.ContactsService",
+    "crm.pipeline.v1.PipelineService",
+    "crm.tasks.v1.TasksService",
+    "crm.analytics.v1.AnalyticsService",
+];
+
+/// How the gateway is set up.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Where each service answers: (fully-qualified service name, URL).
+    pub backends: Vec<(String, String)>,
+    /// The largest JSON request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl GatewayConfig {
+    /// All four services at `url` (one process serving every service).
+    pub fn all_at(url: &str) -> Self {
+        Self {
+            backends: SERVICES.iter().map(|s| ((*s).to_owned(), url.to_owned())).collect(),
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// The gateway's state, shared by every connection.
+#[derive(Clone)]
+pub struct Gateway(Arc<Inner>);
+
+struct Inner {
+    backends: HashMap<String, Channel>,
+    verifier: TokenVerifier,
+    json: connect::Transcoder,
+    local: Routes,
+    max_body_bytes: usize,
+}
+
+impl Gateway {
+    /// A gateway to `config.backends`, checking tokens with `verifier`;
+    /// returns it with the health reporter its health service answers from.
+    pub fn new(config: &GatewayConfig, verifier: TokenVerifier) -> anyhow::Result<(Self, HealthReporter)> {
+        let mut backends = HashMap::new();
+        for (service, url) in &config.backends {
+            let channel = Channel::from_shared(url.clone())
+                .with_context(|| format!("backend URL of {service}: {url}"))?
+                // A backend that is down is UNAVAILABLE at once, not a hang.
+                .connect_timeout(Duration::from_secs(1))
+                .tcp_nodelay(true)
+                .connect_lazy();
+            backends.insert(service.clone(), channel);
+        }
+        let (reporter, health) = tonic_health::server::health_reporter();
+        let local = Routes::new(health)
+            .add_service(crm_kit::server::reflection_v1()?)
+            .add_service(crm_kit::server::reflection_v1alpha()?);
+        let inner = Inner {
+            backends,
+            verifier,
+            json: connect::Transcoder::new()?,
+            local,
+            max_body_bytes: config.max_body_bytes,
+        };
+        Ok((Self(Arc::new(inner)), reporter))
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let path = req.uri().path().to_owned();
+        let kind = Kind::of(req.headers());
+        let (service, method) = split_path(&path);
+        if is_local(service) {
+            return match self.0.local.clone().oneshot(req.map(Body::new)).await {
+                Ok(r) => r,
+                Err(e) => match e {},
+            };
+        }
+        let caller = match self.authenticate(req.headers()) {
+            Ok(c) => c,
+            Err(status) => return self.refuse(kind, &path, None, status, started),
+        };
+        let Some(backend) = self.0.backends.get(service).cloned() else {
+            let status = Status::unimplemented(format!("no service {service} behind this gateway"));
+            return self.refuse(kind, &path, Some(&caller), status, started);
+        };
+        let reply = match kind {
+            Kind::Grpc => forward(backend, req).await,
+            Kind::Json => {
+                self.0
+                    .json
+                    .call(backend, service, method, req, self.0.max_body_bytes)
+                    .await
+            }
+            Kind::Other => {
+                let status = Status::invalid_argument(
+                    "content-type must be application/grpc (gRPC) or application/json (Connect unary JSON)",
+                );
+                connect::error_response(&status, StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            }
+        };
+        access_log(&path, Some(&caller), &reply, started);
+        reply
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Status> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("missing bearer token in the authorization header"))?;
+        self.0.verifier.verify(token.trim()).map_err(Status::from)
+    }
+
+    fn refuse(
+        &self,
+        kind: Kind,
+        path: &str,
+        caller: Option<&Caller>,
+        status: Status,
+        started: std::time::Instant,
+    ) -> Response<Body> {
+        let reply = match kind {
+            Kind::Grpc => grpc_error(&status),
+            Kind::Json | Kind::Other => connect::error_response(&status, connect::http_status(status.code())),
+        };
+        access_log(path, caller, &reply, started);
+        reply
+    }
+}
+
+/// What a request speaks, by its content type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Grpc,
+    Json,
+    Other,
+}
+
+impl Kind {
+    fn of(headers: &HeaderMap) -> Self {
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ct.starts_with("application/grpc") {
+            Kind::Grpc
+        } else if ct == "application/json" || ct.starts_with("application/json;") {
+            Kind::Json
+        } else {
+            Kind::Other
+        }
+    }
+}
+
+/// `/pkg.Service/Method` as (service, method); empty parts when the path is not of that shape.
+fn split_path(path: &str) -> (&str, &str) {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    (parts.next().unwrap_or(""), parts.next().unwrap_or(""))
+}
+
+/// Health and reflection, answered by the gateway itself without a token.
+fn is_local(service: &str) -> bool {
+    service == "grpc.health.v1.Health" || service.starts_with("grpc.reflection.")
+}
+
+/// Passes a gRPC call to `backend` as it is; a backend that cannot be
+/// reached is UNAVAILABLE.
+async fn forward(backend: Channel, req: Request<Incoming>) -> Response<Body> {
+    match backend.oneshot(req.map(Body::new)).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            tracing::warn!(error = %e, "backend unreachable");
+            grpc_error(&Status::unavailable(
+                "the service behind the gateway is unavailable; retry later",
+            ))
+        }
+    }
+}
+
+/// A trailers-only gRPC reply carrying `status`.
+pub fn grpc_error(status: &Status) -> Response<Body> {
+    let mut reply = Response::new(Body::empty());
+    reply
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    if let Err(e) = status.add_header(reply.headers_mut()) {
+        tracing::warn!(error = %e, "status headers");
+    }
+    reply
+}
+
+/// One line per call: tenant, user, method, code, latency; never the token.
+fn access_log(path: &str, caller: Option<&Caller>, reply: &Response<Body>, started: std::time::Instant) {
+    // A gRPC reply that streams has its code in the trailers; the headers
+    // carry it only when the call failed at once.
+    let code = reply
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map_or_else(
+            || reply.status().as_u16().to_string(),
+            |c| format!("{:?}", Code::from(c)),
+        );
+    tracing::info!(
+        tenant = caller.map_or("", |c| c.tenant_id.as_str()),
+        user = caller.map_or("", |c| c.user_id.as_str()),
+        method = path,
+        code,
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "gateway call"
+    );
+}
+
+/// Keeps the health service's entry of each backend current, from the
+/// backend's own health service, every few seconds.
+pub async fn watch_backends(config: GatewayConfig, reporter: HealthReporter) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        check_backends(&config, &reporter).await;
+    }
+}
+
+/// Asks every backend's health service once, at the same time, and sets
+/// each backend's entry (and the overall one: SERVING when all are).
+pub async fn check_backends(config: &GatewayConfig, reporter: &HealthReporter) {
+    let checks = config.backends.iter().map(|(service, url)| async move {
+        let up = backend_serving(service, url).await;
+        let status = if up {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        reporter.set_service_status(service, status).await;
+        up
+    });
+    let all = futures_util::future::join_all(checks).await.into_iter().all(|up| up);
+    let status = if all {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    reporter.set_service_status("", status).await;
+}
+
+async fn backend_serving(service: &str, url: &str) -> bool {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let Ok(endpoint) = Channel::from_shared(url.to_owned()) else {
+        return false;
+    };
+    let Ok(channel) = endpoint
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(2))
+        .connect()
+        .await
+    else {
+        return false;
+    };
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32)
+}
+
+/// Serves `gateway` on `listener` (gRPC and JSON, HTTP/1.1 and HTTP/2 on
+/// the one port) until `shutdown`, then lets in-flight calls finish.
+pub async fn serve(listener: TcpListener, gateway: Gateway, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let gateway = gateway.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, Infallible>(gateway.handle(req).await) }
+                });
+                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    tracing::info!("gateway shutting down: finishing in-flight calls");
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    Ok(())
+}
