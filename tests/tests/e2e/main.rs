@@ -11,4 +11,5 @@ mod client;
 mod demo;
 mod distributed;
 mod embedded;
+mod gateway;
 mod harness;

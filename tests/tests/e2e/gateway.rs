@@ -1,0 +1,312 @@
+//! The gateway in front of `crm up`: the same RPCs as JSON over plain
+//! HTTP/1.1 (what curl sends), its errors as Connect error JSON with the
+//! matching HTTP status, tokens checked before anything is forwarded, a
+//! backend that is down, and garbage at the port.
+
+use std::time::{Duration, Instant};
+
+use crm_kit::testing::{Backend, authed, token};
+use crm_proto::pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient};
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+use tonic::Code;
+
+use super::harness::{up, wait_serving};
+
+/// One HTTP/1.1 request on a connection of its own, as curl sends it; the
+/// reply's status and body (JSON, or the raw text under "raw").
+async fn http(
+    url: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Value) {
+    let addr = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.unwrap();
+    let text = String::from_utf8_lossy(&reply).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let json = serde_json::from_str(body).unwrap_or_else(|_| json!({ "raw": body }));
+    (status, json)
+}
+
+async fn call(url: &str, token: &str, method: &str, body: Value) -> (u16, Value) {
+    http(
+        url,
+        "POST",
+        method,
+        Some(token),
+        "application/json",
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
+/// `call`, expecting 200.
+async fn ok(url: &str, token: &str, method: &str, body: Value) -> Value {
+    let (status, reply) = call(url, token, method, body).await;
+    assert_eq!(status, 200, "{method}: {reply}");
+    reply
+}
+
+const P: &str = "/crm.pipeline.v1.PipelineService";
+
+#[tokio::test]
+async fn the_tour_works_as_json_over_plain_http() {
+    let suite = up(Backend::Sqlite, "gw-tour").await.unwrap();
+    let url = &suite.url;
+    let t = token("acme", "ann", &["admin"]);
+    let stage =
+        |name: &str, kind: &str, probability: i32| json!({"name": name, "kind": kind, "probability": probability});
+    let p = ok(
+        url,
+        &t,
+        &format!("{P}/CreatePipeline"),
+        json!({"pipeline": {"name": "Sales", "stages": [
+            stage("Lead", "STAGE_KIND_OPEN", 10),
+            stage("Proposal", "STAGE_KIND_OPEN", 60),
+            stage("Won", "STAGE_KIND_WON", 100),
+            stage("Lost", "STAGE_KIND_LOST", 0),
+        ]}}),
+    )
+    .await["pipeline"]
+        .clone();
+    let pipeline_id = p["id"].as_str().unwrap().to_owned();
+    let proposal = p["stages"][1]["id"].as_str().unwrap().to_owned();
+
+    let contact = ok(
+        url,
+        &t,
+        "/crm.contacts.v1.ContactsService/CreateContact",
+        json!({"contact": {"firstName": "Dana", "lastName": "Scully", "emails": ["dana@acme.example"]}}),
+    )
+    .await["contact"]
+        .clone();
+    let today = chrono::Utc::now().date_naive();
+    let close = today + chrono::Days::new(20);
+    use chrono::Datelike;
+    let deal = ok(
+        url,
+        &t,
+        &format!("{P}/CreateDeal"),
+        json!({"deal": {
+            "pipelineId": pipeline_id,
+            "title": "Acme renewal",
+            "amount": {"currencyCode": "EUR", "units": "12000"},
+            "contactId": contact["id"],
+            "expectedCloseDate": {"year": close.year(), "month": close.month(), "day": close.day()},
+        }}),
+    )
+    .await["deal"]
+        .clone();
+    assert_eq!(deal["title"], "Acme renewal");
+    assert_eq!(deal["amount"]["units"], "12000", "int64 is a string in proto3 JSON");
+    assert_eq!(deal["ownerId"], "ann");
+
+    let moved = ok(
+        url,
+        &t,
+        &format!("{P}/MoveDeal"),
+        json!({"dealId": deal["id"], "stageId": proposal, "etag": deal["etag"]}),
+    )
+    .await;
+    assert_eq!(moved["deal"]["stageId"], proposal);
+
+    let history = ok(url, &t, &format!("{P}/ListDealHistory"), json!({"dealId": deal["id"]})).await;
+    let transitions = history["transitions"].as_array().unwrap();
+    assert_eq!(transitions.len(), 2, "{history}");
+    assert_eq!(transitions[1]["toStageId"], proposal);
+
+    let board = ok(url, &t, &format!("{P}/GetBoard"), json!({"pipelineId": pipeline_id})).await;
+    let counts: Vec<&str> = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["dealCount"].as_str().unwrap())
+        .collect();
+    assert_eq!(counts, ["0", "1", "0", "0"], "{board}");
+
+    let forecast = ok(
+        url,
+        &t,
+        "/crm.analytics.v1.AnalyticsService/GetForecast",
+        json!({
+            "pipelineId": pipeline_id,
+            "from": {"year": today.year(), "month": today.month(), "day": 1},
+            "to": {"year": close.year(), "month": close.month(), "day": close.day()},
+            "grouping": "FORECAST_GROUPING_MONTH",
+            "seed": "7",
+        }),
+    )
+    .await;
+    // 12,000 EUR in Proposal (60%): 7,200 weighted, in the bucket of its close month.
+    let buckets = forecast["buckets"].as_array().unwrap();
+    let bucket = buckets
+        .iter()
+        .find(|b| b["periodStart"]["month"] == close.month())
+        .unwrap_or_else(|| panic!("{forecast}"));
+    assert_eq!(bucket["weighted"]["units"], "7200", "{forecast}");
+    assert_eq!(bucket["weighted"]["currencyCode"], "EUR");
+}
+
+#[tokio::test]
+async fn json_errors_are_connect_errors_with_their_http_status() {
+    let suite = up(Backend::Sqlite, "gw-errors").await.unwrap();
+    let url = &suite.url;
+    let t = token("acme", "ann", &["admin"]);
+    let get_deal = format!("{P}/GetDeal");
+
+    // No token, and a token signed with another secret: 401.
+    let (status, e) = http(url, "POST", &get_deal, None, "application/json", b"{}").await;
+    assert_eq!((status, e["code"].as_str()), (401, Some("unauthenticated")), "{e}");
+    let forged =
+        crm_kit::auth::TokenVerifier::hs256(b"another-secret-another-secret-00").mint("acme", "ann", &["admin"], 60);
+    let (status, e) = call(url, &forged, &get_deal, json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (401, Some("unauthenticated")), "{e}");
+
+    // A bad field: 400, and the violation names the field.
+    let (status, e) = call(url, &t, &format!("{P}/CreateDeal"), json!({"deal": {"title": ""}})).await;
+    assert_eq!((status, e["code"].as_str()), (400, Some("invalid_argument")), "{e}");
+    let details = e["details"].as_array().unwrap();
+    let bad = details.iter().find(|d| d["type"] == "google.rpc.BadRequest").unwrap();
+    let fields: Vec<&str> = bad["debug"]["fieldViolations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["field"].as_str())
+        .collect();
+    assert!(fields.contains(&"deal.pipeline_id"), "{e}");
+    assert!(
+        !bad["value"].as_str().unwrap().is_empty(),
+        "the detail's bytes are there too"
+    );
+
+    // Not JSON, or not the message: 400 naming the problem.
+    let (status, e) = http(url, "POST", &get_deal, Some(&t), "application/json", b"{\"id\": ").await;
+    assert_eq!((status, e["code"].as_str()), (400, Some("invalid_argument")), "{e}");
+    let (status, e) = call(url, &t, &get_deal, json!({"noSuchField": 1})).await;
+    assert_eq!((status, e["code"].as_str()), (400, Some("invalid_argument")), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("noSuchField"), "{e}");
+
+    // Unknown deal: 404. Unknown method: 501. A stream: 501.
+    let (status, e) = call(
+        url,
+        &t,
+        &get_deal,
+        json!({"id": "01936f7e-0000-7000-8000-000000000000"}),
+    )
+    .await;
+    assert_eq!((status, e["code"].as_str()), (404, Some("not_found")), "{e}");
+    let (status, e) = call(url, &t, &format!("{P}/NoSuchMethod"), json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (501, Some("unimplemented")), "{e}");
+    let (status, e) = call(url, &t, &format!("{P}/ExportDeals"), json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (501, Some("unimplemented")), "{e}");
+
+    // Wrong content type: 415. A GET: 400. A body over the limit: refused.
+    let (status, _) = http(url, "POST", &get_deal, Some(&t), "text/plain", b"id=1").await;
+    assert_eq!(status, 415);
+    let (status, e) = http(url, "GET", &get_deal, Some(&t), "application/json", b"").await;
+    assert_eq!((status, e["code"].as_str()), (400, Some("invalid_argument")), "{e}");
+    let huge = vec![b' '; 5 * 1024 * 1024];
+    let (status, e) = http(url, "POST", &get_deal, Some(&t), "application/json", &huge).await;
+    assert_eq!((status, e["code"].as_str()), (429, Some("resource_exhausted")), "{e}");
+}
+
+#[tokio::test]
+async fn grpc_calls_without_a_valid_token_stop_at_the_gateway() {
+    let suite = up(Backend::Sqlite, "gw-grpc").await.unwrap();
+    let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
+    let req = || pb::ListPipelinesRequest::default();
+    let err = pipeline.list_pipelines(req()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    let forged =
+        crm_kit::auth::TokenVerifier::hs256(b"another-secret-another-secret-00").mint("acme", "ann", &["admin"], 60);
+    let err = pipeline.list_pipelines(authed(&forged, req())).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    let t = token("acme", "ann", &["admin"]);
+    assert!(pipeline.list_pipelines(authed(&t, req())).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_backend_that_is_down_is_unavailable_at_once() {
+    // A port nobody listens on.
+    let nowhere = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        crm::local_url(l.local_addr().unwrap())
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = crm::local_url(listener.local_addr().unwrap());
+    let verifier = crm_kit::auth::TokenVerifier::hs256(crm_kit::testing::TEST_SECRET);
+    let (gateway, _health) =
+        crm_gateway::Gateway::new(&crm_gateway::GatewayConfig::all_at(&nowhere), verifier).unwrap();
+    tokio::spawn(crm_gateway::serve(listener, gateway, std::future::pending()));
+    let channel = wait_serving(&url).await;
+    let t = token("acme", "ann", &["admin"]);
+
+    let started = Instant::now();
+    let err = PipelineServiceClient::new(channel)
+        .list_pipelines(authed(&t, pb::ListPipelinesRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let (status, e) = call(&url, &t, &format!("{P}/ListPipelines"), json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (503, Some("unavailable")), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn garbage_at_the_port_does_not_stop_the_gateway() {
+    let suite = up(Backend::Sqlite, "gw-garbage").await.unwrap();
+    let addr = suite.url.trim_start_matches("http://").to_owned();
+    let mut r = 0x9E37_79B9_7F4A_7C15_u64;
+    let junk = [
+        b"\x00\x01\x02 not http at all \xff\xfe\r\n\r\n".to_vec(),
+        // An HTTP/2 preface cut short, then a truncated frame.
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x10\x01".to_vec(),
+        // A gRPC-looking HTTP/1.1 request with a length it never sends.
+        b"POST /crm.pipeline.v1.PipelineService/GetDeal HTTP/1.1\r\nContent-Type: application/grpc\r\nContent-Length: 99\r\n\r\n\x00\x00".to_vec(),
+        (0..4096)
+            .map(|_| {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                r as u8
+            })
+            .collect(),
+    ];
+    for bytes in junk {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        let _ = s.write_all(&bytes).await;
+        let _ = s.shutdown().await;
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut sink)).await;
+    }
+    // Still serving, both faces.
+    let t = token("acme", "ann", &["admin"]);
+    let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
+    assert!(
+        pipeline
+            .list_pipelines(authed(&t, pb::ListPipelinesRequest::default()))
+            .await
+            .is_ok()
+    );
+    let (status, _) = call(&suite.url, &t, &format!("{P}/ListPipelines"), json!({})).await;
+    assert_eq!(status, 200);
+}
