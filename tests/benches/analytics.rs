@@ -113,7 +113,7 @@ async fn run() {
         tasks_url: String::new(),
         analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
-        secret: secret.clone(),
+        auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
     };
     let (contacts_url, _c) = serve(ServiceName::Contacts, config(&dbs[0], "", "")).await;
     let (pipeline_url, _p) = serve(ServiceName::Pipeline, config(&dbs[1], &contacts_url, "")).await;

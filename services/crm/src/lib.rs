@@ -62,15 +62,15 @@ fn spawn_relays(dbs: &[DatabaseConnection], publisher: Arc<dyn Publisher>, stop:
 }
 
 /// Serves the gateway with `config` on `listener` until `shutdown`,
-/// checking tokens signed with `secret`, and keeps its health entries
+/// checking tokens as `auth` says, and keeps its health entries
 /// current from the backends'.
 async fn serve_gateway(
     listener: TcpListener,
     config: &crm_gateway::GatewayConfig,
-    secret: &str,
+    auth: &crm_kit::auth::AuthConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let verifier = crm_kit::auth::TokenVerifier::hs256(secret.as_bytes());
+    let verifier = crm_kit::auth::TokenVerifier::new(auth)?;
     let (gateway, health) = crm_gateway::Gateway::new(config, verifier)?;
     // Health answers from the first moment: one round before serving.
     crm_gateway::check_backends(config, &health).await;

@@ -60,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
                 tasks_url,
                 analytics_url,
                 amqp,
-                secret: auth.secret,
+                auth: auth.config()?,
             };
             crm::run_service(service, listener, config, shutdown_signal()).await
         }
@@ -110,7 +110,7 @@ async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs) -> anyhow::Re
         pipeline_db: data.sqlite_url("pipeline"),
         tasks_db: data.sqlite_url("tasks"),
         analytics_db: data.sqlite_url("analytics"),
-        secret: auth.secret.clone(),
+        auth: auth.config()?,
     };
     if auth.is_dev_secret() {
         tracing::warn!("using the development token secret; set CRM_AUTH_SECRET for anything but a laptop");

@@ -47,8 +47,8 @@ pub struct ServiceConfig {
     /// The broker: the outbox relay publishes to it and tasks consumes from
     /// it. Without one, events wait in the outbox (and tasks cannot run).
     pub amqp: Option<AmqpConfig>,
-    /// The HS256 token secret.
-    pub secret: String,
+    /// How tokens are verified.
+    pub auth: crm_kit::auth::AuthConfig,
 }
 
 /// Runs one service alone on `listener` until `shutdown` resolves.
@@ -61,7 +61,7 @@ pub async fn run_service(
     if service == ServiceName::Gateway {
         return run_gateway(listener, &config, shutdown).await;
     }
-    let shared = Shared::from_secret(config.secret.as_bytes());
+    let shared = Shared::from_config(&config.auth)?;
     let (stop_tx, stop) = Stop::new();
     let url = config.database_url.as_str();
     let what = match service {
@@ -165,7 +165,7 @@ async fn run_gateway(
             .collect(),
         ..crm_gateway::GatewayConfig::all_at("")
     };
-    crate::serve_gateway(listener, &gateway_config, &config.secret, shutdown).await
+    crate::serve_gateway(listener, &gateway_config, &config.auth, shutdown).await
 }
 
 /// Applies one service's migrations and exits.

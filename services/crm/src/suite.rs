@@ -30,8 +30,8 @@ pub struct SuiteConfig {
     pub tasks_db: String,
     /// The analytics service's database URL.
     pub analytics_db: String,
-    /// The HS256 token secret.
-    pub secret: String,
+    /// How tokens are verified.
+    pub auth: crm_kit::auth::AuthConfig,
 }
 
 /// Runs contacts, pipeline, tasks and analytics behind the gateway on one
@@ -45,7 +45,7 @@ pub async fn run_suite(
     config: SuiteConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let shared = Shared::from_secret(config.secret.as_bytes());
+    let shared = Shared::from_config(&config.auth)?;
     let contacts_db = db::connect_and_migrate::<crm_contacts::migration::Migrator>(&config.contacts_db).await?;
     let pipeline_db = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&config.pipeline_db).await?;
     let tasks_db = db::connect_and_migrate::<crm_tasks::migration::Migrator>(&config.tasks_db).await?;
@@ -120,7 +120,7 @@ pub async fn run_suite(
     let gateway = crate::serve_gateway(
         listener,
         &crm_gateway::GatewayConfig::all_at(&self_url),
-        &config.secret,
+        &config.auth,
         shutdown,
     )
     .await;

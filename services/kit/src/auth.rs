@@ -4,9 +4,12 @@
 //! are signed with HS256 and the configured secret. Every service verifies
 //! them itself, so a backend reached directly is no back door.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation,
+    jwk::{AlgorithmParameters, EllipticCurve, JwkSet},
+};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Status, metadata::MetadataValue, service::Interceptor};
 
@@ -45,36 +48,135 @@ pub struct Claims {
     pub iat: u64,
 }
 
-/// Verifies tokens and mints development tokens with one HS256 secret.
+/// How tokens are verified.
+#[derive(Clone, Debug, Default)]
+pub struct AuthConfig {
+    /// The HS256 secret: it signs development tokens and the services' own,
+    /// and verifies HS256 tokens.
+    pub secret: String,
+    /// A JWKS document (JSON): RS256 and ES256 tokens are verified with
+    /// its key named by the token's `kid`.
+    pub jwks: Option<String>,
+    /// When set, a token's `iss` must be this.
+    pub issuer: Option<String>,
+    /// When set, a token's `aud` must include this.
+    pub audience: Option<String>,
+}
+
+impl AuthConfig {
+    /// HS256 tokens signed with `secret` only.
+    pub fn hs256(secret: impl Into<String>) -> Self {
+        Self {
+            secret: secret.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Verifies tokens: HS256 with the configured secret, RS256 and ES256 with
+/// the JWKS key their `kid` names (several keys may be published at once,
+/// so keys rotate without downtime). `alg: none`, any other algorithm, and a
+/// key used with an algorithm of another family (algorithm confusion) are
+/// refused. `exp` and `nbf` are checked with a 30 s leeway; `iss` and `aud`
+/// when configured. Also mints development tokens with the secret.
 #[derive(Clone)]
 pub struct TokenVerifier {
     decoding: DecodingKey,
     encoding: EncodingKey,
-    validation: Validation,
+    keys: HashMap<String, (Algorithm, DecodingKey)>,
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenVerifier(HS256)")
+        write!(f, "TokenVerifier(HS256, {} JWKS keys)", self.keys.len())
     }
 }
 
 impl TokenVerifier {
     /// A verifier for HS256 tokens signed with `secret`.
     pub fn hs256(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
             decoding: DecodingKey::from_secret(secret),
             encoding: EncodingKey::from_secret(secret),
-            validation,
+            keys: HashMap::new(),
+            issuer: None,
+            audience: None,
         }
+    }
+
+    /// A verifier as `config` says; fails on a JWKS document it cannot use.
+    pub fn new(config: &AuthConfig) -> anyhow::Result<Self> {
+        let mut v = Self::hs256(config.secret.as_bytes());
+        v.issuer = config.issuer.clone();
+        v.audience = config.audience.clone();
+        if let Some(jwks) = &config.jwks {
+            let set: JwkSet =
+                serde_json::from_str(jwks).map_err(|e| anyhow::anyhow!("the JWKS is not a JWK set: {e}"))?;
+            for jwk in &set.keys {
+                let kid = jwk
+                    .common
+                    .key_id
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("every JWKS key needs a kid"))?;
+                let alg = match &jwk.algorithm {
+                    AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                    AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
+                    _ => anyhow::bail!("JWKS key {kid}: only RSA (RS256) and P-256 (ES256) keys are accepted"),
+                };
+                let key = DecodingKey::from_jwk(jwk).map_err(|e| anyhow::anyhow!("JWKS key {kid}: {e}"))?;
+                v.keys.insert(kid, (alg, key));
+            }
+        }
+        Ok(v)
+    }
+
+    /// The key and the checks for a token with `header`.
+    fn key_for(&self, header: &Header) -> Result<(&DecodingKey, Validation), ApiError> {
+        let refuse = |why: String| ApiError::Unauthenticated(format!("invalid token: {why}"));
+        let key = match header.alg {
+            Algorithm::HS256 => &self.decoding,
+            Algorithm::RS256 | Algorithm::ES256 => {
+                let kid = header
+                    .kid
+                    .as_deref()
+                    .ok_or_else(|| refuse(format!("{:?} tokens must name their key (kid)", header.alg)))?;
+                match self.keys.get(kid) {
+                    // The key's own family decides: an RSA key never checks
+                    // an ES256 signature, nor any key an HS256 one.
+                    Some((alg, key)) if *alg == header.alg => key,
+                    Some(_) => return Err(refuse(format!("key {kid} is not a {:?} key", header.alg))),
+                    None => return Err(refuse(format!("unknown key {kid}"))),
+                }
+            }
+            other => return Err(refuse(format!("{other:?} is not accepted (HS256, RS256, ES256)"))),
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        if let Some(iss) = &self.issuer {
+            validation.set_issuer(&[iss]);
+            validation.required_spec_claims.insert("iss".into());
+        }
+        match &self.audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                validation.required_spec_claims.insert("aud".into());
+            }
+            None => validation.validate_aud = false,
+        }
+        Ok((key, validation))
     }
 
     /// Verifies `token` and returns its caller.
     pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        // A header that does not parse (`alg: none` among them) is refused here.
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| ApiError::Unauthenticated(format!("invalid token: {e}")))?;
+        let (key, validation) = self.key_for(&header)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| ApiError::Unauthenticated(format!("invalid token: {e}")))?;
         let claims = data.claims;
         let valid_id = |s: &str| !s.is_empty() && s.len() <= 100 && !s.contains(char::is_whitespace);

@@ -15,9 +15,36 @@ pub struct AuthArgs {
     /// The HS256 secret that signs and verifies bearer tokens (at least 32 bytes).
     #[arg(long = "auth-secret", env = "CRM_AUTH_SECRET", default_value = DEV_SECRET, hide_env_values = true, hide_default_value = true)]
     pub secret: String,
+    /// A JWKS file: RS256/ES256 tokens are verified with its key named by
+    /// their `kid` (publish the next key beside the current one to rotate).
+    #[arg(long = "auth-jwks", env = "CRM_AUTH_JWKS")]
+    pub jwks: Option<std::path::PathBuf>,
+    /// When set, tokens must carry this `iss`.
+    #[arg(long = "auth-issuer", env = "CRM_AUTH_ISSUER")]
+    pub issuer: Option<String>,
+    /// When set, tokens' `aud` must include this.
+    #[arg(long = "auth-audience", env = "CRM_AUTH_AUDIENCE")]
+    pub audience: Option<String>,
 }
 
 impl AuthArgs {
+    /// The verification settings, with the JWKS file read.
+    pub fn config(&self) -> anyhow::Result<crate::auth::AuthConfig> {
+        let jwks = match &self.jwks {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("reading the JWKS {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(crate::auth::AuthConfig {
+            secret: self.secret.clone(),
+            jwks,
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+        })
+    }
+
     /// Whether the development secret is in use.
     pub fn is_dev_secret(&self) -> bool {
         self.secret == DEV_SECRET

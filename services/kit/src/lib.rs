@@ -46,6 +46,14 @@ impl Shared {
         }
     }
 
+    /// The verifier `auth` describes and the page-token signer of its secret.
+    pub fn from_config(auth: &auth::AuthConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            verifier: std::sync::Arc::new(auth::TokenVerifier::new(auth)?),
+            page_tokens: paging::PageTokens::new(auth.secret.as_bytes()),
+        })
+    }
+
     /// The interceptor that authenticates every call of a service.
     pub fn authenticate(&self) -> auth::Authenticate {
         auth::Authenticate(self.verifier.clone())

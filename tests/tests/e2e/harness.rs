@@ -45,7 +45,9 @@ pub async fn up(backend: Backend, test: &str) -> Option<Running> {
         pipeline_db: pipeline_db.url.clone(),
         tasks_db: tasks_db.url.clone(),
         analytics_db: analytics_db.url.clone(),
-        secret: String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).expect("utf-8"),
+        auth: crm_kit::auth::AuthConfig::hs256(
+            String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).expect("utf-8"),
+        ),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(crm::run_suite(listener, config, async {
