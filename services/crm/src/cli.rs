@@ -26,6 +26,31 @@ pub struct Cli {
 }
 
 /// The subcommands.
+/// The gateway's per-tenant limits.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LimitArgs {
+    /// Calls per second each tenant may make through the gateway, sustained.
+    #[arg(long = "rate-limit", env = "CRM_RATE_LIMIT", default_value_t = 500.0)]
+    pub rate: f64,
+    /// Calls a tenant may make at once after a quiet spell.
+    #[arg(long = "rate-burst", env = "CRM_RATE_BURST", default_value_t = 1000.0)]
+    pub burst: f64,
+    /// Calls a tenant may have in flight at once.
+    #[arg(long = "tenant-in-flight", env = "CRM_TENANT_IN_FLIGHT", default_value_t = 64)]
+    pub in_flight: usize,
+}
+
+impl LimitArgs {
+    /// As the gateway takes them.
+    pub fn config(&self) -> crm_gateway::limits::LimitConfig {
+        crm_gateway::limits::LimitConfig {
+            rate: self.rate.max(0.001),
+            burst: self.burst.max(1.0),
+            in_flight: self.in_flight.max(1),
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Every service on one port, SQLite files under the data directory,
@@ -40,6 +65,9 @@ pub enum Command {
         /// Token verification.
         #[command(flatten)]
         auth: AuthArgs,
+        /// The gateway's per-tenant limits.
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// One service alone, with its own database: what a container runs.
     Serve {
@@ -71,6 +99,9 @@ pub enum Command {
         /// Token verification.
         #[command(flatten)]
         auth: AuthArgs,
+        /// The gateway's per-tenant limits.
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Applies one service's database migrations and exits.
     Migrate {

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use crm::{
     SuiteConfig,
-    cli::{Cli, Command, mint},
+    cli::{Cli, Command, LimitArgs, mint},
     local_url,
 };
 use crm_kit::{
@@ -24,11 +24,21 @@ async fn main() -> anyhow::Result<()> {
         None => {
             let defaults = Cli::parse_from(["crm", "up"]);
             match defaults.command {
-                Some(Command::Up { listen, data, auth }) => up(listen, data, auth).await,
+                Some(Command::Up {
+                    listen,
+                    data,
+                    auth,
+                    limits,
+                }) => up(listen, data, auth, limits).await,
                 _ => unreachable!("`crm up` parses as Up"),
             }
         }
-        Some(Command::Up { listen, data, auth }) => up(listen, data, auth).await,
+        Some(Command::Up {
+            listen,
+            data,
+            auth,
+            limits,
+        }) => up(listen, data, auth, limits).await,
         Some(Command::Serve {
             service,
             listen,
@@ -39,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
             analytics_url,
             amqp_url,
             auth,
+            limits,
         }) => {
             let database_url = match database_url {
                 Some(url) => url,
@@ -61,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
                 analytics_url,
                 amqp,
                 auth: auth.config()?,
+                limits: limits.config(),
             };
             crm::run_service(service, listener, config, shutdown_signal()).await
         }
@@ -99,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs) -> anyhow::Result<()> {
+async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs, limits: LimitArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data.data_dir).with_context(|| format!("creating {}", data.data_dir.display()))?;
     let listener = TcpListener::bind(listen.listen)
         .await
@@ -111,6 +123,7 @@ async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs) -> anyhow::Re
         tasks_db: data.sqlite_url("tasks"),
         analytics_db: data.sqlite_url("analytics"),
         auth: auth.config()?,
+        limits: limits.config(),
     };
     if auth.is_dev_secret() {
         tracing::warn!("using the development token secret; set CRM_AUTH_SECRET for anything but a laptop");

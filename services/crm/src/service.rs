@@ -49,6 +49,8 @@ pub struct ServiceConfig {
     pub amqp: Option<AmqpConfig>,
     /// How tokens are verified.
     pub auth: crm_kit::auth::AuthConfig,
+    /// The gateway's per-tenant limits (for the gateway).
+    pub limits: crm_gateway::limits::LimitConfig,
 }
 
 /// Runs one service alone on `listener` until `shutdown` resolves.
@@ -163,6 +165,7 @@ async fn run_gateway(
             ])
             .map(|(service, url)| ((*service).to_owned(), url.clone()))
             .collect(),
+        limits: config.limits,
         ..crm_gateway::GatewayConfig::all_at("")
     };
     crate::serve_gateway(listener, &gateway_config, &config.auth, shutdown).await

@@ -32,6 +32,8 @@ pub struct SuiteConfig {
     pub analytics_db: String,
     /// How tokens are verified.
     pub auth: crm_kit::auth::AuthConfig,
+    /// The gateway's per-tenant limits.
+    pub limits: crm_gateway::limits::LimitConfig,
 }
 
 /// Runs contacts, pipeline, tasks and analytics behind the gateway on one
@@ -119,7 +121,10 @@ pub async fn run_suite(
     ));
     let gateway = crate::serve_gateway(
         listener,
-        &crm_gateway::GatewayConfig::all_at(&self_url),
+        &crm_gateway::GatewayConfig {
+            limits: config.limits,
+            ..crm_gateway::GatewayConfig::all_at(&self_url)
+        },
         &config.auth,
         shutdown,
     )

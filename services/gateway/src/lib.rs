@@ -15,12 +15,20 @@
 //!   and server reflection over the whole contract set are served here.
 
 pub mod connect;
+pub mod limits;
 
-use std::{collections::HashMap, convert::Infallible, future::Future, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use crm_kit::auth::{Caller, TokenVerifier};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
@@ -43,6 +51,8 @@ pub struct GatewayConfig {
     pub backends: Vec<(String, String)>,
     /// The largest JSON request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Every tenant's rate and in-flight limits.
+    pub limits: limits::LimitConfig,
 }
 
 impl GatewayConfig {
@@ -51,6 +61,7 @@ impl GatewayConfig {
         Self {
             backends: SERVICES.iter().map(|s| ((*s).to_owned(), url.to_owned())).collect(),
             max_body_bytes: 4 * 1024 * 1024,
+            limits: limits::LimitConfig::default(),
         }
     }
 }
@@ -65,6 +76,7 @@ struct Inner {
     json: connect::Transcoder,
     local: Routes,
     max_body_bytes: usize,
+    limits: limits::Limits,
 }
 
 impl Gateway {
@@ -91,13 +103,14 @@ impl Gateway {
             json: connect::Transcoder::new()?,
             local,
             max_body_bytes: config.max_body_bytes,
+            limits: limits::Limits::new(config.limits),
         };
         Ok((Self(Arc::new(inner)), reporter))
     }
 
     /// Answers one request.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let path = req.uri().path().to_owned();
         let kind = Kind::of(req.headers());
         let (service, method) = split_path(&path);
@@ -107,13 +120,25 @@ impl Gateway {
                 Err(e) => match e {},
             };
         }
+        let mut line = AccessLine {
+            method: path.clone(),
+            tenant: String::new(),
+            user: String::new(),
+            started,
+        };
         let caller = match self.authenticate(req.headers()) {
             Ok(c) => c,
-            Err(status) => return self.refuse(kind, &path, None, status, started),
+            Err(status) => return self.refuse(kind, line, &status),
+        };
+        line.tenant.clone_from(&caller.tenant_id);
+        line.user.clone_from(&caller.user_id);
+        let permit = match self.0.limits.admit(&caller.tenant_id) {
+            Ok(p) => p,
+            Err(status) => return self.refuse(kind, line, &status),
         };
         let Some(backend) = self.0.backends.get(service).cloned() else {
             let status = Status::unimplemented(format!("no service {service} behind this gateway"));
-            return self.refuse(kind, &path, Some(&caller), status, started);
+            return self.refuse(kind, line, &status);
         };
         let reply = match kind {
             Kind::Grpc => forward(backend, req).await,
@@ -130,8 +155,7 @@ impl Gateway {
                 connect::error_response(&status, StatusCode::UNSUPPORTED_MEDIA_TYPE)
             }
         };
-        access_log(&path, Some(&caller), &reply, started);
-        reply
+        Tracked::wrap(reply, line, Some(permit))
     }
 
     fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Status> {
@@ -143,20 +167,12 @@ impl Gateway {
         self.0.verifier.verify(token.trim()).map_err(Status::from)
     }
 
-    fn refuse(
-        &self,
-        kind: Kind,
-        path: &str,
-        caller: Option<&Caller>,
-        status: Status,
-        started: std::time::Instant,
-    ) -> Response<Body> {
+    fn refuse(&self, kind: Kind, line: AccessLine, status: &Status) -> Response<Body> {
         let reply = match kind {
-            Kind::Grpc => grpc_error(&status),
-            Kind::Json | Kind::Other => connect::error_response(&status, connect::http_status(status.code())),
+            Kind::Grpc => grpc_error(status),
+            Kind::Json | Kind::Other => self.0.json.error(status),
         };
-        access_log(path, caller, &reply, started);
-        reply
+        Tracked::wrap(reply, line, None)
     }
 }
 
@@ -222,27 +238,99 @@ pub fn grpc_error(status: &Status) -> Response<Body> {
     reply
 }
 
-/// One line per call: tenant, user, method, code, latency; never the token.
-fn access_log(path: &str, caller: Option<&Caller>, reply: &Response<Body>, started: std::time::Instant) {
-    // A gRPC reply that streams has its code in the trailers; the headers
-    // carry it only when the call failed at once.
-    let code = reply
-        .headers()
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-        .map_or_else(
-            || reply.status().as_u16().to_string(),
-            |c| format!("{:?}", Code::from(c)),
+/// What the access log says of a call: tenant, user, method, and (at
+/// its end) code and latency; never the token.
+#[derive(Debug)]
+struct AccessLine {
+    method: String,
+    tenant: String,
+    user: String,
+    started: Instant,
+}
+
+/// A reply on its way out: it holds the call's permit until the last
+/// frame is sent, and writes the access-log line then, with the gRPC code
+/// from the trailers of a reply that streamed.
+struct Tracked {
+    inner: Body,
+    line: AccessLine,
+    code: String,
+    ended: bool,
+    _permit: Option<limits::Permit>,
+}
+
+impl Tracked {
+    fn wrap(reply: Response<Body>, line: AccessLine, permit: Option<limits::Permit>) -> Response<Body> {
+        let (head, inner) = reply.into_parts();
+        // A gRPC reply that failed at once has its code in the headers; a
+        // JSON one in its HTTP status.
+        let code = grpc_code(&head.headers).unwrap_or_else(|| head.status.as_u16().to_string());
+        let tracked = Tracked {
+            ended: inner.is_end_stream(),
+            inner,
+            line,
+            code,
+            _permit: permit,
+        };
+        Response::from_parts(head, Body::new(tracked))
+    }
+}
+
+fn grpc_code(headers: &HeaderMap) -> Option<String> {
+    let code = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
+    Some(format!("{:?}", Code::from(code)))
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                if let Some(code) = frame.trailers_ref().and_then(grpc_code) {
+                    self.code = code;
+                }
+            }
+            std::task::Poll::Ready(Some(Err(status))) => {
+                self.code = format!("{:?}", status.code());
+                self.ended = true;
+            }
+            std::task::Poll::Ready(None) => self.ended = true,
+            std::task::Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let code = if self.ended || self.inner.is_end_stream() {
+            self.code.as_str()
+        } else {
+            "Cancelled (the caller went away)"
+        };
+        tracing::info!(
+            tenant = self.line.tenant,
+            user = self.line.user,
+            method = self.line.method,
+            code,
+            ms = self.line.started.elapsed().as_secs_f64() * 1e3,
+            "gateway call"
         );
-    tracing::info!(
-        tenant = caller.map_or("", |c| c.tenant_id.as_str()),
-        user = caller.map_or("", |c| c.user_id.as_str()),
-        method = path,
-        code,
-        ms = started.elapsed().as_secs_f64() * 1e3,
-        "gateway call"
-    );
+    }
 }
 
 /// Keeps the health service's entry of each backend current, from the

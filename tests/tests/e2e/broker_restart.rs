@@ -66,6 +66,7 @@ async fn every_rule_fires_once_across_a_broker_restart() {
         analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
         auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
+        limits: crm_gateway::limits::LimitConfig::default(),
     };
     let (contacts_url, _c) = serve(ServiceName::Contacts, config(&dbs[0], "", "")).await;
     let (pipeline_url, _p) = serve(ServiceName::Pipeline, config(&dbs[1], &contacts_url, "")).await;

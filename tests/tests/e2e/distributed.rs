@@ -54,6 +54,7 @@ async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(ba
         analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
         auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
+        limits: crm_gateway::limits::LimitConfig::default(),
     };
     let (contacts_url, _c) = serve(ServiceName::Contacts, config(&contacts_db, "", "")).await;
     let (pipeline_url, _p) = serve(ServiceName::Pipeline, config(&pipeline_db, &contacts_url, "")).await;

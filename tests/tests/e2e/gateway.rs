@@ -310,3 +310,48 @@ async fn garbage_at_the_port_does_not_stop_the_gateway() {
     let (status, _) = call(&suite.url, &t, &format!("{P}/ListPipelines"), json!({})).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn one_tenant_over_its_rate_is_refused_while_another_goes_through() {
+    use tonic_types::StatusExt;
+    let suite = up(Backend::Sqlite, "gw-rate").await.unwrap();
+    // A gateway of its own, with a small bucket, in front of the suite.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = crm::local_url(listener.local_addr().unwrap());
+    let config = crm_gateway::GatewayConfig {
+        limits: crm_gateway::limits::LimitConfig {
+            rate: 1.0,
+            burst: 5.0,
+            in_flight: 64,
+        },
+        ..crm_gateway::GatewayConfig::all_at(&suite.url)
+    };
+    let verifier = crm_kit::auth::TokenVerifier::hs256(crm_kit::testing::TEST_SECRET);
+    let (gateway, _health) = crm_gateway::Gateway::new(&config, verifier).unwrap();
+    tokio::spawn(crm_gateway::serve(listener, gateway, std::future::pending()));
+    let channel = wait_serving(&url).await;
+    let (acme, globex) = (token("acme", "ann", &["admin"]), token("globex", "bob", &["admin"]));
+    let mut pipeline = PipelineServiceClient::new(channel);
+    let list = || pb::ListPipelinesRequest::default();
+
+    for i in 0..5 {
+        assert!(
+            pipeline.list_pipelines(authed(&acme, list())).await.is_ok(),
+            "call {i} of the burst"
+        );
+    }
+    let err = pipeline.list_pipelines(authed(&acme, list())).await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    let retry = err.get_details_retry_info().and_then(|r| r.retry_delay).unwrap();
+    assert!(retry > Duration::ZERO && retry <= Duration::from_secs(1), "{retry:?}");
+    // JSON too: 429 with the RetryInfo in the details.
+    let (status, e) = call(&url, &acme, &format!("{P}/ListPipelines"), json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (429, Some("resource_exhausted")), "{e}");
+    assert_eq!(e["details"][0]["type"], "google.rpc.RetryInfo", "{e}");
+    // Another tenant's calls go through.
+    assert!(pipeline.list_pipelines(authed(&globex, list())).await.is_ok());
+    assert_eq!(
+        ok(&url, &globex, &format!("{P}/ListPipelines"), json!({})).await["pipelines"],
+        json!([])
+    );
+}

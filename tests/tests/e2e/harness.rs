@@ -48,6 +48,7 @@ pub async fn up(backend: Backend, test: &str) -> Option<Running> {
         auth: crm_kit::auth::AuthConfig::hs256(
             String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).expect("utf-8"),
         ),
+        limits: crm_gateway::limits::LimitConfig::default(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(crm::run_suite(listener, config, async {
