@@ -7,13 +7,19 @@ use tonic::{Request, Response, Status};
 
 use crate::{ApiError, ApiResult, auth};
 
-/// Runs `handler` with the request's verified caller and message, and maps
-/// its error to a status.
-pub async fn call<T, R, F>(req: Request<T>, handler: impl FnOnce(auth::Caller, T) -> F) -> Result<Response<R>, Status>
+/// Runs `handler` with the request's verified caller and message, once the
+/// caller's roles allow `access` (PERMISSION_DENIED before the request is
+/// even read otherwise), and maps its error to a status.
+pub async fn call_as<T, R, F>(
+    access: auth::Access,
+    req: Request<T>,
+    handler: impl FnOnce(auth::Caller, T) -> F,
+) -> Result<Response<R>, Status>
 where
     F: Future<Output = ApiResult<R>>,
 {
     let caller = auth::caller(&req)?;
+    caller.require(access)?;
     let reply = handler(caller, req.into_inner()).await?;
     Ok(Response::new(reply))
 }

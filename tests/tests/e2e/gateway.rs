@@ -18,7 +18,7 @@ use super::harness::{up, wait_serving};
 
 /// One HTTP/1.1 request on a connection of its own, as curl sends it; the
 /// reply's status and body (JSON, or the raw text under "raw").
-async fn http(
+pub async fn http(
     url: &str,
     method: &str,
     path: &str,

@@ -13,3 +13,4 @@ mod distributed;
 mod embedded;
 mod gateway;
 mod harness;
+mod security;

@@ -38,47 +38,47 @@ impl Analytics {
     }
 }
 
-use crm_kit::handler::call;
+use crm_kit::{auth::Access, handler::call_as};
 
 #[tonic::async_trait]
 impl AnalyticsService for Analytics {
     async fn get_funnel(&self, r: Request<pb::GetFunnelRequest>) -> Result<Response<pb::GetFunnelResponse>, Status> {
-        call(r, |c, m| self.get_funnel(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_funnel(c, m)).await
     }
     async fn get_stage_durations(
         &self,
         r: Request<pb::GetStageDurationsRequest>,
     ) -> Result<Response<pb::GetStageDurationsResponse>, Status> {
-        call(r, |c, m| self.get_stage_durations(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_stage_durations(c, m)).await
     }
     async fn get_forecast(
         &self,
         r: Request<pb::GetForecastRequest>,
     ) -> Result<Response<pb::GetForecastResponse>, Status> {
-        call(r, |c, m| self.get_forecast(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_forecast(c, m)).await
     }
     async fn get_velocity(
         &self,
         r: Request<pb::GetVelocityRequest>,
     ) -> Result<Response<pb::GetVelocityResponse>, Status> {
-        call(r, |c, m| self.get_velocity(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_velocity(c, m)).await
     }
     async fn get_bottlenecks(
         &self,
         r: Request<pb::GetBottlenecksRequest>,
     ) -> Result<Response<pb::GetBottlenecksResponse>, Status> {
-        call(r, |c, m| self.get_bottlenecks(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_bottlenecks(c, m)).await
     }
     async fn get_owner_performance(
         &self,
         r: Request<pb::GetOwnerPerformanceRequest>,
     ) -> Result<Response<pb::GetOwnerPerformanceResponse>, Status> {
-        call(r, |c, m| self.get_owner_performance(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_owner_performance(c, m)).await
     }
     async fn rebuild_projections(
         &self,
         r: Request<pb::RebuildProjectionsRequest>,
     ) -> Result<Response<pb::RebuildProjectionsResponse>, Status> {
-        call(r, |c, m| self.rebuild_projections(c, m)).await
+        call_as(Access::Configure, r, |c, m| self.rebuild_projections(c, m)).await
     }
 }

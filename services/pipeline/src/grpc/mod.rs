@@ -32,7 +32,10 @@ impl Pipelines {
     }
 }
 
-use crm_kit::handler::{call, mask_paths};
+use crm_kit::{
+    auth::Access,
+    handler::{call_as, mask_paths},
+};
 
 #[tonic::async_trait]
 impl PipelineService for Pipelines {
@@ -40,55 +43,55 @@ impl PipelineService for Pipelines {
         &self,
         r: Request<pb::CreatePipelineRequest>,
     ) -> Result<Response<pb::CreatePipelineResponse>, Status> {
-        call(r, |c, m| self.create_pipeline(c, m)).await
+        call_as(Access::Configure, r, |c, m| self.create_pipeline(c, m)).await
     }
     async fn get_pipeline(
         &self,
         r: Request<pb::GetPipelineRequest>,
     ) -> Result<Response<pb::GetPipelineResponse>, Status> {
-        call(r, |c, m| self.get_pipeline(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_pipeline(c, m)).await
     }
     async fn list_pipelines(
         &self,
         r: Request<pb::ListPipelinesRequest>,
     ) -> Result<Response<pb::ListPipelinesResponse>, Status> {
-        call(r, |c, m| self.list_pipelines(c, m)).await
+        call_as(Access::Read, r, |c, m| self.list_pipelines(c, m)).await
     }
     async fn update_pipeline(
         &self,
         r: Request<pb::UpdatePipelineRequest>,
     ) -> Result<Response<pb::UpdatePipelineResponse>, Status> {
-        call(r, |c, m| self.update_pipeline(c, m)).await
+        call_as(Access::Configure, r, |c, m| self.update_pipeline(c, m)).await
     }
     async fn delete_pipeline(
         &self,
         r: Request<pb::DeletePipelineRequest>,
     ) -> Result<Response<pb::DeletePipelineResponse>, Status> {
-        call(r, |c, m| self.delete_pipeline(c, m)).await
+        call_as(Access::Configure, r, |c, m| self.delete_pipeline(c, m)).await
     }
     async fn create_deal(&self, r: Request<pb::CreateDealRequest>) -> Result<Response<pb::CreateDealResponse>, Status> {
-        call(r, |c, m| self.create_deal(c, m)).await
+        call_as(Access::Create, r, |c, m| self.create_deal(c, m)).await
     }
     async fn get_deal(&self, r: Request<pb::GetDealRequest>) -> Result<Response<pb::GetDealResponse>, Status> {
-        call(r, |c, m| self.get_deal(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_deal(c, m)).await
     }
     async fn update_deal(&self, r: Request<pb::UpdateDealRequest>) -> Result<Response<pb::UpdateDealResponse>, Status> {
-        call(r, |c, m| self.update_deal(c, m)).await
+        call_as(Access::Change, r, |c, m| self.update_deal(c, m)).await
     }
     async fn delete_deal(&self, r: Request<pb::DeleteDealRequest>) -> Result<Response<pb::DeleteDealResponse>, Status> {
-        call(r, |c, m| self.delete_deal(c, m)).await
+        call_as(Access::Change, r, |c, m| self.delete_deal(c, m)).await
     }
     async fn list_deals(&self, r: Request<pb::ListDealsRequest>) -> Result<Response<pb::ListDealsResponse>, Status> {
-        call(r, |c, m| self.list_deals(c, m)).await
+        call_as(Access::Read, r, |c, m| self.list_deals(c, m)).await
     }
     async fn move_deal(&self, r: Request<pb::MoveDealRequest>) -> Result<Response<pb::MoveDealResponse>, Status> {
-        call(r, |c, m| self.move_deal(c, m)).await
+        call_as(Access::Change, r, |c, m| self.move_deal(c, m)).await
     }
     async fn list_deal_history(
         &self,
         r: Request<pb::ListDealHistoryRequest>,
     ) -> Result<Response<pb::ListDealHistoryResponse>, Status> {
-        call(r, |c, m| self.list_deal_history(c, m)).await
+        call_as(Access::Read, r, |c, m| self.list_deal_history(c, m)).await
     }
     type ExportDealsStream = export::ExportStream;
 
@@ -96,17 +99,17 @@ impl PipelineService for Pipelines {
         &self,
         r: Request<pb::ExportDealsRequest>,
     ) -> Result<Response<Self::ExportDealsStream>, Status> {
-        call(r, |c, m| self.export_deals(c, m)).await
+        call_as(Access::Export, r, |c, m| self.export_deals(c, m)).await
     }
 
     async fn import_deals(
         &self,
         r: Request<tonic::Streaming<pb::ImportDealsRequest>>,
     ) -> Result<Response<pb::ImportDealsResponse>, Status> {
-        call(r, |c, m| self.import_deals(c, m)).await
+        call_as(Access::Import, r, |c, m| self.import_deals(c, m)).await
     }
 
     async fn get_board(&self, r: Request<pb::GetBoardRequest>) -> Result<Response<pb::GetBoardResponse>, Status> {
-        call(r, |c, m| self.get_board(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_board(c, m)).await
     }
 }

@@ -29,6 +29,7 @@ impl Pipelines {
 
         let txn = self.db.begin().await?;
         let current = self.find_deal(&txn, tenant, &deal_id).await?;
+        caller.may_change(&current.owner_id)?;
         etag::check("deal", &deal_id, given_etag, current.version)?;
         let pipeline = store::pipelines::find(&txn, tenant, &current.pipeline_id)
             .await?

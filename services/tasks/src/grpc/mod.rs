@@ -40,7 +40,10 @@ impl Tasks {
     }
 }
 
-use crm_kit::handler::{call, mask_paths};
+use crm_kit::{
+    auth::Access,
+    handler::{call_as, mask_paths},
+};
 
 /// The stream of WatchReminders.
 pub type ReminderStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRemindersResponse, Status>> + Send>>;
@@ -50,45 +53,45 @@ impl TasksService for Tasks {
     type WatchRemindersStream = ReminderStream;
 
     async fn create_task(&self, r: Request<pb::CreateTaskRequest>) -> Result<Response<pb::CreateTaskResponse>, Status> {
-        call(r, |c, m| self.create_task(c, m)).await
+        call_as(Access::Create, r, |c, m| self.create_task(c, m)).await
     }
     async fn get_task(&self, r: Request<pb::GetTaskRequest>) -> Result<Response<pb::GetTaskResponse>, Status> {
-        call(r, |c, m| self.get_task(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_task(c, m)).await
     }
     async fn update_task(&self, r: Request<pb::UpdateTaskRequest>) -> Result<Response<pb::UpdateTaskResponse>, Status> {
-        call(r, |c, m| self.update_task(c, m)).await
+        call_as(Access::Change, r, |c, m| self.update_task(c, m)).await
     }
     async fn complete_task(
         &self,
         r: Request<pb::CompleteTaskRequest>,
     ) -> Result<Response<pb::CompleteTaskResponse>, Status> {
-        call(r, |c, m| self.complete_task(c, m)).await
+        call_as(Access::Change, r, |c, m| self.complete_task(c, m)).await
     }
     async fn delete_task(&self, r: Request<pb::DeleteTaskRequest>) -> Result<Response<pb::DeleteTaskResponse>, Status> {
-        call(r, |c, m| self.delete_task(c, m)).await
+        call_as(Access::Change, r, |c, m| self.delete_task(c, m)).await
     }
     async fn list_tasks(&self, r: Request<pb::ListTasksRequest>) -> Result<Response<pb::ListTasksResponse>, Status> {
-        call(r, |c, m| self.list_tasks(c, m)).await
+        call_as(Access::Read, r, |c, m| self.list_tasks(c, m)).await
     }
     async fn create_rule(&self, r: Request<pb::CreateRuleRequest>) -> Result<Response<pb::CreateRuleResponse>, Status> {
-        call(r, |c, m| self.create_rule(c, m)).await
+        call_as(Access::Configure, r, |c, m| self.create_rule(c, m)).await
     }
     async fn get_rule(&self, r: Request<pb::GetRuleRequest>) -> Result<Response<pb::GetRuleResponse>, Status> {
-        call(r, |c, m| self.get_rule(c, m)).await
+        call_as(Access::Read, r, |c, m| self.get_rule(c, m)).await
     }
     async fn list_rules(&self, r: Request<pb::ListRulesRequest>) -> Result<Response<pb::ListRulesResponse>, Status> {
-        call(r, |c, m| self.list_rules(c, m)).await
+        call_as(Access::Read, r, |c, m| self.list_rules(c, m)).await
     }
     async fn update_rule(&self, r: Request<pb::UpdateRuleRequest>) -> Result<Response<pb::UpdateRuleResponse>, Status> {
-        call(r, |c, m| self.update_rule(c, m)).await
+        call_as(Access::Configure, r, |c, m| self.update_rule(c, m)).await
     }
     async fn delete_rule(&self, r: Request<pb::DeleteRuleRequest>) -> Result<Response<pb::DeleteRuleResponse>, Status> {
-        call(r, |c, m| self.delete_rule(c, m)).await
+        call_as(Access::Configure, r, |c, m| self.delete_rule(c, m)).await
     }
     async fn watch_reminders(
         &self,
         r: Request<pb::WatchRemindersRequest>,
     ) -> Result<Response<Self::WatchRemindersStream>, Status> {
-        call(r, |c, m| async move { self.watch_reminders(c, m) }).await
+        call_as(Access::Read, r, |c, m| async move { self.watch_reminders(c, m) }).await
     }
 }

@@ -110,6 +110,7 @@ impl Tasks {
 
         let txn = self.db.begin().await?;
         let current = self.find_task(&txn, tenant, &id).await?;
+        caller.may_change(&current.assignee_id)?;
         etag::check("task", &id, given_etag, current.version)?;
         let mut next = current.clone();
         let reschedule = f.due_at.is_some() || f.remind_before.is_some();
@@ -168,6 +169,7 @@ impl Tasks {
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = self.find_task(&txn, tenant, &id).await?;
+        caller.may_change(&current.assignee_id)?;
         etag::check("task", &id, given_etag, current.version)?;
         let status = TaskStatus::from_db(&current.status);
         if status != TaskStatus::Open {
@@ -205,6 +207,7 @@ impl Tasks {
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = self.find_task(&txn, tenant, &id).await?;
+        caller.may_change(&current.assignee_id)?;
         etag::check("task", &id, given_etag, current.version)?;
         store::reminders::delete_for_task(&txn, tenant, &id).await?;
         store::tasks::delete(&txn, tenant, &id).await?;
