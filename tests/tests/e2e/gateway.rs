@@ -355,3 +355,68 @@ async fn one_tenant_over_its_rate_is_refused_while_another_goes_through() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn reflection_lists_every_contract_and_health_reports_each_backend() {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let suite = up(Backend::Sqlite, "gw-reflection").await.unwrap();
+    // What `grpcurl list` asks, without a token.
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = ServerReflectionClient::new(suite.channel.clone())
+        .server_reflection_info(tokio_stream::once(req))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = replies.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("not a service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in crm_gateway::SERVICES.iter().chain(&["grpc.health.v1.Health"]) {
+        assert!(names.iter().any(|n| n == service), "{service} in {names:?}");
+    }
+    // Health: each backend serving, from its own health service.
+    let mut health = HealthClient::new(suite.channel.clone());
+    for service in crm_gateway::SERVICES.iter().chain(&[""]) {
+        let status = health
+            .check(HealthCheckRequest {
+                service: (*service).to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "{service}");
+    }
+    // A gateway in front of nothing reports its backends not serving.
+    let nowhere = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        crm::local_url(l.local_addr().unwrap())
+    };
+    let config = crm_gateway::GatewayConfig::all_at(&nowhere);
+    let verifier = crm_kit::auth::TokenVerifier::hs256(crm_kit::testing::TEST_SECRET);
+    let (gateway, reporter) = crm_gateway::Gateway::new(&config, verifier).unwrap();
+    crm_gateway::check_backends(&config, &reporter).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = crm::local_url(listener.local_addr().unwrap());
+    tokio::spawn(crm_gateway::serve(listener, gateway, std::future::pending()));
+    let mut health = HealthClient::new(wait_serving(&url).await);
+    for service in crm_gateway::SERVICES.iter().chain(&[""]) {
+        let status = health
+            .check(HealthCheckRequest {
+                service: (*service).to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::NotServing as i32, "{service}");
+    }
+}
