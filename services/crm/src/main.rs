@@ -20,19 +20,10 @@ use tokio::net::TcpListener;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.log.log_format == "json");
-    match cli.command {
-        None => {
-            let defaults = Cli::parse_from(["crm", "up"]);
-            match defaults.command {
-                Some(Command::Up {
-                    listen,
-                    data,
-                    auth,
-                    limits,
-                }) => up(listen, data, auth, limits).await,
-                _ => unreachable!("`crm up` parses as Up"),
-            }
-        }
+    // No command is `crm up` with its defaults (and the environment's settings).
+    let command = cli.command.or_else(|| Cli::parse_from(["crm", "up"]).command);
+    match command {
+        None => unreachable!("`crm up` parses as a command"),
         Some(Command::Up {
             listen,
             data,
@@ -128,7 +119,7 @@ async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs, limits: Limit
     if auth.is_dev_secret() {
         tracing::warn!("using the development token secret; set CRM_AUTH_SECRET for anything but a laptop");
     }
-    println!("crm is up: gRPC (contacts, pipeline, tasks, analytics, health, reflection) on {url}");
+    println!("crm is up on {url}: gRPC (contacts, pipeline, tasks, analytics, health, reflection) and the same RPCs as JSON");
     println!("  data:  {}", data.data_dir.display());
     println!("  token: TOKEN=$(cargo run --release -q -- token --tenant acme --user ann --role admin)");
     println!(

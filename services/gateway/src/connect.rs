@@ -48,22 +48,9 @@ impl Transcoder {
         Ok(m)
     }
 
-    /// Calls `service`/`method` on `backend` with the JSON request `req`.
+    /// Calls `service`/`method` on `backend` with the JSON request `req`;
+    /// a failure is the status to answer with (see [`Transcoder::error`]).
     pub async fn call(
-        &self,
-        backend: Channel,
-        service: &str,
-        method: &str,
-        req: Request<Incoming>,
-        max_body_bytes: usize,
-    ) -> Response<Body> {
-        match self.try_call(backend, service, method, req, max_body_bytes).await {
-            Ok(reply) => reply,
-            Err(status) => self.error(&status),
-        }
-    }
-
-    async fn try_call(
         &self,
         backend: Channel,
         service: &str,

@@ -143,10 +143,10 @@ impl Gateway {
         let reply = match kind {
             Kind::Grpc => forward(backend, req).await,
             Kind::Json => {
-                self.0
-                    .json
-                    .call(backend, service, method, req, self.0.max_body_bytes)
+                let json = &self.0.json;
+                json.call(backend, service, method, req, self.0.max_body_bytes)
                     .await
+                    .unwrap_or_else(|status| json.error(&status))
             }
             Kind::Other => {
                 let status = Status::invalid_argument(

@@ -358,7 +358,7 @@ async fn one_tenant_over_its_rate_is_refused_while_another_goes_through() {
 
 #[tokio::test]
 async fn reflection_lists_every_contract_and_health_reports_each_backend() {
-    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient};
     use tonic_reflection::pb::v1::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
@@ -384,17 +384,7 @@ async fn reflection_lists_every_contract_and_health_reports_each_backend() {
     }
     // Health: each backend serving, from its own health service.
     let mut health = HealthClient::new(suite.channel.clone());
-    for service in crm_gateway::SERVICES.iter().chain(&[""]) {
-        let status = health
-            .check(HealthCheckRequest {
-                service: (*service).to_owned(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .status;
-        assert_eq!(status, ServingStatus::Serving as i32, "{service}");
-    }
+    assert_every_backend(&mut health, ServingStatus::Serving).await;
     // A gateway in front of nothing reports its backends not serving.
     let nowhere = {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -408,15 +398,20 @@ async fn reflection_lists_every_contract_and_health_reports_each_backend() {
     let url = crm::local_url(listener.local_addr().unwrap());
     tokio::spawn(crm_gateway::serve(listener, gateway, std::future::pending()));
     let mut health = HealthClient::new(wait_serving(&url).await);
+    assert_every_backend(&mut health, ServingStatus::NotServing).await;
+}
+
+/// Asserts that the gateway's health service reports `want` for every
+/// backend and overall.
+async fn assert_every_backend(
+    health: &mut tonic_health::pb::health_client::HealthClient<tonic::transport::Channel>,
+    want: tonic_health::pb::health_check_response::ServingStatus,
+) {
     for service in crm_gateway::SERVICES.iter().chain(&[""]) {
-        let status = health
-            .check(HealthCheckRequest {
-                service: (*service).to_owned(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .status;
-        assert_eq!(status, ServingStatus::NotServing as i32, "{service}");
+        let req = tonic_health::pb::HealthCheckRequest {
+            service: (*service).to_owned(),
+        };
+        let status = health.check(req).await.unwrap().into_inner().status;
+        assert_eq!(status, want as i32, "{service}");
     }
 }
