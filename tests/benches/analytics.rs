@@ -105,6 +105,7 @@ async fn run() {
     }
     // Registers the analytics queues with the test broker, so they go with it.
     drop(broker.consumer(crm_analytics::projection::CONSUMER, &[]));
+    drop(broker.consumer(crm_contacts::CONSUMER, &[]));
     let secret = String::from_utf8(TEST_SECRET.to_vec()).unwrap();
     let config = |db: &TestDatabase, contacts: &str, pipeline: &str| ServiceConfig {
         database_url: db.url.clone(),

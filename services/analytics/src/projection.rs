@@ -34,7 +34,12 @@ use crate::{
 pub const CONSUMER: &str = "analytics";
 
 /// The routing keys the consumer binds.
-pub const BINDINGS: &[&str] = &["pipeline.pipeline.*", "pipeline.deal.*", "contacts.activity.logged"];
+pub const BINDINGS: &[&str] = &[
+    "pipeline.pipeline.*",
+    "pipeline.deal.*",
+    "contacts.activity.logged",
+    crm_kit::settings::BINDING,
+];
 
 /// The bus handler that keeps the analytics projections.
 #[derive(Clone, Copy, Debug, Default)]
@@ -68,6 +73,10 @@ impl Handler for Projector {
             "contacts.activity.logged" => {
                 let p: ev::ActivityLogged = decode(e)?;
                 put_activity(txn, e, p).await?;
+                None
+            }
+            crm_kit::settings::TENANT_SETTINGS_UPDATED => {
+                crm_kit::settings::apply(txn, e).await?;
                 None
             }
             // pipeline.deal.stalled and anything else: stalls are derived from stays.

@@ -22,6 +22,10 @@ use tonic::service::interceptor::InterceptedService;
 /// The fully-qualified gRPC name of the service, for health and routing.
 pub const SERVICE_NAME: &str = "crm.contacts.v1.ContactsService";
 
+/// The consumer name (inbox key and queue) of the contacts service: it
+/// follows the tenant settings' events.
+pub const CONSUMER: &str = "contacts";
+
 /// The tonic service over `db`, behind the bearer-token interceptor.
 pub fn service(
     db: sea_orm::DatabaseConnection,

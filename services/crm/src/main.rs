@@ -119,7 +119,9 @@ async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs, limits: Limit
     if auth.is_dev_secret() {
         tracing::warn!("using the development token secret; set CRM_AUTH_SECRET for anything but a laptop");
     }
-    println!("crm is up on {url}: gRPC (contacts, pipeline, tasks, analytics, health, reflection) and the same RPCs as JSON");
+    println!(
+        "crm is up on {url}: gRPC (contacts, pipeline, tasks, analytics, health, reflection) and the same RPCs as JSON"
+    );
     println!("  data:  {}", data.data_dir.display());
     println!("  token: TOKEN=$(cargo run --release -q -- token --tenant acme --user ann --role admin)");
     println!(

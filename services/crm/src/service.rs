@@ -68,7 +68,13 @@ pub async fn run_service(
     let url = config.database_url.as_str();
     let what = match service {
         ServiceName::Contacts => {
+            let amqp = config
+                .amqp
+                .clone()
+                .context("`crm serve contacts` follows the tenant settings' events: set CRM_AMQP_URL")?;
             let conn = db::connect_and_migrate::<crm_contacts::migration::Migrator>(url).await?;
+            let consumer = AmqpConsumer::new(amqp, crm_contacts::CONSUMER, &[crm_kit::settings::BINDING]);
+            tokio::spawn(consumer.run(conn.clone(), Arc::new(crm_kit::settings::Follower), stop.clone().wait()));
             Serve {
                 routes: Routes::new(crm_contacts::service(conn.clone(), shared)),
                 service_names: vec![crm_contacts::SERVICE_NAME],

@@ -81,6 +81,12 @@ pub async fn run_suite(
         db: analytics_db.clone(),
         handler: Arc::new(crm_analytics::projection::Projector),
     });
+    bus.subscribe(Subscription {
+        consumer: crm_contacts::CONSUMER.to_owned(),
+        bindings: vec![crm_kit::settings::BINDING.to_owned()],
+        db: contacts_db.clone(),
+        handler: Arc::new(crm_kit::settings::Follower),
+    });
     let (stop_tx, stop) = Stop::new();
     spawn_relays(
         &[contacts_db.clone(), pipeline_db.clone(), tasks_db.clone()],

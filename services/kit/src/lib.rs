@@ -18,6 +18,7 @@ pub mod migration;
 pub mod outbox;
 pub mod paging;
 pub mod server;
+pub mod settings;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

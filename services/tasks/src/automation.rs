@@ -32,7 +32,11 @@ use crate::{
 pub const CONSUMER: &str = "tasks";
 
 /// The routing keys the consumer binds.
-pub const BINDINGS: &[&str] = &["pipeline.deal.*", "contacts.contact.deleted"];
+pub const BINDINGS: &[&str] = &[
+    "pipeline.deal.*",
+    "contacts.contact.deleted",
+    crm_kit::settings::BINDING,
+];
 
 /// The actor of the tasks rules create.
 const ACTOR: &str = "automation";
@@ -53,6 +57,7 @@ struct Trigger<'a> {
 impl Handler for Automation {
     async fn handle(&self, txn: &DatabaseTransaction, envelope: &EventEnvelope) -> anyhow::Result<()> {
         match envelope.r#type.as_str() {
+            crm_kit::settings::TENANT_SETTINGS_UPDATED => crm_kit::settings::apply(txn, envelope).await,
             "pipeline.deal.created" => {
                 let p: ev::DealCreated = decode(envelope)?;
                 let stage = p.stage.unwrap_or_default();

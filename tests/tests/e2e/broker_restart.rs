@@ -52,6 +52,7 @@ async fn every_rule_fires_once_across_a_broker_restart() {
     }
     let broker = TestBroker::create("e2e_broker_restart").expect("CRM_TEST_AMQP_URL is required");
     drop(broker.consumer(crm_tasks::automation::CONSUMER, &[]));
+    drop(broker.consumer(crm_contacts::CONSUMER, &[]));
     let dbs = [
         TestDatabase::create(Backend::Sqlite, "restart_contacts").await.unwrap(),
         TestDatabase::create(Backend::Sqlite, "restart_pipeline").await.unwrap(),

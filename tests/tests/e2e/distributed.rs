@@ -45,6 +45,7 @@ async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(ba
     };
     // Registers the tasks queues with the test broker, so they are deleted after.
     drop(broker.consumer(crm_tasks::automation::CONSUMER, &[]));
+    drop(broker.consumer(crm_contacts::CONSUMER, &[]));
     let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
     let config = |db: &TestDatabase, contacts_url: &str, pipeline_url: &str| ServiceConfig {
         database_url: db.url.clone(),

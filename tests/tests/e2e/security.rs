@@ -56,10 +56,17 @@ fn access(method: &str) -> Option<Access> {
         "CreateCompany" | "CreateContact" | "LogActivity" | "CreateDeal" | "CreateTask" => Access::Create,
         "UpdateCompany" | "DeleteCompany" | "UpdateContact" | "DeleteContact" | "MergeContacts" | "UpdateDeal"
         | "DeleteDeal" | "MoveDeal" | "UpdateTask" | "CompleteTask" | "DeleteTask" => Access::Change,
+        "GetTenantSettings" => Access::Read,
         "ImportDeals" => Access::Import,
         "ExportDeals" => Access::Export,
-        "CreatePipeline" | "UpdatePipeline" | "DeletePipeline" | "CreateRule" | "UpdateRule" | "DeleteRule"
-        | "RebuildProjections" => Access::Configure,
+        "CreatePipeline"
+        | "UpdatePipeline"
+        | "DeletePipeline"
+        | "CreateRule"
+        | "UpdateRule"
+        | "DeleteRule"
+        | "RebuildProjections"
+        | "UpdateTenantSettings" => Access::Configure,
         _ => return None,
     })
 }
@@ -227,7 +234,7 @@ async fn every_rpc_refuses_bad_tokens_and_roles_it_does_not_allow_on_both_faces(
         failures.len(),
         failures.join("\n")
     );
-    assert!(methods >= 47 && cells > 600, "{methods} methods, {cells} cells");
+    assert!(methods >= 49 && cells > 600, "{methods} methods, {cells} cells");
 }
 
 #[tokio::test]
@@ -459,4 +466,294 @@ async fn refused_calls_change_nothing_and_reps_change_only_their_own() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn under_owner_visibility_reps_see_only_their_own_and_managers_see_all() {
+    use crm_proto::{
+        analytics::v1::{self as apb, analytics_service_client::AnalyticsServiceClient},
+        common::v1::Visibility,
+    };
+    let suite = up(Backend::Sqlite, "security-visibility").await.unwrap();
+    let admin = token("acme", "ann", &["admin"]);
+    let raj = token("acme", "raj", &["rep"]);
+    let bob = token("acme", "bob", &["rep"]);
+    let max = token("acme", "max", &["manager"]);
+    let vic = token("acme", "vic", &["viewer"]);
+    let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
+    let mut contacts = ContactsServiceClient::new(suite.channel.clone());
+    let mut tasks = TasksServiceClient::new(suite.channel.clone());
+    let mut analytics = AnalyticsServiceClient::new(suite.channel.clone());
+    let p = sales_pipeline(&mut pipeline, &admin).await;
+
+    // Each rep's deal, contact and task.
+    let mut mine = std::collections::HashMap::new();
+    for (who, t) in [("raj", &raj), ("bob", &bob)] {
+        let deal = pb::CreateDealRequest {
+            deal: Some(pb::Deal {
+                pipeline_id: p.id.clone(),
+                title: format!("{who}'s deal"),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        let deal = pipeline
+            .create_deal(authed(t, deal))
+            .await
+            .unwrap()
+            .into_inner()
+            .deal
+            .unwrap();
+        let contact = cpb::CreateContactRequest {
+            contact: Some(cpb::Contact {
+                first_name: format!("{who}'s contact"),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        let contact = contacts
+            .create_contact(authed(t, contact))
+            .await
+            .unwrap()
+            .into_inner()
+            .contact
+            .unwrap();
+        let task = tpb::CreateTaskRequest {
+            task: Some(tpb::Task {
+                title: format!("{who}'s task"),
+                due_time: Some(prost_types::Timestamp {
+                    seconds: jsonwebtoken::get_current_timestamp() as i64 + 86_400,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        let task = tasks
+            .create_task(authed(t, task))
+            .await
+            .unwrap()
+            .into_inner()
+            .task
+            .unwrap();
+        mine.insert(who, (deal, contact, task));
+    }
+    let (bob_deal, bob_contact, bob_task) = mine["bob"].clone();
+    let get_bob_deal = |t: &str| {
+        authed(
+            t,
+            pb::GetDealRequest {
+                id: bob_deal.id.clone(),
+            },
+        )
+    };
+    // TEAM (the default): raj reads bob's deal.
+    assert!(pipeline.get_deal(get_bob_deal(&raj)).await.is_ok());
+
+    // An admin switches the tenant to OWNER.
+    let req = pb::UpdateTenantSettingsRequest {
+        settings: Some(pb::TenantSettings {
+            visibility: Visibility::Owner as i32,
+            ..Default::default()
+        }),
+    };
+    denied(
+        pipeline.update_tenant_settings(authed(&max, req.clone())).await,
+        "a manager sets visibility",
+    );
+    let set = pipeline
+        .update_tenant_settings(authed(&admin, req))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(set.settings.unwrap().etag, "v1");
+
+    let deals_of = |t: &str| {
+        authed(
+            t,
+            pb::ListDealsRequest {
+                pipeline_id: p.id.clone(),
+                ..Default::default()
+            },
+        )
+    };
+    let contacts_of = |t: &str| authed(t, cpb::ListContactsRequest::default());
+    let tasks_of = |t: &str| authed(t, tpb::ListTasksRequest::default());
+    let funnel_of = |t: &str| {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        authed(
+            t,
+            apb::GetFunnelRequest {
+                pipeline_id: p.id.clone(),
+                owner_id: String::new(),
+                period: Some(apb::Period {
+                    from: Some(prost_types::Timestamp {
+                        seconds: now - 86_400,
+                        nanos: 0,
+                    }),
+                    to: Some(prost_types::Timestamp {
+                        seconds: now + 86_400,
+                        nanos: 0,
+                    }),
+                }),
+            },
+        )
+    };
+    // The other services apply the setting from its event, within moments.
+    let mut applied = false;
+    for _ in 0..100 {
+        let c = contacts
+            .list_contacts(contacts_of(&raj))
+            .await
+            .unwrap()
+            .into_inner()
+            .contacts
+            .len();
+        let t = tasks.list_tasks(tasks_of(&raj)).await.unwrap().into_inner().tasks.len();
+        let f: i64 = analytics
+            .get_funnel(funnel_of(&raj))
+            .await
+            .map(|r| r.into_inner().stages.iter().map(|s| s.current_count).sum())
+            .unwrap_or(-1);
+        if (c, t, f) == (1, 1, 1) {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(applied, "contacts, tasks and analytics follow the setting");
+
+    for (who, t, other) in [("raj", &raj, "bob"), ("bob", &bob, "raj")] {
+        let (deal, contact, task) = &mine[who];
+        let (their_deal, their_contact, their_task) = &mine[other];
+        let deals = pipeline.list_deals(deals_of(t)).await.unwrap().into_inner().deals;
+        assert_eq!(
+            deals.iter().map(|d| &d.id).collect::<Vec<_>>(),
+            [&deal.id],
+            "{who}'s deals"
+        );
+        let board = pipeline
+            .get_board(authed(
+                t,
+                pb::GetBoardRequest {
+                    pipeline_id: p.id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            board.columns.iter().map(|c| c.deal_count).sum::<i64>(),
+            1,
+            "{who}'s board"
+        );
+        let contacts_seen = contacts
+            .list_contacts(contacts_of(t))
+            .await
+            .unwrap()
+            .into_inner()
+            .contacts;
+        assert_eq!(contacts_seen.iter().map(|c| &c.id).collect::<Vec<_>>(), [&contact.id]);
+        let tasks_seen = tasks.list_tasks(tasks_of(t)).await.unwrap().into_inner().tasks;
+        assert_eq!(tasks_seen.iter().map(|t| &t.id).collect::<Vec<_>>(), [&task.id]);
+        // The other rep's records read as missing, everywhere.
+        let hidden = |r: Result<(), Status>, what: &str| {
+            assert_eq!(r.unwrap_err().code(), Code::NotFound, "{who}: {what}");
+        };
+        let get = authed(
+            t,
+            pb::GetDealRequest {
+                id: their_deal.id.clone(),
+            },
+        );
+        hidden(pipeline.get_deal(get).await.map(|_| ()), "their deal");
+        let history = authed(
+            t,
+            pb::ListDealHistoryRequest {
+                deal_id: their_deal.id.clone(),
+                ..Default::default()
+            },
+        );
+        hidden(
+            pipeline.list_deal_history(history).await.map(|_| ()),
+            "their deal's history",
+        );
+        let mv = pb::MoveDealRequest {
+            deal_id: their_deal.id.clone(),
+            stage_id: p.stages[1].id.clone(),
+            etag: String::new(),
+            lost_reason: String::new(),
+        };
+        hidden(pipeline.move_deal(authed(t, mv)).await.map(|_| ()), "moving their deal");
+        let get = authed(
+            t,
+            cpb::GetContactRequest {
+                id: their_contact.id.clone(),
+            },
+        );
+        hidden(contacts.get_contact(get).await.map(|_| ()), "their contact");
+        let get = authed(
+            t,
+            tpb::GetTaskRequest {
+                id: their_task.id.clone(),
+            },
+        );
+        hidden(tasks.get_task(get).await.map(|_| ()), "their task");
+        // Their numbers are their own: one open deal in the funnel.
+        let funnel = analytics.get_funnel(funnel_of(t)).await.unwrap().into_inner();
+        assert_eq!(
+            funnel.stages.iter().map(|s| s.current_count).sum::<i64>(),
+            1,
+            "{who}'s funnel"
+        );
+    }
+    // A viewer owns nothing, so sees nothing; the manager sees everything.
+    assert!(
+        pipeline
+            .list_deals(deals_of(&vic))
+            .await
+            .unwrap()
+            .into_inner()
+            .deals
+            .is_empty()
+    );
+    assert_eq!(
+        pipeline
+            .list_deals(deals_of(&max))
+            .await
+            .unwrap()
+            .into_inner()
+            .deals
+            .len(),
+        2
+    );
+    assert!(pipeline.get_deal(get_bob_deal(&max)).await.is_ok());
+    let get = authed(
+        &max,
+        cpb::GetContactRequest {
+            id: bob_contact.id.clone(),
+        },
+    );
+    assert!(contacts.get_contact(get).await.is_ok());
+    let get = authed(
+        &max,
+        tpb::GetTaskRequest {
+            id: bob_task.id.clone(),
+        },
+    );
+    assert!(tasks.get_task(get).await.is_ok());
+    let funnel = analytics.get_funnel(funnel_of(&max)).await.unwrap().into_inner();
+    assert_eq!(funnel.stages.iter().map(|s| s.current_count).sum::<i64>(), 2);
+
+    // Back to TEAM: raj reads bob's deal again.
+    let req = pb::UpdateTenantSettingsRequest {
+        settings: Some(pb::TenantSettings {
+            visibility: Visibility::Team as i32,
+            etag: "v1".into(),
+            ..Default::default()
+        }),
+    };
+    pipeline.update_tenant_settings(authed(&admin, req)).await.unwrap();
+    assert!(pipeline.get_deal(get_bob_deal(&raj)).await.is_ok());
 }

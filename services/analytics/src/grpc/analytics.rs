@@ -1,6 +1,6 @@
 //! The RPC bodies: parse, load the pipeline's history, apply the definitions.
 
-use crm_kit::{ApiError, ApiResult, auth::Caller, time, validate::Violations};
+use crm_kit::{ApiError, ApiResult, auth::Caller, settings, time, validate::Violations};
 use crm_proto::analytics::v1::{self as pb, ForecastGrouping};
 
 use super::{
@@ -27,6 +27,13 @@ impl Analytics {
             .await
     }
 
+    /// `scope` within what the caller may read: under owner visibility a
+    /// rep's or viewer's numbers are of their own deals only.
+    async fn visible(&self, caller: &Caller, mut scope: Scope) -> ApiResult<Scope> {
+        scope.owner = settings::scope(&self.db, caller).await?.narrow(scope.owner);
+        Ok(scope)
+    }
+
     /// Like [`Self::report`], with the read model itself.
     async fn with_snapshot<R: Send + 'static>(
         &self,
@@ -35,6 +42,7 @@ impl Analytics {
         report: impl FnOnce(&Snapshot, Option<&str>, i64) -> R + Send + 'static,
     ) -> ApiResult<R> {
         let started = std::time::Instant::now();
+        let scope = self.visible(caller, scope).await?;
         self.catch_up.ensure(&caller.tenant_id).await?;
         let snapshot = self.models.read(&caller.tenant_id, &scope.pipeline_id).await?;
         let read = started.elapsed();
@@ -129,6 +137,7 @@ impl Analytics {
         let scope = parse::scope(&mut v, &req.pipeline_id, &req.owner_id);
         let period = parse::period(&mut v, req.period.as_ref());
         let period = v.finish_with(period)?;
+        let scope = self.visible(&caller, scope).await?;
         let owner = scope.owner.as_deref();
         let activities = store::activities(&self.db, &caller.tenant_id, owner, period).await?;
         self.report(&caller, scope, move |v| {

@@ -30,6 +30,8 @@ pub struct ContactFilter {
     pub company_id: Option<Uuid>,
     /// Only contacts with this tag (lower case); empty for any.
     pub tag: String,
+    /// Only this owner's contacts (set by the caller's visibility, not the request).
+    pub owner_id: Option<String>,
 }
 
 impl ContactFilter {
@@ -40,6 +42,7 @@ impl ContactFilter {
             query: v.optional_text("query", &req.query, QUERY_MAX).to_lowercase(),
             company_id: v.optional_id("company_id", &req.company_id),
             tag: v.optional_text("tag", &req.tag, super::contact::TAG_MAX).to_lowercase(),
+            owner_id: None,
         };
         v.finish()?;
         Ok(filter)
@@ -49,7 +52,7 @@ impl ContactFilter {
     pub fn fingerprint(&self) -> String {
         // JSON keeps the parts apart whatever characters they contain.
         let company = self.company_id.map(|id| id.to_string()).unwrap_or_default();
-        let parts = serde_json::json!([self.query, company, self.tag]);
+        let parts = serde_json::json!([self.query, company, self.tag, self.owner_id]);
         format!("contacts?{parts}")
     }
 }

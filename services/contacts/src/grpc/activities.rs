@@ -1,6 +1,6 @@
 //! The activity RPCs: logging an interaction and reading a timeline.
 
-use crm_kit::{ApiResult, auth::Caller, idempotency::RequestKey, time::now_micros};
+use crm_kit::{ApiResult, auth::Caller, idempotency::RequestKey, settings, time::now_micros};
 use crm_proto::contacts::v1 as pb;
 use sea_orm::TransactionTrait;
 
@@ -54,10 +54,36 @@ pub(super) async fn list(
     req: pb::ListActivitiesRequest,
 ) -> ApiResult<pb::ListActivitiesResponse> {
     let timeline = Timeline::parse(req.subject.as_ref())?;
-    let fingerprint = timeline.fingerprint();
+    // Under owner visibility: the timeline of a contact or company the
+    // caller owns; of a deal (whose owner the pipeline knows), the
+    // activities they logged themselves.
+    let scope = settings::scope(&svc.db, caller).await?;
+    let author = match (&scope, timeline) {
+        (settings::Scope::All, _) => None,
+        (_, Timeline::Contact(id)) => {
+            let c = crate::store::contacts::get(&svc.db, &caller.tenant_id, &id.to_string()).await?;
+            scope.check("contact", &c.row.id, &c.row.owner_id)?;
+            None
+        }
+        (_, Timeline::Company(id)) => {
+            let c = crate::store::companies::get(&svc.db, &caller.tenant_id, id).await?;
+            scope.check("company", &c.id, &c.owner_id)?;
+            None
+        }
+        (settings::Scope::Own(user), Timeline::Deal(_)) => Some(user.clone()),
+    };
+    let fingerprint = format!("{}&author={}", timeline.fingerprint(), author.as_deref().unwrap_or(""));
     let tokens = &svc.shared.page_tokens;
     let page = tokens.parse::<(i64, String)>(req.page_size, &req.page_token, &fingerprint)?;
-    let mut rows = activities::list(&svc.db, &caller.tenant_id, timeline, page.after, page.size + 1).await?;
+    let mut rows = activities::list(
+        &svc.db,
+        &caller.tenant_id,
+        timeline,
+        author.as_deref(),
+        page.after,
+        page.size + 1,
+    )
+    .await?;
     let next_page_token = tokens.finish(&mut rows, page.size, &fingerprint, |row| {
         (row.occurred_at, row.id.clone())
     });

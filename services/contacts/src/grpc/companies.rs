@@ -5,6 +5,7 @@ use crm_kit::{
     auth::Caller,
     etag,
     idempotency::RequestKey,
+    settings,
     time::now_micros,
     validate::{parse_id, parse_target},
 };
@@ -60,6 +61,9 @@ pub(super) async fn get(
 ) -> ApiResult<pb::GetCompanyResponse> {
     let id = parse_id("id", &req.id)?;
     let row = companies::get(&svc.db, &caller.tenant_id, id).await?;
+    settings::scope(&svc.db, caller)
+        .await?
+        .check("company", &row.id, &row.owner_id)?;
     Ok(pb::GetCompanyResponse {
         company: Some(convert::company(&row)),
     })
@@ -73,6 +77,9 @@ pub(super) async fn update(
     let update = CompanyUpdate::parse(&req)?;
     let txn = svc.db.begin().await?;
     let current = companies::get(&txn, &caller.tenant_id, update.id).await?;
+    settings::scope(&txn, caller)
+        .await?
+        .check("company", &current.id, &current.owner_id)?;
     caller.may_change(&current.owner_id)?;
     etag::check("company", &current.id, update.etag, current.version)?;
     let (next, changed) = update.apply(&companies::fields(&current));
@@ -98,6 +105,9 @@ pub(super) async fn delete(
     let tenant = &caller.tenant_id;
     let txn = svc.db.begin().await?;
     let current = companies::get(&txn, tenant, id).await?;
+    settings::scope(&txn, caller)
+        .await?
+        .check("company", &current.id, &current.owner_id)?;
     caller.may_change(&current.owner_id)?;
     etag::check("company", &current.id, given, current.version)?;
     if companies::has_contacts(&txn, tenant, &current.id).await? {
@@ -119,10 +129,23 @@ pub(super) async fn list(
     req: pb::ListCompaniesRequest,
 ) -> ApiResult<pb::ListCompaniesResponse> {
     let query = listing::company_query(&req)?;
-    let fingerprint = listing::company_fingerprint(&query);
+    let owner = settings::scope(&svc.db, caller).await?.narrow(None);
+    let fingerprint = format!(
+        "{}&owner={}",
+        listing::company_fingerprint(&query),
+        owner.as_deref().unwrap_or("")
+    );
     let tokens = &svc.shared.page_tokens;
     let page = tokens.parse::<String>(req.page_size, &req.page_token, &fingerprint)?;
-    let mut rows = companies::list(&svc.db, &caller.tenant_id, &query, page.after.as_deref(), page.size + 1).await?;
+    let mut rows = companies::list(
+        &svc.db,
+        &caller.tenant_id,
+        &query,
+        owner.as_deref(),
+        page.after.as_deref(),
+        page.size + 1,
+    )
+    .await?;
     let next_page_token = tokens.finish(&mut rows, page.size, &fingerprint, |row| row.id.clone());
     Ok(pb::ListCompaniesResponse {
         companies: rows.iter().map(convert::company).collect(),

@@ -5,6 +5,7 @@ use crm_kit::{
     auth::Caller,
     etag,
     idempotency::RequestKey,
+    settings,
     time::now_micros,
     validate::{parse_id, parse_target},
 };
@@ -60,6 +61,9 @@ pub(super) async fn get(
 ) -> ApiResult<pb::GetContactResponse> {
     let id = parse_id("id", &req.id)?;
     let record = contacts::get(&svc.db, &caller.tenant_id, &id.to_string()).await?;
+    settings::scope(&svc.db, caller)
+        .await?
+        .check("contact", &record.row.id, &record.row.owner_id)?;
     Ok(pb::GetContactResponse {
         contact: Some(convert::contact(&record)),
     })
@@ -74,6 +78,9 @@ pub(super) async fn update(
     let tenant = &caller.tenant_id;
     let txn = svc.db.begin().await?;
     let current = contacts::get(&txn, tenant, &update.id.to_string()).await?;
+    settings::scope(&txn, caller)
+        .await?
+        .check("contact", &current.row.id, &current.row.owner_id)?;
     caller.may_change(&current.row.owner_id)?;
     etag::check("contact", &current.row.id, update.etag, current.row.version)?;
     let (next, changed) = update.apply(&current.fields)?;
@@ -99,6 +106,9 @@ pub(super) async fn delete(
     let (id, given) = parse_target(&req.id, &req.etag)?;
     let txn = svc.db.begin().await?;
     let current = contacts::get(&txn, &caller.tenant_id, &id.to_string()).await?;
+    settings::scope(&txn, caller)
+        .await?
+        .check("contact", &current.row.id, &current.row.owner_id)?;
     caller.may_change(&current.row.owner_id)?;
     etag::check("contact", &current.row.id, given, current.row.version)?;
     contacts::delete(&txn, &current).await?;
@@ -112,7 +122,8 @@ pub(super) async fn list(
     caller: &Caller,
     req: pb::ListContactsRequest,
 ) -> ApiResult<pb::ListContactsResponse> {
-    let filter = ContactFilter::parse(&req)?;
+    let mut filter = ContactFilter::parse(&req)?;
+    filter.owner_id = settings::scope(&svc.db, caller).await?.narrow(None);
     let fingerprint = filter.fingerprint();
     let tokens = &svc.shared.page_tokens;
     let page = tokens.parse::<String>(req.page_size, &req.page_token, &fingerprint)?;
@@ -135,7 +146,10 @@ pub(super) async fn merge(
     let txn = svc.db.begin().await?;
     let primary = contacts::get(&txn, tenant, &merge.primary_id.to_string()).await?;
     let duplicate = contacts::get(&txn, tenant, &merge.duplicate_id.to_string()).await?;
-    // A merge changes both: the caller must be allowed to change each.
+    // A merge changes both: the caller must see and be allowed to change each.
+    let scope = settings::scope(&txn, caller).await?;
+    scope.check("contact", &primary.row.id, &primary.row.owner_id)?;
+    scope.check("contact", &duplicate.row.id, &duplicate.row.owner_id)?;
     caller.may_change(&primary.row.owner_id)?;
     caller.may_change(&duplicate.row.owner_id)?;
     etag::check("contact", &primary.row.id, merge.primary_etag, primary.row.version)?;

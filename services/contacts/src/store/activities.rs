@@ -65,6 +65,7 @@ pub async fn list(
     conn: &impl ConnectionTrait,
     tenant: &str,
     timeline: Timeline,
+    author: Option<&str>,
     after: Option<(i64, String)>,
     limit: u64,
 ) -> Result<Vec<Model>, DbErr> {
@@ -74,6 +75,9 @@ pub async fn list(
         Timeline::Deal(id) => Column::DealId.eq(id.to_string()),
     };
     let mut select = Entity::find().filter(Column::TenantId.eq(tenant)).filter(on_timeline);
+    if let Some(author) = author {
+        select = select.filter(Column::AuthorId.eq(author));
+    }
     if let Some((at, id)) = after {
         select = select.filter(
             Condition::any()

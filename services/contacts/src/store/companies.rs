@@ -145,10 +145,14 @@ pub async fn list(
     conn: &impl ConnectionTrait,
     tenant: &str,
     query: &str,
+    owner: Option<&str>,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Model>, DbErr> {
     let mut select = Entity::find().filter(Column::TenantId.eq(tenant));
+    if let Some(owner) = owner {
+        select = select.filter(Column::OwnerId.eq(owner));
+    }
     if !query.is_empty() {
         select = select.filter(
             Condition::any()

@@ -30,6 +30,9 @@ pub async fn list(
     if let Some(company) = filter.company_id {
         select = select.filter(Column::CompanyId.eq(company.to_string()));
     }
+    if let Some(owner) = &filter.owner_id {
+        select = select.filter(Column::OwnerId.eq(owner.as_str()));
+    }
     if !filter.tag.is_empty() {
         let tagged = Query::select()
             .column((contact_tag::Entity, contact_tag::Column::ContactId))

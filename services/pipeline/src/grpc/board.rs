@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crm_kit::{
     ApiError, ApiResult,
     auth::Caller,
+    settings,
     validate::{Violations, parse_id},
 };
 use crm_proto::pipeline::v1 as pb;
@@ -44,6 +45,7 @@ impl Pipelines {
             }
         };
         let owner = (!req.owner_id.is_empty()).then(|| v.user_id("owner_id", &req.owner_id));
+        let owner = settings::scope(&self.db, &caller).await?.narrow(owner);
         v.finish()?;
         let tenant = caller.tenant_id.as_str();
         let pipeline = store::pipelines::find(&self.db, tenant, &pipeline_id)

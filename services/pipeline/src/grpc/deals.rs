@@ -6,7 +6,7 @@ use crm_kit::{
     auth::Caller,
     etag,
     idempotency::RequestKey,
-    time,
+    settings, time,
     validate::{Violations, new_id, parse_id, parse_target},
 };
 use crm_proto::{events::v1 as ev, pipeline::v1 as pb};
@@ -151,6 +151,9 @@ impl Pipelines {
     pub(super) async fn get_deal(&self, caller: Caller, req: pb::GetDealRequest) -> ApiResult<pb::GetDealResponse> {
         let id = parse_id("id", &req.id)?.to_string();
         let d = self.find_deal(&self.db, &caller.tenant_id, &id).await?;
+        settings::scope(&self.db, &caller)
+            .await?
+            .check("deal", &id, &d.owner_id)?;
         Ok(pb::GetDealResponse {
             deal: Some(self.deal_reply(&self.db, &caller.tenant_id, &d).await?),
         })
@@ -171,12 +174,18 @@ impl Pipelines {
         let tenant = caller.tenant_id.as_str();
         // Cheap checks first, so a stale or foreign deal is not worth a peer call.
         let before = self.find_deal(&self.db, tenant, &id).await?;
+        settings::scope(&self.db, &caller)
+            .await?
+            .check("deal", &id, &before.owner_id)?;
         caller.may_change(&before.owner_id)?;
         etag::check("deal", &id, given_etag, before.version)?;
         self.check_references(&caller, &f).await?;
 
         let txn = self.db.begin().await?;
         let current = self.find_deal(&txn, tenant, &id).await?;
+        settings::scope(&txn, &caller)
+            .await?
+            .check("deal", &id, &current.owner_id)?;
         caller.may_change(&current.owner_id)?;
         etag::check("deal", &id, given_etag, current.version)?;
         let mut next = current.clone();
@@ -225,6 +234,9 @@ impl Pipelines {
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = self.find_deal(&txn, tenant, &id).await?;
+        settings::scope(&txn, &caller)
+            .await?
+            .check("deal", &id, &current.owner_id)?;
         caller.may_change(&current.owner_id)?;
         etag::check("deal", &id, given_etag, current.version)?;
         store::deals::delete(&txn, tenant, &id).await?;
@@ -243,7 +255,8 @@ impl Pipelines {
         caller: Caller,
         req: pb::ListDealsRequest,
     ) -> ApiResult<pb::ListDealsResponse> {
-        let filter = parse_filter(&req)?;
+        let mut filter = parse_filter(&req)?;
+        filter.owner_id = settings::scope(&self.db, &caller).await?.narrow(filter.owner_id);
         let query = filter.fingerprint();
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<String>(req.page_size, &req.page_token, &query)?;
@@ -268,7 +281,10 @@ impl Pipelines {
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<(i64, String)>(req.page_size, &req.page_token, &query)?;
         let tenant = caller.tenant_id.as_str();
-        self.find_deal(&self.db, tenant, &id).await?;
+        let d = self.find_deal(&self.db, tenant, &id).await?;
+        settings::scope(&self.db, &caller)
+            .await?
+            .check("deal", &id, &d.owner_id)?;
         let mut rows = store::deals::history(&self.db, tenant, &id, page.after.as_ref(), page.size + 1).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, &query, |t| (t.moved_at, t.id.clone()));
         Ok(pb::ListDealHistoryResponse {

@@ -9,6 +9,7 @@ mod export;
 mod import;
 mod moves;
 mod pipelines;
+mod settings;
 
 use crm_kit::Shared;
 use crm_proto::pipeline::v1::{self as pb, pipeline_service_server::PipelineService};
@@ -107,6 +108,20 @@ impl PipelineService for Pipelines {
         r: Request<tonic::Streaming<pb::ImportDealsRequest>>,
     ) -> Result<Response<pb::ImportDealsResponse>, Status> {
         call_as(Access::Import, r, |c, m| self.import_deals(c, m)).await
+    }
+
+    async fn get_tenant_settings(
+        &self,
+        r: Request<pb::GetTenantSettingsRequest>,
+    ) -> Result<Response<pb::GetTenantSettingsResponse>, Status> {
+        call_as(Access::Read, r, |c, m| self.get_tenant_settings(c, m)).await
+    }
+
+    async fn update_tenant_settings(
+        &self,
+        r: Request<pb::UpdateTenantSettingsRequest>,
+    ) -> Result<Response<pb::UpdateTenantSettingsResponse>, Status> {
+        call_as(Access::Configure, r, |c, m| self.update_tenant_settings(c, m)).await
     }
 
     async fn get_board(&self, r: Request<pb::GetBoardRequest>) -> Result<Response<pb::GetBoardResponse>, Status> {

@@ -4,7 +4,7 @@
 use crm_kit::{
     ApiError, ApiResult,
     auth::Caller,
-    etag, time,
+    etag, settings, time,
     validate::{Violations, new_id},
 };
 use crm_proto::{events::v1 as ev, pipeline::v1 as pb};
@@ -29,6 +29,9 @@ impl Pipelines {
 
         let txn = self.db.begin().await?;
         let current = self.find_deal(&txn, tenant, &deal_id).await?;
+        settings::scope(&txn, &caller)
+            .await?
+            .check("deal", &deal_id, &current.owner_id)?;
         caller.may_change(&current.owner_id)?;
         etag::check("deal", &deal_id, given_etag, current.version)?;
         let pipeline = store::pipelines::find(&txn, tenant, &current.pipeline_id)

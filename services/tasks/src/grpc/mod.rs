@@ -92,6 +92,6 @@ impl TasksService for Tasks {
         &self,
         r: Request<pb::WatchRemindersRequest>,
     ) -> Result<Response<Self::WatchRemindersStream>, Status> {
-        call_as(Access::Read, r, |c, m| async move { self.watch_reminders(c, m) }).await
+        call_as(Access::Read, r, |c, m| self.watch_reminders(c, m)).await
     }
 }

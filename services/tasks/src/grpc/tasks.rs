@@ -5,7 +5,7 @@ use crm_kit::{
     auth::Caller,
     etag,
     idempotency::RequestKey,
-    time,
+    settings, time,
     validate::{Violations, new_id, parse_id, parse_target},
 };
 use crm_proto::{events::v1 as ev, tasks::v1 as pb};
@@ -89,6 +89,9 @@ impl Tasks {
     pub(super) async fn get_task(&self, caller: Caller, req: pb::GetTaskRequest) -> ApiResult<pb::GetTaskResponse> {
         let id = parse_id("id", &req.id)?.to_string();
         let t = self.find_task(&self.db, &caller.tenant_id, &id).await?;
+        settings::scope(&self.db, &caller)
+            .await?
+            .check("task", &id, &t.assignee_id)?;
         Ok(pb::GetTaskResponse {
             task: Some(convert::task(&t)),
         })
@@ -110,6 +113,9 @@ impl Tasks {
 
         let txn = self.db.begin().await?;
         let current = self.find_task(&txn, tenant, &id).await?;
+        settings::scope(&txn, &caller)
+            .await?
+            .check("task", &id, &current.assignee_id)?;
         caller.may_change(&current.assignee_id)?;
         etag::check("task", &id, given_etag, current.version)?;
         let mut next = current.clone();
@@ -169,6 +175,9 @@ impl Tasks {
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = self.find_task(&txn, tenant, &id).await?;
+        settings::scope(&txn, &caller)
+            .await?
+            .check("task", &id, &current.assignee_id)?;
         caller.may_change(&current.assignee_id)?;
         etag::check("task", &id, given_etag, current.version)?;
         let status = TaskStatus::from_db(&current.status);
@@ -207,6 +216,9 @@ impl Tasks {
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = self.find_task(&txn, tenant, &id).await?;
+        settings::scope(&txn, &caller)
+            .await?
+            .check("task", &id, &current.assignee_id)?;
         caller.may_change(&current.assignee_id)?;
         etag::check("task", &id, given_etag, current.version)?;
         store::reminders::delete_for_task(&txn, tenant, &id).await?;
@@ -222,7 +234,8 @@ impl Tasks {
         caller: Caller,
         req: pb::ListTasksRequest,
     ) -> ApiResult<pb::ListTasksResponse> {
-        let filter = parse_filter(&req)?;
+        let mut filter = parse_filter(&req)?;
+        filter.assignee_id = settings::scope(&self.db, &caller).await?.narrow(filter.assignee_id);
         let query = filter.fingerprint();
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<(i64, String)>(req.page_size, &req.page_token, &query)?;
