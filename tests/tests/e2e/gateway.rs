@@ -415,3 +415,39 @@ async fn assert_every_backend(
         assert_eq!(status, want as i32, "{service}");
     }
 }
+
+#[tokio::test]
+async fn crm_serve_gateway_routes_each_service_to_its_url() {
+    let suite = up(Backend::Sqlite, "gw-serve").await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = crm::local_url(listener.local_addr().unwrap());
+    // The four services at their own URLs (here all behind the suite's port);
+    // the gateway has no database.
+    let config = crm::ServiceConfig {
+        database_url: String::new(),
+        contacts_url: suite.url.clone(),
+        pipeline_url: suite.url.clone(),
+        tasks_url: suite.url.clone(),
+        analytics_url: suite.url.clone(),
+        amqp: None,
+        auth: crm_kit::auth::AuthConfig::hs256(String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap()),
+        limits: crm_gateway::limits::LimitConfig::default(),
+    };
+    tokio::spawn(crm::run_service(
+        crm::ServiceName::Gateway,
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    let channel = wait_serving(&url).await;
+    let t = token("acme", "ann", &["admin"]);
+    let p = super::harness::sales_pipeline(&mut PipelineServiceClient::new(channel.clone()), &t).await;
+    let got = ok(&url, &t, &format!("{P}/GetPipeline"), json!({"id": p.id})).await;
+    assert_eq!(got["pipeline"]["name"], "Sales");
+    let mut tasks = crm_proto::tasks::v1::tasks_service_client::TasksServiceClient::new(channel);
+    let rules = tasks
+        .list_rules(authed(&t, crm_proto::tasks::v1::ListRulesRequest::default()))
+        .await
+        .unwrap();
+    assert!(rules.into_inner().rules.is_empty());
+}
