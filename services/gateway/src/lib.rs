@@ -162,7 +162,7 @@ impl Gateway {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .ok_or_else(|| Status::unauthenticated("missing bearer token in the authorization header"))?;
         self.0.verifier.verify(token.trim()).map_err(Status::from)
     }

@@ -271,16 +271,71 @@ async fn a_backend_that_is_down_is_unavailable_at_once() {
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 }
 
+/// A stand-in backend that only counts the connections made to it.
+async fn counting_backend() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = crm::local_url(listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((_conn, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (url, count)
+}
+
 #[tokio::test]
-async fn garbage_at_the_port_does_not_stop_the_gateway() {
-    let suite = up(Backend::Sqlite, "gw-garbage").await.unwrap();
-    let addr = suite.url.trim_start_matches("http://").to_owned();
+async fn garbage_never_reaches_a_backend() {
+    let (backend, connections) = counting_backend().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = crm::local_url(listener.local_addr().unwrap());
+    let verifier = crm_kit::auth::TokenVerifier::hs256(crm_kit::testing::TEST_SECRET);
+    let (gateway, _health) =
+        crm_gateway::Gateway::new(&crm_gateway::GatewayConfig::all_at(&backend), verifier).unwrap();
+    tokio::spawn(crm_gateway::serve(listener, gateway, std::future::pending()));
+    let channel = wait_serving(&url).await;
+    let addr = url.trim_start_matches("http://").to_owned();
+    for bytes in junk() {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        let _ = s.write_all(&bytes).await;
+        let _ = s.shutdown().await;
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut sink)).await;
+    }
+    // Calls without a valid token, and JSON of the wrong type or too large.
+    let t = token("acme", "ann", &["admin"]);
+    let path = format!("{P}/GetDeal");
+    let _ = http(&url, "POST", &path, None, "application/json", b"{}").await;
+    let _ = http(&url, "POST", &path, Some("garbage"), "application/json", b"{}").await;
+    let _ = http(&url, "POST", &path, Some(&t), "application/json", b"\xff\xfe not json").await;
+    let _ = http(&url, "POST", &path, Some(&t), "application/xml", b"<x/>").await;
+    let _ = http(
+        &url,
+        "POST",
+        &path,
+        Some(&t),
+        "application/json",
+        &vec![b'['; 5 * 1024 * 1024],
+    )
+    .await;
+    let _ = PipelineServiceClient::new(channel)
+        .list_pipelines(pb::ListPipelinesRequest::default())
+        .await;
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing reached the backend"
+    );
+}
+
+/// Bytes that are not a request: noise, a cut HTTP/2 preface, a truncated
+/// gRPC-looking request, and 4 KiB of pseudo-random bytes.
+fn junk() -> Vec<Vec<u8>> {
     let mut r = 0x9E37_79B9_7F4A_7C15_u64;
-    let junk = [
+    vec![
         b"\x00\x01\x02 not http at all \xff\xfe\r\n\r\n".to_vec(),
-        // An HTTP/2 preface cut short, then a truncated frame.
         b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x10\x01".to_vec(),
-        // A gRPC-looking HTTP/1.1 request with a length it never sends.
         b"POST /crm.pipeline.v1.PipelineService/GetDeal HTTP/1.1\r\nContent-Type: application/grpc\r\nContent-Length: 99\r\n\r\n\x00\x00".to_vec(),
         (0..4096)
             .map(|_| {
@@ -290,8 +345,14 @@ async fn garbage_at_the_port_does_not_stop_the_gateway() {
                 r as u8
             })
             .collect(),
-    ];
-    for bytes in junk {
+    ]
+}
+
+#[tokio::test]
+async fn garbage_at_the_port_does_not_stop_the_gateway() {
+    let suite = up(Backend::Sqlite, "gw-garbage").await.unwrap();
+    let addr = suite.url.trim_start_matches("http://").to_owned();
+    for bytes in junk() {
         let mut s = TcpStream::connect(&addr).await.unwrap();
         let _ = s.write_all(&bytes).await;
         let _ = s.shutdown().await;
@@ -450,4 +511,28 @@ async fn crm_serve_gateway_routes_each_service_to_its_url() {
         .await
         .unwrap();
     assert!(rules.into_inner().rules.is_empty());
+}
+
+#[tokio::test]
+async fn json_calls_work_over_http2_too() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let suite = up(Backend::Sqlite, "gw-h2").await.unwrap();
+    let t = token("acme", "ann", &["admin"]);
+    // tonic's channel speaks HTTP/2 only: a JSON call on it is JSON over h2c.
+    let req = tonic::codegen::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}{P}/ListPipelines", suite.url))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {t}"))
+        .body(tonic::body::Body::new(http_body_util::Full::new(
+            bytes::Bytes::from_static(b"{}"),
+        )))
+        .unwrap();
+    let reply = suite.channel.clone().oneshot(req).await.unwrap();
+    assert_eq!(reply.version(), tonic::codegen::http::Version::HTTP_2);
+    assert_eq!(reply.status(), 200);
+    let body = reply.into_body().collect().await.unwrap().to_bytes();
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json, json!({"pipelines": [], "nextPageToken": ""}));
 }
