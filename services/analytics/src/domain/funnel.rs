@@ -277,7 +277,7 @@ pub fn named<'a>(v: &View<'a>, sums: &BTreeMap<Key, i128>) -> BTreeMap<&'a str, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{DealRow, History, Transition, rng::SplitMix64};
+    use crate::domain::{History, Transition, rng::SplitMix64};
 
     /// The funnel's flows by their definition, stage by stage and stay by
     /// stay, for one deal's stays as (board position or `None`, kind, entered).
@@ -348,18 +348,8 @@ mod tests {
                 ));
                 at += (r.next_u64() % 30) as i64 + 1;
             }
-            let row = DealRow {
-                id: format!("d{i}"),
-                stage_id: ts.last().map(|t| t.to_stage_id.clone()).unwrap_or_default(),
-                status: crm_proto::common::v1::DealStatus::Open,
-                title: String::new(),
-                owner_id: "o".into(),
-                amount: None,
-                expected_close: None,
-                create_time: 0,
-                closed_at: None,
-            };
-            h.put(row, ts);
+            let stage = ts.last().map(|t| t.to_stage_id.clone()).unwrap_or_default();
+            h.put(crate::domain::tests::deal(&format!("d{i}"), &stage), ts);
             want_stays.push(mine);
         }
         let v = h.view(None, 1000);

@@ -509,7 +509,7 @@ pub fn rate(part: i64, whole: i64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn t(version: i64, to: &str, at: i64) -> Transition {
@@ -533,7 +533,8 @@ mod tests {
         assert_eq!(got, [("a", 0, Some(10)), ("b", 10, Some(10)), ("c", 10, None)]);
     }
 
-    fn deal(id: &str, stage: &str) -> DealRow {
+    /// An open deal of owner `o` in `stage`, with nothing else set.
+    pub(crate) fn deal(id: &str, stage: &str) -> DealRow {
         DealRow {
             id: id.into(),
             stage_id: stage.into(),
