@@ -535,3 +535,103 @@ async fn json_calls_work_over_http2_too() {
     let json: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json, json!({"pipelines": [], "nextPageToken": ""}));
 }
+
+#[tokio::test]
+async fn streaming_calls_pass_through_the_gateway_both_ways() {
+    use crm_proto::tasks::v1::{self as tpb, tasks_service_client::TasksServiceClient};
+    let suite = up(Backend::Sqlite, "gw-streams").await.unwrap();
+    let t = token("acme", "ann", &["admin"]);
+    let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
+    let p = super::harness::sales_pipeline(&mut pipeline, &t).await;
+    let ts = |secs: i64| prost_types::Timestamp {
+        seconds: secs,
+        nanos: 0,
+    };
+    let now = unix_now();
+
+    // A client stream: three deals with their history, one of them bad.
+    let row = |title: &str, history: Vec<pb::HistoryEntry>| pb::ImportDealsRequest {
+        pipeline_id: p.id.clone(),
+        title: title.into(),
+        owner_id: "ann".into(),
+        create_time: Some(ts(now - 3 * 86_400)),
+        history,
+        ..Default::default()
+    };
+    let entry = |stage: usize, at: i64| pb::HistoryEntry {
+        stage_id: p.stages[stage].id.clone(),
+        entered_at: Some(ts(at)),
+    };
+    let rows = vec![
+        row("Imported A", vec![entry(0, now - 3 * 86_400), entry(1, now - 86_400)]),
+        row("Imported B", vec![entry(0, now - 3 * 86_400)]),
+        // Out of order: rejected with its index, the rest go on.
+        row(
+            "Imported C",
+            vec![entry(0, now - 3 * 86_400), entry(1, now - 4 * 86_400)],
+        ),
+    ];
+    let imported = pipeline
+        .import_deals(authed(&t, tokio_stream::iter(rows)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((imported.imported, imported.rejected), (2, 1), "{imported:?}");
+    assert_eq!(imported.errors[0].index, 2);
+
+    // A server stream: the two deals back, with their history.
+    let mut exported = pipeline
+        .export_deals(authed(
+            &t,
+            pb::ExportDealsRequest {
+                pipeline_id: p.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut titles = Vec::new();
+    while let Some(d) = exported.message().await.unwrap() {
+        titles.push((d.deal.unwrap().title, d.history.len()));
+    }
+    titles.sort();
+    assert_eq!(titles, [("Imported A".to_owned(), 2), ("Imported B".to_owned(), 1)]);
+
+    // A stream that stays open: a reminder reaches its watcher through the gateway.
+    let mut tasks = TasksServiceClient::new(suite.channel.clone());
+    let mut watch = tasks
+        .watch_reminders(authed(&t, tpb::WatchRemindersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let task = tpb::Task {
+        title: "Call back".into(),
+        due_time: Some(ts(unix_now() + 2)),
+        remind_before: vec![prost_types::Duration { seconds: 1, nanos: 0 }],
+        ..Default::default()
+    };
+    let req = tpb::CreateTaskRequest {
+        task: Some(task),
+        request_id: String::new(),
+    };
+    let created = tasks
+        .create_task(authed(&t, req))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(15), watch.message())
+        .await
+        .expect("a reminder within 15 s")
+        .unwrap()
+        .expect("the stream is open");
+    assert_eq!(got.reminder.unwrap().task.unwrap().id, created.id);
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
