@@ -459,6 +459,14 @@ async fn reflection_lists_every_contract_and_health_reports_each_backend() {
     let (_url, channel, _health) = gateway_with(&crm_gateway::GatewayConfig::all_at(&nowhere().await)).await;
     let mut health = HealthClient::new(channel);
     assert_every_backend(&mut health, ServingStatus::NotServing).await;
+    // The gateway itself is up (its readiness probe asks for this entry).
+    let req = tonic_health::pb::HealthCheckRequest {
+        service: crm_gateway::HEALTH_NAME.to_owned(),
+    };
+    assert_eq!(
+        health.check(req).await.unwrap().into_inner().status,
+        ServingStatus::Serving as i32
+    );
 }
 
 /// Asserts that the gateway's health service reports `want` for every
