@@ -26,6 +26,19 @@ pub struct Cli {
 }
 
 /// The subcommands.
+/// What `crm dlq` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DlqAction {
+    /// One line per dead letter; they stay where they are.
+    List,
+    /// One dead letter (`--event-id`) in full, as JSON.
+    Show,
+    /// Sends the dead letters (or `--event-id`'s) back to the service's queue.
+    Replay,
+    /// Drops every dead letter.
+    Purge,
+}
+
 /// The gateway's per-tenant limits.
 #[derive(clap::Args, Clone, Debug)]
 pub struct LimitArgs {
@@ -131,6 +144,20 @@ pub enum Command {
         auth: AuthArgs,
     },
     /// Calls the suite: pipelines, deals, board, tasks, reports.
+    /// The events a consumer gave up on: list, show one, replay, purge.
+    Dlq {
+        /// What to do.
+        #[arg(value_enum)]
+        action: DlqAction,
+        /// The consuming service: contacts, tasks or analytics.
+        service: ServiceName,
+        /// Only this event (for show and replay).
+        #[arg(long)]
+        event_id: Option<String>,
+        /// The RabbitMQ broker.
+        #[arg(long, env = "CRM_AMQP_URL", hide_env_values = true)]
+        amqp_url: String,
+    },
     #[command(flatten)]
     Client(crate::client::ClientCommand),
     /// Mints a bearer token for development.

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod client;
 pub mod demo;
+pub mod dlq;
 mod service;
 mod suite;
 

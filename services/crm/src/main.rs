@@ -84,6 +84,16 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", crm::demo::run(&opts).await?);
             Ok(())
         }
+        Some(Command::Dlq {
+            action,
+            service,
+            event_id,
+            amqp_url,
+        }) => {
+            let config = crm_kit::bus::amqp::AmqpConfig::new(amqp_url);
+            println!("{}", crm::dlq::run(config, action, service, event_id.as_deref()).await?);
+            Ok(())
+        }
         Some(Command::Client(command)) => {
             println!("{}", crm::client::run(&cli.connection, &command).await?);
             Ok(())

@@ -80,7 +80,7 @@ async fn produce(db: &DatabaseConnection, n: usize) -> Vec<String> {
 struct Recorder {
     consumer: &'static str,
     fail_first: AtomicU32,
-    poison: Option<String>,
+    poison: std::sync::Mutex<Option<String>>,
 }
 
 impl Recorder {
@@ -88,7 +88,7 @@ impl Recorder {
         Arc::new(Self {
             consumer,
             fail_first: AtomicU32::new(0),
-            poison: None,
+            poison: std::sync::Mutex::new(None),
         })
     }
 }
@@ -104,7 +104,7 @@ impl Handler for Recorder {
             self.fail_first.fetch_sub(1, Ordering::SeqCst);
             anyhow::bail!("transient failure");
         }
-        if self.poison.as_deref() == Some(event.event_id.as_str()) {
+        if self.poison.lock().unwrap().as_deref() == Some(event.event_id.as_str()) {
             anyhow::bail!("this event always fails");
         }
         Ok(())

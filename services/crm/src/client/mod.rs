@@ -2,7 +2,7 @@
 //! them: tables by default, the proto3 JSON of the reply with `--json`.
 
 mod commands;
-mod output;
+pub mod output;
 
 use clap::{Args, Subcommand};
 use crm_kit::{auth::TokenVerifier, config::AuthArgs};

@@ -11,6 +11,7 @@
 //! ([`inbox`]), so a redelivered event changes nothing.
 
 pub mod amqp;
+pub mod dlq;
 pub mod inbox;
 pub mod local;
 pub mod relay;

@@ -8,6 +8,7 @@ use crm_kit::{
     bus::{
         Message, Publisher,
         amqp::{AmqpConfig, AmqpPublisher},
+        dlq::DeadLetters,
         relay::{Relay, pending},
     },
     testing::{Backend, TestBroker},
@@ -124,9 +125,9 @@ async fn a_poison_message_is_dead_lettered_and_the_next_one_still_processed() {
     let recorder = Arc::new(Recorder {
         consumer: "tasks",
         fail_first: 0.into(),
-        poison: Some(ids[0].clone()),
+        poison: std::sync::Mutex::new(Some(ids[0].clone())),
     });
-    let _stop = spawn_consumer(broker.consumer("tasks", &["#"]), consumer_db.clone(), recorder);
+    let _stop = spawn_consumer(broker.consumer("tasks", &["#"]), consumer_db.clone(), recorder.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let publisher = AmqpPublisher::new(broker.config.clone());
@@ -161,6 +162,33 @@ async fn a_poison_message_is_dead_lettered_and_the_next_one_still_processed() {
         [0],
         "the failing event never committed"
     );
+
+    // What an operator does next (`crm dlq`): look, fix, replay, drop.
+    let letters = DeadLetters::new(broker.config.clone(), "tasks");
+    let listed = letters.list().await.unwrap();
+    let mut seen: Vec<(&str, &str)> = listed.iter().map(|l| (l.event_id(), l.reason.as_str())).collect();
+    seen.sort_unstable();
+    // The undecodable one was rejected at once; the failing one ran out of deliveries.
+    assert_eq!(
+        seen,
+        [("", "rejected"), (ids[0].as_str(), "delivery_limit")],
+        "{listed:?}"
+    );
+    assert!(listed.iter().all(|l| l.deaths >= 1 && l.bytes > 0));
+    assert_eq!(depth(&broker.config, &dlq).await, 2, "listing leaves them in place");
+    // The cause is fixed: the event now applies.
+    *recorder.poison.lock().unwrap() = None;
+    assert_eq!(letters.replay(Some(&ids[0])).await.unwrap(), 1);
+    assert_eq!(
+        wait_applied(&consumer_db, "tasks", &ids[..1]).await,
+        [1],
+        "replayed once, applied once"
+    );
+    let left = letters.list().await.unwrap();
+    assert_eq!(left.len(), 1, "only the undecodable message is left: {left:?}");
+    assert!(left[0].event.is_none());
+    assert_eq!(letters.purge().await.unwrap(), 1);
+    assert!(letters.list().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
