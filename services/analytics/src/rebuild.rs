@@ -30,9 +30,26 @@ pub struct Rebuilt {
 /// numbers until the new ones are complete.
 pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &PipelineSource) -> ApiResult<Rebuilt> {
     let pipelines = source.pipelines(caller).await?;
+    let settings = source.settings(caller).await?;
     let mut deals = source.deals(caller).await?;
     let tenant = caller.tenant_id.as_str();
     let txn = db.begin().await?;
+    // The tenant's visibility comes along: events of a settings change made
+    // before this database existed never reach it.
+    crm_kit::settings::put(
+        &txn,
+        crm_kit::settings::entity::Model {
+            tenant_id: tenant.to_owned(),
+            visibility: settings.visibility,
+            version: version_of(&settings.etag),
+            update_time: settings
+                .update_time
+                .as_ref()
+                .and_then(crm_kit::time::from_timestamp)
+                .unwrap_or(0),
+        },
+    )
+    .await?;
     let mut touched: BTreeSet<String> = pipeline::Entity::find()
         .filter(pipeline::Column::TenantId.eq(tenant))
         .all(&txn)

@@ -58,6 +58,14 @@ impl PipelineSource {
         }
     }
 
+    /// The caller's tenant's settings (visibility).
+    pub async fn settings(&self, caller: &Caller) -> ApiResult<crm_proto::pipeline::v1::TenantSettings> {
+        let mut req = Request::new(crm_proto::pipeline::v1::GetTenantSettingsRequest {});
+        auth::forward(caller, &mut req)?;
+        let reply = self.client.clone().get_tenant_settings(req).await.map_err(peer)?;
+        Ok(reply.into_inner().settings.unwrap_or_default())
+    }
+
     /// Every deal of the caller's tenant with its history, as a stream.
     pub async fn deals(&self, caller: &Caller) -> ApiResult<Streaming<ExportDealsResponse>> {
         let mut req = Request::new(ExportDealsRequest::default());

@@ -182,6 +182,15 @@ async fn an_analytics_service_on_an_empty_database_catches_up_on_the_first_read(
         lost_reason: String::new(),
     };
     pipeline.move_deal(authed(&admin, mv)).await.unwrap();
+    // Reps see only their own from now on: a setting the new analytics
+    // database never heard of as an event.
+    let owner = pb::UpdateTenantSettingsRequest {
+        settings: Some(pb::TenantSettings {
+            visibility: crm_proto::common::v1::Visibility::Owner as i32,
+            ..Default::default()
+        }),
+    };
+    pipeline.update_tenant_settings(authed(&admin, owner)).await.unwrap();
 
     let conn = crm_kit::db::connect_and_migrate::<crm_analytics::migration::Migrator>(&fresh_db.url)
         .await
@@ -195,11 +204,18 @@ async fn an_analytics_service_on_an_empty_database_catches_up_on_the_first_read(
     })
     .await;
     let mut fresh = AnalyticsServiceClient::new(server.channel().await);
-    // A rep's read is enough: the service calls the export as itself.
+    // A rep's read is enough: the service calls the export as itself. The
+    // setting came along: raj owns none of ann's deals, so sees nothing.
     let rep = token("acme", "raj", &["rep"]);
     let got = funnel(&mut fresh, &rep, &p.id).await.map(|f| shape(&f));
-    // By hand: Lead saw A and B enter, A advanced, B is still there;
-    // Proposal saw A enter and holds it.
+    let nothing: Shape = (
+        vec![("Lead".into(), 0, 0, 0, 0), ("Proposal".into(), 0, 0, 0, 0)],
+        (0, 0),
+    );
+    assert_eq!(got, Some(nothing), "caught up, with the tenant's owner visibility");
+    // By hand, for the admin: Lead saw A and B enter, A advanced, B is still
+    // there; Proposal saw A enter and holds it.
+    let got = funnel(&mut fresh, &admin, &p.id).await.map(|f| shape(&f));
     let expected: Shape = (
         vec![("Lead".into(), 2, 1, 0, 1), ("Proposal".into(), 1, 0, 0, 1)],
         (0, 0),

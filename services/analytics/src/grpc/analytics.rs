@@ -30,6 +30,8 @@ impl Analytics {
     /// `scope` within what the caller may read: under owner visibility a
     /// rep's or viewer's numbers are of their own deals only.
     async fn visible(&self, caller: &Caller, mut scope: Scope) -> ApiResult<Scope> {
+        // A tenant caught up from the pipeline service brings its settings.
+        self.catch_up.ensure(&caller.tenant_id).await?;
         scope.owner = settings::scope(&self.db, caller).await?.narrow(scope.owner);
         Ok(scope)
     }
@@ -43,7 +45,6 @@ impl Analytics {
     ) -> ApiResult<R> {
         let started = std::time::Instant::now();
         let scope = self.visible(caller, scope).await?;
-        self.catch_up.ensure(&caller.tenant_id).await?;
         let snapshot = self.models.read(&caller.tenant_id, &scope.pipeline_id).await?;
         let read = started.elapsed();
         if snapshot.history().stages().is_empty() {
