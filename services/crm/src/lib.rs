@@ -74,8 +74,8 @@ async fn serve_gateway(
     let verifier = crm_kit::auth::TokenVerifier::new(auth)?;
     let (gateway, health) = crm_gateway::Gateway::new(config, verifier)?;
     // Health answers from the first moment: one round before serving.
-    crm_gateway::check_backends(config, &health).await;
-    let watcher = tokio::spawn(crm_gateway::watch_backends(config.clone(), health));
+    gateway.check_backends(&health).await;
+    let watcher = tokio::spawn(gateway.clone().watch_backends(health));
     let result = crm_gateway::serve(listener, gateway, shutdown).await;
     watcher.abort();
     result

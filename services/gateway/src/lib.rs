@@ -167,9 +167,9 @@ impl Gateway {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(crm_kit::auth::bearer)
             .ok_or_else(|| Status::unauthenticated("missing bearer token in the authorization header"))?;
-        self.0.verifier.verify(token.trim()).map_err(Status::from)
+        self.0.verifier.verify(token).map_err(Status::from)
     }
 
     fn refuse(&self, kind: Kind, line: AccessLine, status: &Status) -> Response<Body> {
@@ -338,58 +338,48 @@ impl Drop for Tracked {
     }
 }
 
-/// Keeps the health service's entry of each backend current, from the
-/// backend's own health service, every few seconds.
-pub async fn watch_backends(config: GatewayConfig, reporter: HealthReporter) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tick.tick().await;
-        check_backends(&config, &reporter).await;
+impl Gateway {
+    /// Keeps the health service's entry of each backend current, from the
+    /// backend's own health service, every few seconds.
+    pub async fn watch_backends(self, reporter: HealthReporter) {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            self.check_backends(&reporter).await;
+        }
     }
-}
 
-/// Asks every backend's health service once, at the same time, and sets
-/// each backend's entry (and the overall one: SERVING when all are).
-pub async fn check_backends(config: &GatewayConfig, reporter: &HealthReporter) {
-    let checks = config.backends.iter().map(|(service, url)| async move {
-        let up = backend_serving(service, url).await;
-        let status = if up {
+    /// Asks every backend's health service once, at the same time, over the
+    /// channel calls go through, and sets each backend's entry (and the
+    /// overall one: SERVING when all are).
+    pub async fn check_backends(&self, reporter: &HealthReporter) {
+        use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+        let checks = self.0.backends.iter().map(|(service, channel)| async move {
+            let req = HealthCheckRequest {
+                service: service.clone(),
+            };
+            let mut client = HealthClient::new(channel.clone());
+            let check = client.check(req);
+            let up = tokio::time::timeout(Duration::from_secs(2), check)
+                .await
+                .is_ok_and(|r| r.is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32));
+            let status = if up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            reporter.set_service_status(service, status).await;
+            up
+        });
+        let all = futures_util::future::join_all(checks).await.into_iter().all(|up| up);
+        reporter.set_service_status(HEALTH_NAME, ServingStatus::Serving).await;
+        let status = if all {
             ServingStatus::Serving
         } else {
             ServingStatus::NotServing
         };
-        reporter.set_service_status(service, status).await;
-        up
-    });
-    let all = futures_util::future::join_all(checks).await.into_iter().all(|up| up);
-    reporter.set_service_status(HEALTH_NAME, ServingStatus::Serving).await;
-    let status = if all {
-        ServingStatus::Serving
-    } else {
-        ServingStatus::NotServing
-    };
-    reporter.set_service_status("", status).await;
-}
-
-async fn backend_serving(service: &str, url: &str) -> bool {
-    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let Ok(endpoint) = Channel::from_shared(url.to_owned()) else {
-        return false;
-    };
-    let Ok(channel) = endpoint
-        .connect_timeout(Duration::from_secs(1))
-        .timeout(Duration::from_secs(2))
-        .connect()
-        .await
-    else {
-        return false;
-    };
-    HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.to_owned(),
-        })
-        .await
-        .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32)
+        reporter.set_service_status("", status).await;
+    }
 }
 
 /// Serves `gateway` on `listener` (gRPC and JSON, HTTP/1.1 and HTTP/2 on

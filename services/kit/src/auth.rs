@@ -300,12 +300,20 @@ impl Interceptor for Authenticate {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(bearer)
             .ok_or_else(|| Status::unauthenticated("`authorization` must be `Bearer <token>`"))?;
-        let caller = self.0.verify(token.trim())?;
+        let caller = self.0.verify(token)?;
         req.extensions_mut().insert(caller);
         Ok(req)
     }
+}
+
+/// The token of an `authorization` value `Bearer <token>` (or `bearer`).
+pub fn bearer(authorization: &str) -> Option<&str> {
+    authorization
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization.strip_prefix("bearer "))
+        .map(str::trim)
 }
 
 /// The verified caller of a request that passed [`Authenticate`].

@@ -181,3 +181,18 @@ pub async fn scope(conn: &impl ConnectionTrait, caller: &Caller) -> Result<Scope
         Scope::All
     })
 }
+
+/// Whether `caller` may change the `kind` record `id` owned by (or
+/// assigned to) `owner`: NOT_FOUND when their visibility hides it (a hidden
+/// record reads as missing, a change to it too), PERMISSION_DENIED when
+/// their role does not let them change it (see [`Caller::may_change`]).
+pub async fn may_change(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    kind: &'static str,
+    id: &str,
+    owner: &str,
+) -> Result<(), ApiError> {
+    scope(conn, caller).await?.check(kind, id, owner)?;
+    caller.may_change(owner)
+}

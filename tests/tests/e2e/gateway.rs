@@ -278,7 +278,7 @@ async fn gateway_with(
     let url = crm::local_url(listener.local_addr().unwrap());
     let verifier = crm_kit::auth::TokenVerifier::hs256(crm_kit::testing::TEST_SECRET);
     let (gateway, health) = crm_gateway::Gateway::new(config, verifier).unwrap();
-    crm_gateway::check_backends(config, &health).await;
+    gateway.check_backends(&health).await;
     tokio::spawn(crm_gateway::serve(listener, gateway, std::future::pending()));
     let channel = wait_serving(&url).await;
     (url, channel, health)

@@ -116,6 +116,64 @@ impl Decoder for Raw {
     }
 }
 
+/// A deal in `pipeline_id`, a contact and a task that `who` (signed in with
+/// `t`) creates, and so owns or is assigned.
+async fn owned_records(
+    channel: &Channel,
+    t: &str,
+    who: &str,
+    pipeline_id: &str,
+) -> (pb::Deal, cpb::Contact, tpb::Task) {
+    let deal = pb::CreateDealRequest {
+        deal: Some(pb::Deal {
+            pipeline_id: pipeline_id.into(),
+            title: format!("{who}'s deal"),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let deal = PipelineServiceClient::new(channel.clone())
+        .create_deal(authed(t, deal))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
+    let contact = cpb::CreateContactRequest {
+        contact: Some(cpb::Contact {
+            first_name: format!("{who}'s contact"),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let contact = ContactsServiceClient::new(channel.clone())
+        .create_contact(authed(t, contact))
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    let task = tpb::CreateTaskRequest {
+        task: Some(tpb::Task {
+            title: format!("{who}'s task"),
+            due_time: Some(prost_types::Timestamp {
+                seconds: jsonwebtoken::get_current_timestamp() as i64 + 86_400,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let task = TasksServiceClient::new(channel.clone())
+        .create_task(authed(t, task))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    (deal, contact, task)
+}
+
 /// Asserts that `r` was refused for want of permission.
 fn denied<T>(r: Result<tonic::Response<T>, Status>, what: &str) {
     let code = r.map(|_| ()).unwrap_err().code();
@@ -267,49 +325,7 @@ async fn refused_calls_change_nothing_and_reps_change_only_their_own() {
         request_id: String::new(),
     };
     // raj's deal, contact and task.
-    let raj_deal = pipeline
-        .create_deal(authed(&rep, deal("Raj's deal")))
-        .await
-        .unwrap()
-        .into_inner()
-        .deal
-        .unwrap();
-    let raj_contact = contacts
-        .create_contact(authed(
-            &rep,
-            cpb::CreateContactRequest {
-                contact: Some(cpb::Contact {
-                    first_name: "Rita".into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
-    let raj_task = tasks
-        .create_task(authed(
-            &rep,
-            tpb::CreateTaskRequest {
-                task: Some(tpb::Task {
-                    title: "Call Rita".into(),
-                    due_time: Some(prost_types::Timestamp {
-                        seconds: jsonwebtoken::get_current_timestamp() as i64 + 86_400,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .task
-        .unwrap();
+    let (raj_deal, raj_contact, raj_task) = owned_records(&suite.channel, &rep, "raj", &p.id).await;
 
     // A viewer creates nothing.
     denied(
@@ -496,54 +512,8 @@ async fn under_owner_visibility_reps_see_only_their_own_and_managers_see_all() {
     // Each rep's deal, contact and task.
     let mut mine = std::collections::HashMap::new();
     for (who, t) in [("raj", &raj), ("bob", &bob)] {
-        let deal = pb::CreateDealRequest {
-            deal: Some(pb::Deal {
-                pipeline_id: p.id.clone(),
-                title: format!("{who}'s deal"),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        };
-        let deal = pipeline
-            .create_deal(authed(t, deal))
-            .await
-            .unwrap()
-            .into_inner()
-            .deal
-            .unwrap();
-        let contact = cpb::CreateContactRequest {
-            contact: Some(cpb::Contact {
-                first_name: format!("{who}'s contact"),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        };
-        let contact = contacts
-            .create_contact(authed(t, contact))
-            .await
-            .unwrap()
-            .into_inner()
-            .contact
-            .unwrap();
-        let task = tpb::CreateTaskRequest {
-            task: Some(tpb::Task {
-                title: format!("{who}'s task"),
-                due_time: Some(prost_types::Timestamp {
-                    seconds: jsonwebtoken::get_current_timestamp() as i64 + 86_400,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        };
-        let task = tasks
-            .create_task(authed(t, task))
-            .await
-            .unwrap()
-            .into_inner()
-            .task
-            .unwrap();
-        mine.insert(who, (deal, contact, task));
+        let records = owned_records(&suite.channel, t, who, &p.id).await;
+        mine.insert(who, records);
     }
     let (bob_deal, bob_contact, bob_task) = mine["bob"].clone();
     let get_bob_deal = |t: &str| {

@@ -77,10 +77,7 @@ pub(super) async fn update(
     let update = CompanyUpdate::parse(&req)?;
     let txn = svc.db.begin().await?;
     let current = companies::get(&txn, &caller.tenant_id, update.id).await?;
-    settings::scope(&txn, caller)
-        .await?
-        .check("company", &current.id, &current.owner_id)?;
-    caller.may_change(&current.owner_id)?;
+    settings::may_change(&txn, caller, "company", &current.id, &current.owner_id).await?;
     etag::check("company", &current.id, update.etag, current.version)?;
     let (next, changed) = update.apply(&companies::fields(&current));
     if changed.is_empty() {
@@ -105,10 +102,7 @@ pub(super) async fn delete(
     let tenant = &caller.tenant_id;
     let txn = svc.db.begin().await?;
     let current = companies::get(&txn, tenant, id).await?;
-    settings::scope(&txn, caller)
-        .await?
-        .check("company", &current.id, &current.owner_id)?;
-    caller.may_change(&current.owner_id)?;
+    settings::may_change(&txn, caller, "company", &current.id, &current.owner_id).await?;
     etag::check("company", &current.id, given, current.version)?;
     if companies::has_contacts(&txn, tenant, &current.id).await? {
         return Err(ApiError::precondition(

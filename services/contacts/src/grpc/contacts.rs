@@ -78,10 +78,7 @@ pub(super) async fn update(
     let tenant = &caller.tenant_id;
     let txn = svc.db.begin().await?;
     let current = contacts::get(&txn, tenant, &update.id.to_string()).await?;
-    settings::scope(&txn, caller)
-        .await?
-        .check("contact", &current.row.id, &current.row.owner_id)?;
-    caller.may_change(&current.row.owner_id)?;
+    settings::may_change(&txn, caller, "contact", &current.row.id, &current.row.owner_id).await?;
     etag::check("contact", &current.row.id, update.etag, current.row.version)?;
     let (next, changed) = update.apply(&current.fields)?;
     if changed.is_empty() {
@@ -106,10 +103,7 @@ pub(super) async fn delete(
     let (id, given) = parse_target(&req.id, &req.etag)?;
     let txn = svc.db.begin().await?;
     let current = contacts::get(&txn, &caller.tenant_id, &id.to_string()).await?;
-    settings::scope(&txn, caller)
-        .await?
-        .check("contact", &current.row.id, &current.row.owner_id)?;
-    caller.may_change(&current.row.owner_id)?;
+    settings::may_change(&txn, caller, "contact", &current.row.id, &current.row.owner_id).await?;
     etag::check("contact", &current.row.id, given, current.row.version)?;
     contacts::delete(&txn, &current).await?;
     events::contact_deleted(&txn, caller, &current).await?;
@@ -147,11 +141,9 @@ pub(super) async fn merge(
     let primary = contacts::get(&txn, tenant, &merge.primary_id.to_string()).await?;
     let duplicate = contacts::get(&txn, tenant, &merge.duplicate_id.to_string()).await?;
     // A merge changes both: the caller must see and be allowed to change each.
-    let scope = settings::scope(&txn, caller).await?;
-    scope.check("contact", &primary.row.id, &primary.row.owner_id)?;
-    scope.check("contact", &duplicate.row.id, &duplicate.row.owner_id)?;
-    caller.may_change(&primary.row.owner_id)?;
-    caller.may_change(&duplicate.row.owner_id)?;
+    for c in [&primary, &duplicate] {
+        settings::may_change(&txn, caller, "contact", &c.row.id, &c.row.owner_id).await?;
+    }
     etag::check("contact", &primary.row.id, merge.primary_etag, primary.row.version)?;
     let mut merged = primary.fields.clone();
     merged.absorb(&duplicate.fields);

@@ -59,7 +59,7 @@ impl AmqpConfig {
     }
 }
 
-async fn connect(url: &str) -> lapin::Result<Connection> {
+pub(super) async fn connect(url: &str) -> lapin::Result<Connection> {
     Connection::connect(url, ConnectionProperties::default()).await
 }
 

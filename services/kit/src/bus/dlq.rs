@@ -6,7 +6,7 @@
 use anyhow::Context;
 use crm_proto::events::v1::EventEnvelope;
 use lapin::{
-    BasicProperties, Channel, Connection, ConnectionProperties,
+    BasicProperties, Channel, Connection,
     message::Delivery,
     options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueuePurgeOptions},
     types::{AMQPValue, FieldTable},
@@ -92,7 +92,7 @@ impl DeadLetters {
     }
 
     async fn open(&self) -> anyhow::Result<(Connection, Channel)> {
-        let conn = Connection::connect(&self.config.url, ConnectionProperties::default())
+        let conn = super::amqp::connect(&self.config.url)
             .await
             .context("connecting to RabbitMQ")?;
         let channel = conn.create_channel().await?;

@@ -174,19 +174,13 @@ impl Pipelines {
         let tenant = caller.tenant_id.as_str();
         // Cheap checks first, so a stale or foreign deal is not worth a peer call.
         let before = self.find_deal(&self.db, tenant, &id).await?;
-        settings::scope(&self.db, &caller)
-            .await?
-            .check("deal", &id, &before.owner_id)?;
-        caller.may_change(&before.owner_id)?;
+        settings::may_change(&self.db, &caller, "deal", &id, &before.owner_id).await?;
         etag::check("deal", &id, given_etag, before.version)?;
         self.check_references(&caller, &f).await?;
 
         let txn = self.db.begin().await?;
         let current = self.find_deal(&txn, tenant, &id).await?;
-        settings::scope(&txn, &caller)
-            .await?
-            .check("deal", &id, &current.owner_id)?;
-        caller.may_change(&current.owner_id)?;
+        settings::may_change(&txn, &caller, "deal", &id, &current.owner_id).await?;
         etag::check("deal", &id, given_etag, current.version)?;
         let mut next = current.clone();
         if let Some(title) = f.title {
@@ -234,10 +228,7 @@ impl Pipelines {
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = self.find_deal(&txn, tenant, &id).await?;
-        settings::scope(&txn, &caller)
-            .await?
-            .check("deal", &id, &current.owner_id)?;
-        caller.may_change(&current.owner_id)?;
+        settings::may_change(&txn, &caller, "deal", &id, &current.owner_id).await?;
         etag::check("deal", &id, given_etag, current.version)?;
         store::deals::delete(&txn, tenant, &id).await?;
         let payload = ev::DealDeleted {

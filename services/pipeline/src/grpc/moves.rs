@@ -29,10 +29,7 @@ impl Pipelines {
 
         let txn = self.db.begin().await?;
         let current = self.find_deal(&txn, tenant, &deal_id).await?;
-        settings::scope(&txn, &caller)
-            .await?
-            .check("deal", &deal_id, &current.owner_id)?;
-        caller.may_change(&current.owner_id)?;
+        settings::may_change(&txn, &caller, "deal", &deal_id, &current.owner_id).await?;
         etag::check("deal", &deal_id, given_etag, current.version)?;
         let pipeline = store::pipelines::find(&txn, tenant, &current.pipeline_id)
             .await?

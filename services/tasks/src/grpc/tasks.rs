@@ -113,10 +113,7 @@ impl Tasks {
 
         let txn = self.db.begin().await?;
         let current = self.find_task(&txn, tenant, &id).await?;
-        settings::scope(&txn, &caller)
-            .await?
-            .check("task", &id, &current.assignee_id)?;
-        caller.may_change(&current.assignee_id)?;
+        settings::may_change(&txn, &caller, "task", &id, &current.assignee_id).await?;
         etag::check("task", &id, given_etag, current.version)?;
         let mut next = current.clone();
         let reschedule = f.due_at.is_some() || f.remind_before.is_some();
@@ -175,10 +172,7 @@ impl Tasks {
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = self.find_task(&txn, tenant, &id).await?;
-        settings::scope(&txn, &caller)
-            .await?
-            .check("task", &id, &current.assignee_id)?;
-        caller.may_change(&current.assignee_id)?;
+        settings::may_change(&txn, &caller, "task", &id, &current.assignee_id).await?;
         etag::check("task", &id, given_etag, current.version)?;
         let status = TaskStatus::from_db(&current.status);
         if status != TaskStatus::Open {
@@ -216,10 +210,7 @@ impl Tasks {
         let tenant = caller.tenant_id.as_str();
         let txn = self.db.begin().await?;
         let current = self.find_task(&txn, tenant, &id).await?;
-        settings::scope(&txn, &caller)
-            .await?
-            .check("task", &id, &current.assignee_id)?;
-        caller.may_change(&current.assignee_id)?;
+        settings::may_change(&txn, &caller, "task", &id, &current.assignee_id).await?;
         etag::check("task", &id, given_etag, current.version)?;
         store::reminders::delete_for_task(&txn, tenant, &id).await?;
         store::tasks::delete(&txn, tenant, &id).await?;
