@@ -90,12 +90,10 @@ impl Gateway {
     pub fn new(config: &GatewayConfig, verifier: TokenVerifier) -> anyhow::Result<(Self, HealthReporter)> {
         let mut backends = HashMap::new();
         for (service, url) in &config.backends {
-            let channel = Channel::from_shared(url.clone())
-                .with_context(|| format!("backend URL of {service}: {url}"))?
-                // A backend that is down is UNAVAILABLE at once, not a hang.
-                .connect_timeout(Duration::from_secs(1))
-                .tcp_nodelay(true)
-                .connect_lazy();
+            // A backend that is down is UNAVAILABLE at once, not a hang;
+            // several comma-separated URLs are replicas to spread calls over.
+            let channel = crm_kit::peer::channel(url, Duration::from_secs(1), None)
+                .with_context(|| format!("backend URL of {service}: {url}"))?;
             backends.insert(service.clone(), channel);
         }
         let (reporter, health) = tonic_health::server::health_reporter();

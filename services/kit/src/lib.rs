@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod migration;
 pub mod outbox;
 pub mod paging;
+pub mod peer;
 pub mod server;
 pub mod settings;
 pub mod telemetry;

@@ -37,14 +37,29 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
 
     let names = what.service_names.clone();
     let reporter_on_stop = reporter.clone();
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down: NOT_SERVING, finishing in-flight calls");
         watcher.abort();
         set_all(&reporter_on_stop, &names, ServingStatus::NotServing).await;
+        let _ = stopping_tx.send(());
+    };
+    // Calls that never end by themselves (a health Watch, WatchReminders)
+    // would hold the shutdown forever: after DRAIN they are cut, and their
+    // clients reconnect to another replica.
+    let drained = async {
+        if stopping.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(DRAIN).await;
+        tracing::warn!(
+            "calls still open {}s after the shutdown began (streams); closing them",
+            DRAIN.as_secs()
+        );
     };
 
-    tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         // One span per RPC (method, trace id), and the call's W3C trace
         // context made current so the events it writes carry it.
         .layer(crate::trace::TraceLayer)
@@ -57,10 +72,16 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
             // out the client's delayed ACK (40 ms).
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
-        )
-        .await
-        .context("serving gRPC")
+        );
+    tokio::select! {
+        served = server => served.context("serving gRPC"),
+        () = drained => Ok(()),
+    }
 }
+
+/// How long a stopping server waits for its in-flight calls: well inside
+/// Kubernetes' (and podman's) 30 s grace before SIGKILL.
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// The reflection builder over every contract, the health service, and
 /// the google.rpc error details (so grpcurl can print BadRequest & co.).

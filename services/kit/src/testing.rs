@@ -153,9 +153,22 @@ pub fn shared() -> crate::Shared {
     crate::Shared::from_secret(TEST_SECRET)
 }
 
+std::thread_local! {
+    static TENANT_SUFFIX: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// From now on, every tenant this thread's test names in [`token`] is its
+/// own: `acme` becomes `acme-<suffix>`. Tests that share one running
+/// topology (and so its databases) use it to stay out of each other's way;
+/// a test's body runs on its own thread, so its tokens see its suffix.
+pub fn own_tenants(suffix: &str) {
+    TENANT_SUFFIX.with(|s| *s.borrow_mut() = format!("-{suffix}"));
+}
+
 /// A token for `user` of `tenant` with `roles`, valid for an hour.
 pub fn token(tenant: &str, user: &str, roles: &[&str]) -> String {
-    crate::auth::TokenVerifier::hs256(TEST_SECRET).mint(tenant, user, roles, 3600)
+    let tenant = TENANT_SUFFIX.with(|s| format!("{tenant}{}", s.borrow()));
+    crate::auth::TokenVerifier::hs256(TEST_SECRET).mint(&tenant, user, roles, 3600)
 }
 
 /// `msg` as a request carrying `token` as its bearer token.

@@ -63,7 +63,7 @@ pub(super) async fn connect(url: &str) -> lapin::Result<Connection> {
     Connection::connect(url, ConnectionProperties::default()).await
 }
 
-async fn declare_exchange(channel: &Channel, name: &str, kind: ExchangeKind) -> lapin::Result<()> {
+pub(super) async fn declare_exchange(channel: &Channel, name: &str, kind: ExchangeKind) -> lapin::Result<()> {
     // Durable: the exchange survives a broker restart.
     let options = ExchangeDeclareOptions {
         durable: true,
