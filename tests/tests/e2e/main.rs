@@ -13,4 +13,5 @@ mod distributed;
 mod embedded;
 mod gateway;
 mod harness;
+mod metrics;
 mod security;
