@@ -129,7 +129,14 @@ impl Observed {
                 // A gRPC body that ended without a status is broken.
                 None => Code::Unknown,
             };
-            super::rpc_finished(&call.service, &call.method, code, call.started.elapsed());
+            // A path nobody serves, or an unauthenticated caller's, is the
+            // caller's free choice: one series for all of them keeps the
+            // label set bounded.
+            let method = match code {
+                Code::Unimplemented | Code::Unauthenticated => "other",
+                _ => &call.method,
+            };
+            super::rpc_finished(&call.service, method, code, call.started.elapsed());
         }
     }
 }
@@ -216,5 +223,45 @@ fn from_http(status: StatusCode) -> Code {
         503 => Code::Unavailable,
         504 => Code::DeadlineExceeded,
         _ => Code::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trailers_only(code: Code) -> Response<Body> {
+        let mut reply = Response::new(Body::empty());
+        reply
+            .headers_mut()
+            .insert("content-type", http::HeaderValue::from_static("application/grpc"));
+        reply
+            .headers_mut()
+            .insert("grpc-status", http::HeaderValue::from(code as i32));
+        reply
+    }
+
+    #[test]
+    fn a_trailers_only_reply_counts_with_the_code_of_its_headers() {
+        drop(observe(
+            "unit-rpc".into(),
+            "/x.Y/Get".into(),
+            Instant::now(),
+            trailers_only(Code::NotFound),
+        ));
+        let text = super::super::render();
+        let line = r#"crm_rpc_requests_total{service="unit-rpc",method="/x.Y/Get",code="NOT_FOUND"} 1"#;
+        assert!(text.contains(line), "{text}");
+    }
+
+    #[test]
+    fn paths_nobody_serves_share_one_series() {
+        for path in ["/x.Y/Nope", "/x.Y/Neither"] {
+            let reply = trailers_only(Code::Unimplemented);
+            drop(observe("unit-rpc-other".into(), path.into(), Instant::now(), reply));
+        }
+        let text = super::super::render();
+        let line = r#"crm_rpc_requests_total{service="unit-rpc-other",method="other",code="UNIMPLEMENTED"} 2"#;
+        assert!(text.contains(line), "{text}");
     }
 }
