@@ -159,8 +159,9 @@ pub async fn run_service(
             // The relay has connections of its own: a burst of requests
             // holding the service's pool does not hold its events back.
             let mut relay_dbs = Vec::with_capacity(what.databases.len());
-            for main in &what.databases {
-                relay_dbs.push(db::background(url, main).await?);
+            for (name, main) in what.service_names.iter().zip(&what.databases) {
+                let service = crm_kit::metrics::service_label(name).unwrap_or(name);
+                relay_dbs.push((service, db::background(url, main).await?));
             }
             spawn_relays(&relay_dbs, Arc::new(AmqpPublisher::new(amqp)), &stop);
         }

@@ -399,9 +399,14 @@ pub async fn serve(listener: TcpListener, gateway: Gateway, shutdown: impl Futur
                 };
                 let _ = stream.set_nodelay(true);
                 let gateway = gateway.clone();
-                let service = hyper::service::service_fn(move |req| {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(gateway.handle(req).await) }
+                    let (started, method) = (Instant::now(), req.uri().path().to_owned());
+                    async move {
+                        let reply = gateway.handle(req).await;
+                        // The gateway's own count (crm_rpc_*{service="gateway"}).
+                        Ok::<_, Infallible>(crm_kit::metrics::rpc::observe("gateway".into(), method, started, reply))
+                    }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);

@@ -14,6 +14,7 @@ pub mod error;
 pub mod etag;
 pub mod handler;
 pub mod idempotency;
+pub mod metrics;
 pub mod migration;
 pub mod outbox;
 pub mod paging;

@@ -17,7 +17,8 @@ pub struct Serve {
     pub routes: Routes,
     /// Fully-qualified service names, e.g. `crm.pipeline.v1.PipelineService`.
     pub service_names: Vec<&'static str>,
-    /// The databases to watch.
+    /// The databases to watch, in the order of `service_names` (the
+    /// metrics label each pool with the service at its position).
     pub databases: Vec<DatabaseConnection>,
 }
 
@@ -63,6 +64,8 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
         // One span per RPC (method, trace id), and the call's W3C trace
         // context made current so the events it writes carry it.
         .layer(crate::trace::TraceLayer)
+        // Counts and times every call by method and code (crm_rpc_*).
+        .layer(crate::metrics::rpc::RpcMetricsLayer::for_services(&what.service_names))
         .add_routes(what.routes)
         .add_service(health)
         .add_service(reflection_v1)
@@ -120,6 +123,7 @@ async fn watch_databases(reporter: HealthReporter, names: Vec<&'static str>, dbs
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
+        crate::metrics::pools_sampled(&names, &dbs);
         let mut up = true;
         for db in &dbs {
             up &= db.ping().await.is_ok();

@@ -13,5 +13,6 @@ mod distributed;
 mod embedded;
 mod gateway;
 mod harness;
+mod metrics;
 mod security;
 mod topology;
