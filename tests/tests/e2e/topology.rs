@@ -150,8 +150,16 @@ async fn every_rule_fires_once_while_the_tasks_replicas_are_killed_and_stopped()
     topology.ctl("start", "tasks-1").await;
     topology.ctl("start", "tasks-2").await;
 
+    // Until the replicas are back in the gateway's rotation a call may be
+    // UNAVAILABLE, which a client retries.
     for _ in 0..600 {
-        if all_tasks(&mut tasks, &admin).await.len() >= DEALS {
+        let req = t::ListTasksRequest {
+            page_size: 500,
+            ..Default::default()
+        };
+        if let Ok(r) = tasks.list_tasks(authed(&admin, req)).await
+            && r.into_inner().tasks.len() >= DEALS
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
