@@ -5,7 +5,8 @@
 //!
 //! The registry is the test process's: other tests move the same series
 //! at the same time, so every assertion is on a delta (at least) or on a
-//! label this test alone uses.
+//! label this test alone uses. On the topology (`CRM_TOPOLOGY_METRICS`) it
+//! scrapes every replica's endpoint instead and adds up what they count.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -16,11 +17,21 @@ use super::harness::{sales_pipeline, up};
 
 const MOVE: &str = "/crm.pipeline.v1.PipelineService/MoveDeal";
 
+/// Every endpoint's exposition, one after the other ([`sample`] adds up
+/// the series of the same name and labels).
+async fn scrape_all(addrs: &[SocketAddr]) -> String {
+    let mut text = String::new();
+    for addr in addrs {
+        text.push_str(&scrape(*addr).await);
+    }
+    text
+}
+
 /// Scrapes until `done` holds of the exposition (up to 20 s).
-async fn scrape_until(addr: SocketAddr, what: &str, done: impl Fn(&str) -> bool) -> String {
+async fn scrape_until(addrs: &[SocketAddr], what: &str, done: impl Fn(&str) -> bool) -> String {
     let mut text = String::new();
     for _ in 0..200 {
-        text = scrape(addr).await;
+        text = scrape_all(addrs).await;
         if done(&text) {
             return text;
         }
@@ -33,10 +44,15 @@ async fn a_moved_deal_shows_in_the_rpc_event_outbox_and_pool_metrics(backend: Ba
     let Some(suite) = up(backend, "metrics").await else {
         return;
     };
-    let metrics = crm_kit::metrics::endpoint::spawn(Some("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap()
-        .unwrap();
+    let metrics: Vec<SocketAddr> = match std::env::var("CRM_TOPOLOGY_METRICS") {
+        Ok(list) => list.split(',').map(|a| a.parse().unwrap()).collect(),
+        Err(_) => vec![
+            crm_kit::metrics::endpoint::spawn(Some("127.0.0.1:0".parse().unwrap()))
+                .await
+                .unwrap()
+                .unwrap(),
+        ],
+    };
     let admin = token("acme", "ann", &["admin"]);
     let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
     let p = sales_pipeline(&mut pipeline, &admin).await;
@@ -53,7 +69,7 @@ async fn a_moved_deal_shows_in_the_rpc_event_outbox_and_pool_metrics(backend: Ba
         let labels = [("service", service), ("method", MOVE), ("code", code)];
         sample(t, "crm_rpc_requests_total", &labels)
     };
-    let before = scrape(metrics).await;
+    let before = scrape_all(&metrics).await;
 
     let deal = pb::Deal {
         pipeline_id: p.id.clone(),
@@ -79,7 +95,7 @@ async fn a_moved_deal_shows_in_the_rpc_event_outbox_and_pool_metrics(backend: Ba
         .unwrap_err();
     assert_eq!(missing.code(), tonic::Code::NotFound);
 
-    let text = scrape_until(metrics, "the move's events published and consumed", |t| {
+    let text = scrape_until(&metrics, "the move's events published and consumed", |t| {
         published(t, "pipeline.deal.created") > published(&before, "pipeline.deal.created")
             && published(t, "pipeline.deal.stage_changed") > published(&before, "pipeline.deal.stage_changed")
             && consumed(t, "tasks") > consumed(&before, "tasks")
@@ -121,7 +137,7 @@ async fn a_moved_deal_shows_in_the_rpc_event_outbox_and_pool_metrics(backend: Ba
     // The relay samples its backlog every few seconds; once the events are
     // out it reads 0 (other suites share the label, so wait for a 0).
     let pipeline_outbox = [("service", "pipeline")];
-    let text = scrape_until(metrics, "the pipeline outbox drained", |t| {
+    let text = scrape_until(&metrics, "the pipeline outbox drained", |t| {
         has_sample(t, "crm_outbox_backlog", &pipeline_outbox)
             && sample(t, "crm_outbox_backlog", &pipeline_outbox) == 0.0
     })
