@@ -30,7 +30,7 @@ fn shape(f: &a::GetFunnelResponse) -> Shape {
     (stages, (f.won, f.lost))
 }
 
-async fn funnel(
+pub(super) async fn funnel(
     client: &mut AnalyticsServiceClient<tonic::transport::Channel>,
     t: &str,
     pipeline_id: &str,

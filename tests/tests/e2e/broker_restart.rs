@@ -12,12 +12,12 @@ use crm::{ServiceConfig, ServiceName};
 use crm_kit::testing::{Backend, TestBroker, TestDatabase, authed, token, wait_queue};
 use crm_proto::{
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
-    tasks::v1::{self as t, tasks_service_client::TasksServiceClient},
+    tasks::v1::tasks_service_client::TasksServiceClient,
 };
 
 use super::{
     distributed::serve,
-    harness::{proposal_rule, sales_pipeline, wait_serving},
+    harness::{all_tasks, numbered_deals, proposal_rule, sales_pipeline, wait_serving},
 };
 
 /// Starts the broker app again when dropped, also when the test panics.
@@ -30,15 +30,6 @@ impl Drop for RestartGuard {
             .args(["await_startup", "--timeout", "60"])
             .status();
     }
-}
-
-/// Every task of the tenant.
-async fn list_all(tasks: &mut TasksServiceClient<tonic::transport::Channel>, admin: &str) -> Vec<t::Task> {
-    let req = t::ListTasksRequest {
-        page_size: 500,
-        ..Default::default()
-    };
-    tasks.list_tasks(authed(admin, req)).await.unwrap().into_inner().tasks
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,28 +76,7 @@ async fn every_rule_fires_once_across_a_broker_restart() {
     proposal_rule(&mut tasks, &admin, &p.id, &p.stages[1].id).await;
 
     const DEALS: usize = 60;
-    let mut deals = Vec::new();
-    for i in 0..DEALS {
-        let deal = pb::Deal {
-            pipeline_id: p.id.clone(),
-            title: format!("Deal {i}"),
-            ..Default::default()
-        };
-        let req = pb::CreateDealRequest {
-            deal: Some(deal),
-            request_id: String::new(),
-        };
-        deals.push(
-            pipeline
-                .create_deal(authed(&admin, req))
-                .await
-                .unwrap()
-                .into_inner()
-                .deal
-                .unwrap()
-                .id,
-        );
-    }
+    let deals = numbered_deals(&mut pipeline, &admin, &p, DEALS).await;
     let mover = {
         let (mut pipeline, deals, admin, stage) =
             (pipeline.clone(), deals.clone(), admin.clone(), p.stages[1].id.clone());
@@ -129,19 +99,19 @@ async fn every_rule_fires_once_across_a_broker_restart() {
         .await
         .unwrap();
     assert!(stopped.unwrap().success(), "rabbitmqctl stop_app");
-    let before_restart = list_all(&mut tasks, &admin).await.len();
+    let before_restart = all_tasks(&mut tasks, &admin).await.unwrap().len();
     tokio::time::sleep(Duration::from_secs(3)).await;
     tokio::task::spawn_blocking(move || drop(guard)).await.unwrap();
     mover.await.unwrap();
 
     for _ in 0..600 {
-        if list_all(&mut tasks, &admin).await.len() >= DEALS {
+        if all_tasks(&mut tasks, &admin).await.unwrap().len() >= DEALS {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let all = list_all(&mut tasks, &admin).await;
+    let all = all_tasks(&mut tasks, &admin).await.unwrap();
     let per_deal: Vec<usize> = deals
         .iter()
         .map(|d| all.iter().filter(|task| &task.deal_id == d).count())

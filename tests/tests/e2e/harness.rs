@@ -218,3 +218,47 @@ pub async fn wait_tasks(
     }
     found
 }
+
+/// Creates deals "Deal 0" .. "Deal {n-1}" in the first stage of `p`; their ids.
+pub async fn numbered_deals(
+    pipeline: &mut PipelineServiceClient<Channel>,
+    token: &str,
+    p: &pb::Pipeline,
+    n: usize,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let deal = pb::Deal {
+            pipeline_id: p.id.clone(),
+            title: format!("Deal {i}"),
+            ..Default::default()
+        };
+        let req = pb::CreateDealRequest {
+            deal: Some(deal),
+            request_id: String::new(),
+        };
+        ids.push(
+            pipeline
+                .create_deal(authed(token, req))
+                .await
+                .unwrap()
+                .into_inner()
+                .deal
+                .unwrap()
+                .id,
+        );
+    }
+    ids
+}
+
+/// Every task of the caller's tenant (up to 500).
+pub async fn all_tasks(
+    tasks: &mut crm_proto::tasks::v1::tasks_service_client::TasksServiceClient<Channel>,
+    token: &str,
+) -> Result<Vec<crm_proto::tasks::v1::Task>, tonic::Status> {
+    let req = crm_proto::tasks::v1::ListTasksRequest {
+        page_size: 500,
+        ..Default::default()
+    };
+    Ok(tasks.list_tasks(authed(token, req)).await?.into_inner().tasks)
+}

@@ -11,14 +11,14 @@ use std::{io::Write, process::Command, time::Duration};
 
 use crm_kit::testing::{authed, token};
 use crm_proto::{
-    analytics::v1::{self as a, analytics_service_client::AnalyticsServiceClient},
+    analytics::v1::analytics_service_client::AnalyticsServiceClient,
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
     tasks::v1::{self as t, tasks_service_client::TasksServiceClient},
 };
 use tonic::{Code, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-use super::harness::{proposal_rule, sales_pipeline, wait_serving};
+use super::harness::{all_tasks, numbered_deals, proposal_rule, sales_pipeline, wait_serving};
 
 /// The running topology, from the environment `topology up` wrote.
 struct Topology {
@@ -66,45 +66,6 @@ impl Topology {
     }
 }
 
-async fn create_deals(
-    pipeline: &mut PipelineServiceClient<Channel>,
-    token: &str,
-    p: &pb::Pipeline,
-    n: usize,
-) -> Vec<String> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let deal = pb::Deal {
-            pipeline_id: p.id.clone(),
-            title: format!("Deal {i}"),
-            ..Default::default()
-        };
-        let req = pb::CreateDealRequest {
-            deal: Some(deal),
-            request_id: String::new(),
-        };
-        ids.push(
-            pipeline
-                .create_deal(authed(token, req))
-                .await
-                .unwrap()
-                .into_inner()
-                .deal
-                .unwrap()
-                .id,
-        );
-    }
-    ids
-}
-
-async fn all_tasks(tasks: &mut TasksServiceClient<Channel>, token: &str) -> Vec<t::Task> {
-    let req = t::ListTasksRequest {
-        page_size: 500,
-        ..Default::default()
-    };
-    tasks.list_tasks(authed(token, req)).await.unwrap().into_inner().tasks
-}
-
 /// Both tasks replicas go down while deals move into a stage with a rule,
 /// one with SIGKILL (its unacknowledged events come back to the queue) and
 /// one with SIGTERM (it finishes and acks what it holds), and come back:
@@ -121,7 +82,7 @@ async fn every_rule_fires_once_while_the_tasks_replicas_are_killed_and_stopped()
     proposal_rule(&mut tasks, &admin, &p.id, &p.stages[1].id).await;
 
     const DEALS: usize = 60;
-    let deals = create_deals(&mut pipeline, &admin, &p, DEALS).await;
+    let deals = numbered_deals(&mut pipeline, &admin, &p, DEALS).await;
     let (moved_tx, mut moved) = tokio::sync::watch::channel(0usize);
     let mover = {
         let (mut pipeline, deals, admin, stage) =
@@ -153,20 +114,14 @@ async fn every_rule_fires_once_while_the_tasks_replicas_are_killed_and_stopped()
     // Until the replicas are back in the gateway's rotation a call may be
     // UNAVAILABLE, which a client retries.
     for _ in 0..600 {
-        let req = t::ListTasksRequest {
-            page_size: 500,
-            ..Default::default()
-        };
-        if let Ok(r) = tasks.list_tasks(authed(&admin, req)).await
-            && r.into_inner().tasks.len() >= DEALS
-        {
+        if all_tasks(&mut tasks, &admin).await.is_ok_and(|all| all.len() >= DEALS) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Room for a duplicate to show up, were there one.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let all = all_tasks(&mut tasks, &admin).await;
+    let all = all_tasks(&mut tasks, &admin).await.unwrap();
     let per_deal: Vec<usize> = deals
         .iter()
         .map(|d| all.iter().filter(|task| &task.deal_id == d).count())
@@ -342,28 +297,11 @@ async fn a_replica_stopped_with_sigterm_finishes_its_calls_and_loses_nothing() {
     assert_eq!(entered, expected, "analytics saw every acknowledged deal");
 }
 
-/// How many deals entered the first stage, as analytics counts them.
+/// How many deals entered the first stage, as analytics counts them (-1
+/// while it cannot say).
 async fn lead_entered(analytics: &mut AnalyticsServiceClient<Channel>, token: &str, pipeline_id: &str) -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let period = a::Period {
-        from: Some(prost_types::Timestamp {
-            seconds: now - 3600,
-            nanos: 0,
-        }),
-        to: Some(prost_types::Timestamp {
-            seconds: now + 3600,
-            nanos: 0,
-        }),
-    };
-    let req = a::GetFunnelRequest {
-        pipeline_id: pipeline_id.into(),
-        owner_id: String::new(),
-        period: Some(period),
-    };
-    match analytics.get_funnel(authed(token, req)).await {
-        Ok(r) => r.into_inner().stages.first().map_or(0, |s| s.entered),
-        Err(_) => -1,
+    match super::analytics::funnel(analytics, token, pipeline_id).await {
+        Some(f) => f.stages.first().map_or(0, |s| s.entered),
+        None => -1,
     }
 }
