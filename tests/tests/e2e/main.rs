@@ -14,3 +14,4 @@ mod embedded;
 mod gateway;
 mod harness;
 mod security;
+mod tracing;
