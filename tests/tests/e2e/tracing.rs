@@ -4,7 +4,9 @@
 //! PostgreSQL and RabbitMQ, exporting spans over OTLP to a receiver that
 //! this test serves. A deal moved through the gateway into a stage with a
 //! rule gives spans of the gateway, the pipeline's MoveDeal, the outbox
-//! relay's publish and the tasks consumer, all of one trace.
+//! relay's publish and the tasks consumer, all of one trace; creating the
+//! deal gives one trace through the pipeline to contacts, which it asks
+//! whether the deal's contact exists.
 
 use std::{
     collections::HashMap,
@@ -21,6 +23,7 @@ use crm_kit::{
     testing::{Backend, TestBroker, TestDatabase, authed, token, wait_queue},
 };
 use crm_proto::{
+    contacts::v1::{self as cpb, contacts_service_client::ContactsServiceClient},
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
     tasks::v1::tasks_service_client::TasksServiceClient,
 };
@@ -279,12 +282,30 @@ async fn one_trace_runs_from_the_gateway_through_the_relay_to_the_tasks_consumer
     let gateway = wait_serving(&urls["GATEWAY_URL"]).await;
     let admin = token("acme", "ann", &["admin"]);
     let mut pipeline = PipelineServiceClient::new(gateway.clone());
-    let mut tasks = TasksServiceClient::new(gateway);
+    let mut tasks = TasksServiceClient::new(gateway.clone());
     let p = sales_pipeline(&mut pipeline, &admin).await;
     proposal_rule(&mut tasks, &admin, &p.id, &p.stages[1].id).await;
+    let contact = cpb::CreateContactRequest {
+        contact: Some(cpb::Contact {
+            first_name: "Bill".into(),
+            last_name: "Lumbergh".into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let mut contacts = ContactsServiceClient::new(gateway);
+    let contact = contacts
+        .create_contact(authed(&admin, contact))
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    // The pipeline asks contacts whether the deal's contact exists.
     let deal = pb::Deal {
         pipeline_id: p.id.clone(),
         title: "Initech renewal".into(),
+        contact_id: contact.id,
         ..Default::default()
     };
     let create = pb::CreateDealRequest {
@@ -311,15 +332,28 @@ async fn one_trace_runs_from_the_gateway_through_the_relay_to_the_tasks_consumer
         "the rule made its task"
     );
 
-    let wanted = [
+    let moved = [
         ("crm-gateway", "gateway crm.pipeline.v1.PipelineService/MoveDeal"),
         ("crm-pipeline", "crm.pipeline.v1.PipelineService/MoveDeal"),
         ("crm-pipeline", "publish pipeline.deal.stage_changed"),
         ("crm-tasks", "process pipeline.deal.stage_changed"),
     ];
-    let trace = wait_trace(&receiver, &wanted).await;
-    println!("the trace of MoveDeal, as the receiver got it (service, span, trace id, span id, parent span id):");
-    for s in &trace {
+    let trace = wait_trace(&receiver, &moved).await;
+    print_trace("MoveDeal", &trace);
+    assert_spans(&trace, &moved);
+    let created = [
+        ("crm-gateway", "gateway crm.pipeline.v1.PipelineService/CreateDeal"),
+        ("crm-pipeline", "crm.pipeline.v1.PipelineService/CreateDeal"),
+        ("crm-contacts", "crm.contacts.v1.ContactsService/GetContact"),
+    ];
+    let trace = wait_trace(&receiver, &created).await;
+    print_trace("CreateDeal", &trace);
+    assert_spans(&trace, &created);
+}
+
+fn print_trace(call: &str, trace: &[Received]) {
+    println!("the trace of {call}, as the receiver got it (service, span, trace id, span id, parent span id):");
+    for s in trace {
         println!(
             "  {:<13} {:<52} {} {} {}",
             s.service,
@@ -329,17 +363,23 @@ async fn one_trace_runs_from_the_gateway_through_the_relay_to_the_tasks_consumer
             if s.parent.is_empty() { "-" } else { &s.parent }
         );
     }
+}
+
+/// Every `wanted` span is in `trace`, and the first two (the gateway's and
+/// the service's) are parent and child.
+fn assert_spans(trace: &[Received], wanted: &[(&str, &str)]) {
     for (service, name) in wanted {
         assert!(
-            trace.iter().any(|s| s.service == service && s.name == name),
-            "no span {name:?} of {service} in the gateway's MoveDeal trace: {trace:#?}"
+            trace.iter().any(|s| s.service == *service && s.name == *name),
+            "no span {name:?} of {service} in the trace of {:?}: {trace:#?}",
+            wanted[0].1
         );
     }
     let span = |name: &str| trace.iter().find(|s| s.name == name).unwrap();
     assert_eq!(
         span(wanted[1].1).parent,
         span(wanted[0].1).span_id,
-        "the pipeline's span is the gateway's child"
+        "the service's span is the gateway's child"
     );
 }
 
