@@ -61,11 +61,15 @@ impl TraceContext {
         }
     }
 
+    /// A remote context, if `traceparent` is well-formed.
+    pub fn remote(traceparent: &str, tracestate: &str) -> Option<Self> {
+        valid(traceparent).then(|| Self::from_parts(Some(traceparent), Some(tracestate)))
+    }
+
     /// The remote context in `headers` (`traceparent`, `tracestate`), if well-formed.
     pub fn from_headers(headers: &http::HeaderMap) -> Option<Self> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let traceparent = header("traceparent").filter(|t| valid(t))?;
-        Some(Self::from_parts(Some(traceparent), header("tracestate")))
+        Self::remote(header("traceparent")?, header("tracestate").unwrap_or_default())
     }
 
     /// Writes this context into `headers`, replacing what was there.
@@ -111,6 +115,13 @@ impl TraceContext {
     /// no-op without the OpenTelemetry layer.
     pub fn adopt(&self, span: &tracing::Span) {
         let _ = span.set_parent(TraceContextPropagator::new().extract(self));
+    }
+
+    /// Links `span` to this (remote) context: for work done for several
+    /// traces at once. A no-op without the OpenTelemetry layer.
+    pub fn link(&self, span: &tracing::Span) {
+        let cx = TraceContextPropagator::new().extract(self);
+        span.add_link(cx.span().span_context().clone());
     }
 
     /// Runs `fut` with this context as the current one, inside a span that
@@ -248,6 +259,41 @@ mod tests {
         let fresh = TraceContext::from_parts(Some("garbage"), None);
         assert!(valid(&fresh.traceparent));
         assert_ne!(fresh.traceparent, "garbage");
+    }
+
+    #[test]
+    fn a_remote_context_needs_a_well_formed_traceparent_and_travels_in_headers() {
+        assert_eq!(TraceContext::remote("garbage", ""), None);
+        let t = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let remote = TraceContext::remote(t, "vendor=1").unwrap();
+        let mut headers = http::HeaderMap::new();
+        remote.inject(&mut headers);
+        assert_eq!(TraceContext::from_headers(&headers), Some(remote));
+    }
+
+    #[tokio::test]
+    async fn with_spans_exported_a_span_continues_its_parents_trace_under_its_own_id() {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let _default = tracing::subscriber::set_default(subscriber);
+        let parent = TraceContext::remote("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "").unwrap();
+        let inside = run(Some(parent.clone()), rpc_span("/a.B/C"), async {
+            TraceContext::current()
+        })
+        .await
+        .unwrap();
+        assert_eq!(inside.trace_id(), parent.trace_id(), "the same trace");
+        assert_ne!(
+            inside.traceparent, parent.traceparent,
+            "but the span's own id is passed on"
+        );
+        let fresh = run(None, rpc_span("/a.B/C"), async { TraceContext::current() })
+            .await
+            .unwrap();
+        assert_ne!(fresh.trace_id(), parent.trace_id(), "no parent: a new trace");
     }
 
     #[tokio::test]

@@ -163,9 +163,9 @@ impl PublishSpans {
                 );
                 if !span.is_disabled() {
                     let tc = EventEnvelope::decode(envelope).ok().and_then(|e| e.trace_context);
-                    if let Some(tc) = tc {
-                        crate::trace::TraceContext::from_parts(Some(&tc.traceparent), Some(&tc.tracestate))
-                            .adopt(&span);
+                    let parent = tc.and_then(|t| crate::trace::TraceContext::remote(&t.traceparent, &t.tracestate));
+                    if let Some(parent) = parent {
+                        parent.adopt(&span);
                     }
                 }
                 span
