@@ -11,10 +11,7 @@ use crm_proto::pipeline::v1::{
     ExportDealsRequest, ExportDealsResponse, ListPipelinesRequest, Pipeline,
     pipeline_service_client::PipelineServiceClient,
 };
-use tonic::{
-    Code, Request, Status, Streaming,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Code, Request, Status, Streaming, transport::Channel};
 
 /// A client of PipelineService for rebuilds.
 #[derive(Clone, Debug)]
@@ -26,9 +23,7 @@ impl PipelineSource {
     /// A client of the PipelineService at `url`, connecting on first use.
     pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
         // A peer that is down is UNAVAILABLE quickly, not a hang.
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(2))
-            .connect_lazy();
+        let channel = crm_kit::peer::channel(url, Duration::from_secs(2), None)?;
         Ok(Self {
             client: PipelineServiceClient::new(channel),
         })

@@ -55,10 +55,12 @@ impl Stop {
     }
 }
 
-/// Starts one outbox relay per database, publishing through `publisher`.
-fn spawn_relays(dbs: &[DatabaseConnection], publisher: Arc<dyn Publisher>, stop: &Stop) {
-    for db in dbs {
-        tokio::spawn(Relay::new(db.clone(), publisher.clone()).run(stop.clone().wait()));
+/// Starts one outbox relay per database (named by its service, for the
+/// metrics), publishing through `publisher`.
+fn spawn_relays(dbs: &[(&str, DatabaseConnection)], publisher: Arc<dyn Publisher>, stop: &Stop) {
+    for (service, db) in dbs {
+        let relay = Relay::new(db.clone(), publisher.clone()).named(service);
+        tokio::spawn(relay.run(stop.clone().wait()));
     }
 }
 

@@ -54,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", listen.listen))?;
             tracing::info!(addr = %listener.local_addr()?, ?service, "serving");
+            crm_kit::metrics::endpoint::spawn(listen.metrics_listen).await?;
             let amqp = amqp_url.map(crm_kit::bus::amqp::AmqpConfig::new);
             let config = crm::ServiceConfig {
                 database_url,
@@ -143,6 +144,9 @@ async fn up(listen: ListenArgs, data: DataDirArgs, auth: AuthArgs, limits: Limit
     println!(
         "crm is up on {url}: gRPC (contacts, pipeline, tasks, analytics, health, reflection) and the same RPCs as JSON"
     );
+    if let Some(addr) = crm_kit::metrics::endpoint::spawn(listen.metrics_listen).await? {
+        println!("  metrics: http://{addr}/metrics");
+    }
     println!("  data:  {}", data.data_dir.display());
     println!("  token: TOKEN=$(cargo run --release -q -- token --tenant acme --user ann --role admin)");
     println!(

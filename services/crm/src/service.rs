@@ -101,14 +101,29 @@ pub async fn run_service(
             let conn = db::connect_and_migrate::<crm_tasks::migration::Migrator>(url).await?;
             let pipelines =
                 crm_tasks::PipelineDirectory::connect_lazy(&config.pipeline_url).context("CRM_PIPELINE_URL")?;
-            let consumer = AmqpConsumer::new(amqp, crm_tasks::automation::CONSUMER, crm_tasks::automation::BINDINGS);
+            let consumer = AmqpConsumer::new(
+                amqp.clone(),
+                crm_tasks::automation::CONSUMER,
+                crm_tasks::automation::BINDINGS,
+            );
             tokio::spawn(consumer.run(
                 conn.clone(),
                 Arc::new(crm_tasks::automation::Automation),
                 stop.clone().wait(),
             ));
+            // Every replica's watchers hear every reminder, whichever replica
+            // fired it: the hub is fed from the reminder events on the bus.
             let hub = crm_tasks::reminders::ReminderHub::new();
-            tokio::spawn(crm_tasks::reminders::Scheduler::new(conn.clone(), hub.clone()).run(stop.clone().wait()));
+            let hears = hub.clone();
+            tokio::spawn(crm_kit::bus::fanout::run(
+                amqp,
+                vec![crm_tasks::events::types::REMINDER_DUE.to_owned()],
+                move |envelope| hears.hear(&envelope),
+                stop.clone().wait(),
+            ));
+            let scheduler =
+                crm_tasks::reminders::Scheduler::new(conn.clone(), hub.clone()).announcing_through_the_bus();
+            tokio::spawn(scheduler.run(stop.clone().wait()));
             Serve {
                 routes: Routes::new(crm_tasks::service(conn.clone(), shared, pipelines, hub)),
                 service_names: vec![crm_tasks::SERVICE_NAME],
@@ -144,8 +159,9 @@ pub async fn run_service(
             // The relay has connections of its own: a burst of requests
             // holding the service's pool does not hold its events back.
             let mut relay_dbs = Vec::with_capacity(what.databases.len());
-            for main in &what.databases {
-                relay_dbs.push(db::background(url, main).await?);
+            for (name, main) in what.service_names.iter().zip(&what.databases) {
+                let service = crm_kit::metrics::service_label(name).unwrap_or(name);
+                relay_dbs.push((service, db::background(url, main).await?));
             }
             spawn_relays(&relay_dbs, Arc::new(AmqpPublisher::new(amqp)), &stop);
         }

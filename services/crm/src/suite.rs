@@ -89,7 +89,11 @@ pub async fn run_suite(
     });
     let (stop_tx, stop) = Stop::new();
     spawn_relays(
-        &[contacts_db.clone(), pipeline_db.clone(), tasks_db.clone()],
+        &[
+            ("contacts", contacts_db.clone()),
+            ("pipeline", pipeline_db.clone()),
+            ("tasks", tasks_db.clone()),
+        ],
         Arc::new(bus),
         &stop,
     );

@@ -90,12 +90,10 @@ impl Gateway {
     pub fn new(config: &GatewayConfig, verifier: TokenVerifier) -> anyhow::Result<(Self, HealthReporter)> {
         let mut backends = HashMap::new();
         for (service, url) in &config.backends {
-            let channel = Channel::from_shared(url.clone())
-                .with_context(|| format!("backend URL of {service}: {url}"))?
-                // A backend that is down is UNAVAILABLE at once, not a hang.
-                .connect_timeout(Duration::from_secs(1))
-                .tcp_nodelay(true)
-                .connect_lazy();
+            // A backend that is down is UNAVAILABLE at once, not a hang;
+            // several comma-separated URLs are replicas to spread calls over.
+            let channel = crm_kit::peer::channel(url, Duration::from_secs(1), None)
+                .with_context(|| format!("backend URL of {service}: {url}"))?;
             backends.insert(service.clone(), channel);
         }
         let (reporter, health) = tonic_health::server::health_reporter();
@@ -446,9 +444,14 @@ pub async fn serve(listener: TcpListener, gateway: Gateway, shutdown: impl Futur
                 };
                 let _ = stream.set_nodelay(true);
                 let gateway = gateway.clone();
-                let service = hyper::service::service_fn(move |req| {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(gateway.handle(req).await) }
+                    let (started, method) = (Instant::now(), req.uri().path().to_owned());
+                    async move {
+                        let reply = gateway.handle(req).await;
+                        // The gateway's own count (crm_rpc_*{service="gateway"}).
+                        Ok::<_, Infallible>(crm_kit::metrics::rpc::observe("gateway".into(), method, started, reply))
+                    }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);

@@ -57,6 +57,10 @@ pub struct ListenArgs {
     /// The address to serve gRPC on.
     #[arg(long = "listen", env = "CRM_LISTEN_ADDR", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+    /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP),
+    /// e.g. `0.0.0.0:9090`; unset serves none.
+    #[arg(long = "metrics-listen", env = "CRM_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Logging.

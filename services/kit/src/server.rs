@@ -17,7 +17,8 @@ pub struct Serve {
     pub routes: Routes,
     /// Fully-qualified service names, e.g. `crm.pipeline.v1.PipelineService`.
     pub service_names: Vec<&'static str>,
-    /// The databases to watch.
+    /// The databases to watch, in the order of `service_names` (the
+    /// metrics label each pool with the service at its position).
     pub databases: Vec<DatabaseConnection>,
 }
 
@@ -37,17 +38,34 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
 
     let names = what.service_names.clone();
     let reporter_on_stop = reporter.clone();
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down: NOT_SERVING, finishing in-flight calls");
         watcher.abort();
         set_all(&reporter_on_stop, &names, ServingStatus::NotServing).await;
+        let _ = stopping_tx.send(());
+    };
+    // Calls that never end by themselves (a health Watch, WatchReminders)
+    // would hold the shutdown forever: after DRAIN they are cut, and their
+    // clients reconnect to another replica.
+    let drained = async {
+        if stopping.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(DRAIN).await;
+        tracing::warn!(
+            "calls still open {}s after the shutdown began (streams); closing them",
+            DRAIN.as_secs()
+        );
     };
 
-    tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         // One span per RPC (method, trace id), and the call's W3C trace
         // context made current so the events it writes carry it.
         .layer(crate::trace::TraceLayer)
+        // Counts and times every call by method and code (crm_rpc_*).
+        .layer(crate::metrics::rpc::RpcMetricsLayer::for_services(&what.service_names))
         .add_routes(what.routes)
         .add_service(health)
         .add_service(reflection_v1)
@@ -57,10 +75,16 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
             // out the client's delayed ACK (40 ms).
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
-        )
-        .await
-        .context("serving gRPC")
+        );
+    tokio::select! {
+        served = server => served.context("serving gRPC"),
+        () = drained => Ok(()),
+    }
 }
+
+/// How long a stopping server waits for its in-flight calls: well inside
+/// Kubernetes' (and podman's) 30 s grace before SIGKILL.
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// The reflection builder over every contract, the health service, and
 /// the google.rpc error details (so grpcurl can print BadRequest & co.).
@@ -99,6 +123,7 @@ async fn watch_databases(reporter: HealthReporter, names: Vec<&'static str>, dbs
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
+        crate::metrics::pools_sampled(&names, &dbs);
         let mut up = true;
         for db in &dbs {
             up &= db.ping().await.is_ok();

@@ -283,11 +283,67 @@ async fn one_trace_runs_from_the_writer_through_the_consumer_to_what_it_writes(b
     );
 }
 
+async fn a_poison_event_counts_its_retries_then_its_dead_letter_and_is_published(backend: Backend) {
+    use crm_kit::{bus::local::MAX_ATTEMPTS, testing::sample};
+    let Some((_p, producer)) = database(backend, "local_metrics_producer").await else {
+        return;
+    };
+    let Some((_c, consumer)) = database(backend, "local_metrics_consumer").await else {
+        return;
+    };
+    // Labels of this test alone: the registry is the whole test process's.
+    let (service, consumer_name) = match backend {
+        Backend::Sqlite => ("metrics-producer-sqlite", "metrics-consumer-sqlite"),
+        Backend::Postgres => ("metrics-producer-pg", "metrics-consumer-pg"),
+    };
+    let ids = produce(&producer, 1).await;
+    let recorder = Recorder::new(consumer_name);
+    *recorder.poison.lock().unwrap() = Some(ids[0].clone());
+    let bus = LocalBus::new();
+    bus.subscribe(Subscription {
+        consumer: consumer_name.into(),
+        bindings: vec!["#".into()],
+        db: consumer.clone(),
+        handler: recorder,
+    });
+    let relay = Relay::new(producer.clone(), Arc::new(bus)).named(service);
+    for _ in 1..MAX_ATTEMPTS {
+        assert!(relay.publish_pending().await.is_err());
+    }
+    assert_eq!(
+        relay.publish_pending().await.unwrap(),
+        1,
+        "dead-lettered, the row is done"
+    );
+
+    let text = crm_kit::metrics::render();
+    let of = |name, service| {
+        sample(
+            &text,
+            name,
+            &[("service", service), ("event_type", "pipeline.deal.deleted")],
+        )
+    };
+    assert_eq!(
+        of("crm_events_retried_total", consumer_name),
+        f64::from(MAX_ATTEMPTS - 1),
+        "{text}"
+    );
+    assert_eq!(of("crm_events_dead_lettered_total", consumer_name), 1.0);
+    assert_eq!(
+        of("crm_events_consumed_total", consumer_name),
+        0.0,
+        "it never committed"
+    );
+    assert_eq!(of("crm_events_published_total", service), 1.0);
+}
+
 crm_kit::backend_tests!(
     one_trace_runs_from_the_writer_through_the_consumer_to_what_it_writes,
     the_local_bus_applies_each_event_once_and_marks_rows_after_commit,
     a_failing_local_consumer_keeps_the_row_until_it_succeeds,
     two_relays_on_one_database_publish_each_row_once,
+    a_poison_event_counts_its_retries_then_its_dead_letter_and_is_published,
 );
 
 #[path = "bus/rabbitmq.rs"]

@@ -9,10 +9,7 @@ use crm_kit::{
     auth::{self, Caller},
 };
 use crm_proto::contacts::v1::{GetCompanyRequest, GetContactRequest, contacts_service_client::ContactsServiceClient};
-use tonic::{
-    Code, Request,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Code, Request, transport::Channel};
 
 /// A client of ContactsService.
 #[derive(Clone, Debug)]
@@ -24,11 +21,8 @@ impl ContactsDirectory {
     /// A client of the ContactsService at `url`, connecting on first use, so
     /// the pipeline starts even while contacts is still coming up.
     pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            // A peer that is down is UNAVAILABLE quickly, not a hang.
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .connect_lazy();
+        // A peer that is down is UNAVAILABLE quickly, not a hang.
+        let channel = crm_kit::peer::channel(url, Duration::from_secs(2), Some(Duration::from_secs(5)))?;
         Ok(Self {
             client: ContactsServiceClient::new(channel),
         })

@@ -64,6 +64,33 @@ impl ReminderHub {
     pub fn subscribe(&self) -> broadcast::Receiver<DueReminder> {
         self.tx.subscribe()
     }
+
+    /// Announces the reminder a `tasks.reminder.due` event carries (other
+    /// events, and one without a reminder, are ignored).
+    pub fn hear(&self, envelope: &ev::EventEnvelope) {
+        if envelope.r#type != types::REMINDER_DUE {
+            return;
+        }
+        let reminder = envelope
+            .payload
+            .as_ref()
+            .and_then(|p| p.to_msg::<ev::ReminderDue>().ok())
+            .and_then(|due| due.reminder);
+        let Some(reminder) = reminder else {
+            tracing::warn!(event_id = %envelope.event_id, "a reminder event without a reminder; ignored");
+            return;
+        };
+        let assignee_id = reminder
+            .task
+            .as_ref()
+            .map(|t| t.assignee_id.clone())
+            .unwrap_or_default();
+        self.send(DueReminder {
+            tenant_id: envelope.tenant_id.clone(),
+            assignee_id,
+            reminder,
+        });
+    }
 }
 
 /// Fires due reminders and overdue notices of one tasks database.
@@ -71,6 +98,9 @@ impl ReminderHub {
 pub struct Scheduler {
     db: DatabaseConnection,
     hub: ReminderHub,
+    /// Whether fired reminders go to `hub` straight away; off where every
+    /// replica hears them from the bus instead ([`ReminderHub::hear`]).
+    announce: bool,
     batch: u64,
     poll: Duration,
 }
@@ -81,8 +111,20 @@ impl Scheduler {
         Self {
             db,
             hub,
+            announce: true,
             batch: 100,
             poll: Duration::from_millis(500),
+        }
+    }
+
+    /// A scheduler that leaves the announcing to the bus: with several
+    /// replicas, a watcher connected to one must hear the reminders that
+    /// another fired, so every replica's hub is fed from the
+    /// `tasks.reminder.due` events ([`ReminderHub::hear`]) instead.
+    pub fn announcing_through_the_bus(self) -> Self {
+        Self {
+            announce: false,
+            ..self
         }
     }
 
@@ -138,8 +180,10 @@ impl Scheduler {
         }
         txn.commit().await.context("committing a scheduler batch")?;
         let fired = announce.len();
-        for item in announce {
-            self.hub.send(item);
+        if self.announce {
+            for item in announce {
+                self.hub.send(item);
+            }
         }
         Ok((fired, due.len().max(overdue.len())))
     }

@@ -129,7 +129,9 @@ async fn live_moves_reach_the_funnel_and_a_rebuild_restores_it(backend: Backend)
     // The projections are lost; a rebuild from the pipeline's export restores
     // them. The running read model is told to reload, as a restarted process
     // would start from the (empty) tables.
-    let db = crm_kit::db::connect(&suite.dbs.3.url).await.unwrap();
+    let db = crm_kit::db::connect(&suite.dbs.as_ref().expect("its own databases").3.url)
+        .await
+        .unwrap();
     for table in [
         "analytics_transitions",
         "analytics_deals",

@@ -26,8 +26,7 @@ async fn the_client_commands_print_tables_and_json(backend: Backend) {
     };
     let t = token("acme", "ann", &["admin"]);
     let p = sales_pipeline(&mut PipelineServiceClient::new(suite.channel.clone()), &t).await;
-    let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
-    let base = ["crm", "--addr", suite.url.as_str(), "--auth-secret", secret.as_str()];
+    let base = ["crm", "--addr", suite.url.as_str(), "--token", t.as_str()];
     let with = |rest: &[&str]| {
         base.iter()
             .chain(rest)

@@ -129,4 +129,80 @@ async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(ba
     );
 }
 
+/// Two tasks replicas on one database: a reminder reaches the watchers of
+/// both, exactly once each, whichever replica's scheduler fired it.
+/// (PostgreSQL only: replicas share a server database, never a SQLite file.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_reaches_the_watchers_of_every_tasks_replica() {
+    use crm_proto::tasks::v1 as t;
+    let backend = Backend::Postgres;
+    let Some(broker) = TestBroker::create("distributed_reminders") else {
+        return;
+    };
+    let Some(tasks_db) = TestDatabase::create(backend, "dist_reminders").await else {
+        return;
+    };
+    drop(broker.consumer(crm_tasks::automation::CONSUMER, &[]));
+    let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
+    let config = ServiceConfig {
+        database_url: tasks_db.url.clone(),
+        contacts_url: String::new(),
+        pipeline_url: "http://127.0.0.1:1".into(),
+        tasks_url: String::new(),
+        analytics_url: String::new(),
+        amqp: Some(broker.config.clone()),
+        auth: crm_kit::auth::AuthConfig::hs256(secret),
+        limits: crm_gateway::limits::LimitConfig::default(),
+    };
+    let (one, _one) = serve(ServiceName::Tasks, config.clone()).await;
+    let (two, _two) = serve(ServiceName::Tasks, config).await;
+    let ann = token("acme", "ann", &["admin"]);
+    let mut watchers = Vec::new();
+    for url in [&one, &two] {
+        let mut client = TasksServiceClient::new(wait_serving(url).await);
+        let watch = client
+            .watch_reminders(authed(&ann, t::WatchRemindersRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        watchers.push(watch);
+    }
+    // Both replicas' subscriptions are bound before the reminder falls due.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let task = t::Task {
+        title: "Call back".into(),
+        due_time: Some(prost_types::Timestamp {
+            seconds: now + 3,
+            nanos: 0,
+        }),
+        remind_before: vec![prost_types::Duration { seconds: 1, nanos: 0 }],
+        ..Default::default()
+    };
+    let req = t::CreateTaskRequest {
+        task: Some(task),
+        request_id: String::new(),
+    };
+    let created = TasksServiceClient::new(wait_serving(&one).await)
+        .create_task(authed(&ann, req))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    for (i, watch) in watchers.iter_mut().enumerate() {
+        let got = tokio::time::timeout(Duration::from_secs(15), watch.message())
+            .await
+            .unwrap_or_else(|_| panic!("the watcher of replica {} heard the reminder within 15 s", i + 1))
+            .unwrap()
+            .expect("the stream is open");
+        assert_eq!(got.reminder.unwrap().task.unwrap().id, created.id);
+        let again = tokio::time::timeout(Duration::from_secs(1), watch.message()).await;
+        assert!(again.is_err(), "replica {} announced it once: {again:?}", i + 1);
+    }
+}
+
 crm_kit::backend_tests!(a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq);

@@ -258,7 +258,9 @@ async fn every_change_leaves_the_outbox_through_the_relay(backend: Backend) {
     let t = token("acme", "ann", &["admin"]);
     let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
     let p = sales_pipeline(&mut pipeline, &t).await;
-    let db = crm_kit::db::connect(&suite.dbs.1.url).await.unwrap();
+    let db = crm_kit::db::connect(&suite.dbs.as_ref().expect("its own databases").1.url)
+        .await
+        .unwrap();
     let mut left = u64::MAX;
     for _ in 0..100 {
         left = crm_kit::bus::relay::pending(&db).await.unwrap();

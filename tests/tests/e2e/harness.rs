@@ -19,8 +19,9 @@ pub struct Running {
     /// The suite's address.
     pub url: String,
     stop: Option<oneshot::Sender<()>>,
-    /// The contacts, pipeline, tasks and analytics databases.
-    pub dbs: (TestDatabase, TestDatabase, TestDatabase, TestDatabase),
+    /// The contacts, pipeline, tasks and analytics databases; `None` on a
+    /// shared topology, whose databases are not the test's own.
+    pub dbs: Option<(TestDatabase, TestDatabase, TestDatabase, TestDatabase)>,
 }
 
 impl Drop for Running {
@@ -33,7 +34,27 @@ impl Drop for Running {
 
 /// `crm up` on a random port with fresh databases, or `None` when the
 /// PostgreSQL half is skipped.
+///
+/// With `CRM_TOPOLOGY_GATEWAY` set (`.ci/run`'s topology step), the
+/// PostgreSQL variant of each test runs against that gateway instead: the
+/// distributed shape (a container per replica) in place of `crm up`, each
+/// test in tenants of its own. The SQLite variants have nothing to add there.
 pub async fn up(backend: Backend, test: &str) -> Option<Running> {
+    if let Ok(gateway) = std::env::var("CRM_TOPOLOGY_GATEWAY") {
+        if backend == Backend::Sqlite {
+            return None;
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        crm_kit::testing::own_tenants(&format!("{test}-{nanos:x}"));
+        return Some(Running {
+            channel: wait_serving(&gateway).await,
+            url: gateway,
+            stop: None,
+            dbs: None,
+        });
+    }
     let contacts_db = TestDatabase::create(backend, test).await?;
     let pipeline_db = TestDatabase::create(backend, test).await?;
     let tasks_db = TestDatabase::create(backend, test).await?;
@@ -59,8 +80,18 @@ pub async fn up(backend: Backend, test: &str) -> Option<Running> {
         channel,
         url,
         stop: Some(stop),
-        dbs: (contacts_db, pipeline_db, tasks_db, analytics_db),
+        dbs: Some((contacts_db, pipeline_db, tasks_db, analytics_db)),
     })
+}
+
+/// `crm up` on SQLite, or the topology's gateway when there is one (see [`up`]).
+pub async fn up_anywhere(test: &str) -> Running {
+    let backend = if std::env::var("CRM_TOPOLOGY_GATEWAY").is_ok() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    up(backend, test).await.expect("SQLite always runs")
 }
 
 /// Waits until the server at `url` answers its health check.

@@ -13,5 +13,7 @@ mod distributed;
 mod embedded;
 mod gateway;
 mod harness;
+mod metrics;
 mod security;
+mod topology;
 mod tracing;

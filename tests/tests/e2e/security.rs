@@ -11,7 +11,7 @@ use base64::Engine;
 use bytes::{Buf, BufMut, Bytes};
 use crm_kit::{
     auth::Access,
-    testing::{Backend, TEST_SECRET, authed, token},
+    testing::{TEST_SECRET, authed, token},
 };
 use crm_proto::{
     contacts::v1::{self as cpb, contacts_service_client::ContactsServiceClient},
@@ -26,7 +26,7 @@ use tonic::{
     transport::Channel,
 };
 
-use super::harness::{sales_pipeline, up};
+use super::harness::{sales_pipeline, up_anywhere};
 
 /// What each RPC does, as the services classify it.
 fn access(method: &str) -> Option<Access> {
@@ -208,7 +208,7 @@ fn b64(v: &serde_json::Value) -> String {
 
 #[tokio::test]
 async fn every_rpc_refuses_bad_tokens_and_roles_it_does_not_allow_on_both_faces() {
-    let suite = up(Backend::Sqlite, "security-matrix").await.unwrap();
+    let suite = up_anywhere("security-matrix").await;
     let now = jsonwebtoken::get_current_timestamp();
     let claims = |exp: u64| json!({"sub": "ann", "tid": "acme", "roles": ["admin"], "exp": exp, "iat": now});
     let sign = |secret: &[u8], exp: u64| {
@@ -304,7 +304,7 @@ async fn every_rpc_refuses_bad_tokens_and_roles_it_does_not_allow_on_both_faces(
 
 #[tokio::test]
 async fn refused_calls_change_nothing_and_reps_change_only_their_own() {
-    let suite = up(Backend::Sqlite, "security-refused").await.unwrap();
+    let suite = up_anywhere("security-refused").await;
     let admin = token("acme", "ann", &["admin"]);
     let (rep, other_rep, viewer, manager) = (
         token("acme", "raj", &["rep"]),
@@ -497,7 +497,7 @@ async fn under_owner_visibility_reps_see_only_their_own_and_managers_see_all() {
         analytics::v1::{self as apb, analytics_service_client::AnalyticsServiceClient},
         common::v1::Visibility,
     };
-    let suite = up(Backend::Sqlite, "security-visibility").await.unwrap();
+    let suite = up_anywhere("security-visibility").await;
     let admin = token("acme", "ann", &["admin"]);
     let raj = token("acme", "raj", &["rep"]);
     let bob = token("acme", "bob", &["rep"]);

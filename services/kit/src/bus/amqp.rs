@@ -63,7 +63,7 @@ pub(super) async fn connect(url: &str) -> lapin::Result<Connection> {
     Connection::connect(url, ConnectionProperties::default()).await
 }
 
-async fn declare_exchange(channel: &Channel, name: &str, kind: ExchangeKind) -> lapin::Result<()> {
+pub(super) async fn declare_exchange(channel: &Channel, name: &str, kind: ExchangeKind) -> lapin::Result<()> {
     // Durable: the exchange survives a broker restart.
     let options = ExchangeDeclareOptions {
         durable: true,
@@ -361,6 +361,7 @@ impl AmqpConsumer {
                 Ok(event) => decoded.push((delivery, event)),
                 Err(_) => {
                     tracing::error!(service = %self.service, "undecodable message dead-lettered");
+                    crate::metrics::event_dead_lettered(&self.service, delivery.routing_key.as_str());
                     delivery
                         .nack(BasicNackOptions {
                             requeue: false,
@@ -413,6 +414,12 @@ impl AmqpConsumer {
             }
             Err(e) => {
                 tracing::warn!(event_id = %event.event_id, error = format!("{e:#}"), "event failed; requeued");
+                // The broker dead-letters it once it came back more than the limit.
+                if returns(&delivery) + 1 > self.delivery_limit {
+                    crate::metrics::event_dead_lettered(&self.service, &event.r#type);
+                } else {
+                    crate::metrics::event_retried(&self.service, &event.r#type);
+                }
                 delivery
                     .nack(BasicNackOptions {
                         requeue: true,
@@ -422,5 +429,23 @@ impl AmqpConsumer {
                     .map(drop)
             }
         }
+    }
+}
+
+/// How often the broker got `delivery` back before (a quorum queue's
+/// `x-delivery-count`; absent on the first delivery).
+fn returns(delivery: &Delivery) -> i64 {
+    let count = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get("x-delivery-count").cloned());
+    match count {
+        Some(AMQPValue::LongLongInt(n)) => n,
+        Some(AMQPValue::LongInt(n)) => i64::from(n),
+        Some(AMQPValue::LongUInt(n)) => i64::from(n),
+        Some(AMQPValue::ShortInt(n)) => i64::from(n),
+        Some(AMQPValue::ShortShortInt(n)) => i64::from(n),
+        _ => 0,
     }
 }

@@ -106,5 +106,12 @@ pub async fn apply_batch(
     txn.commit()
         .await
         .map_err(|e: DbErr| anyhow::Error::new(e).context("committing the events' effects"))?;
+    for e in &fresh {
+        crate::metrics::event_consumed(
+            consumer,
+            &e.r#type,
+            e.occurred_at.as_ref().and_then(crate::time::from_timestamp),
+        );
+    }
     Ok(applied)
 }

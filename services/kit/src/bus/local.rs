@@ -65,6 +65,8 @@ impl Publisher for LocalBus {
     async fn publish(&self, message: &Message) -> Result<(), PublishError> {
         let Ok(event) = EventEnvelope::decode(message.body.as_slice()) else {
             tracing::error!(event_id = %message.event_id, "undecodable event dead-lettered");
+            // No consumer had it yet: the bus itself gives up on it.
+            crate::metrics::event_dead_lettered("local-bus", &message.routing_key);
             self.dead_letters
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
@@ -90,12 +92,14 @@ impl Publisher for LocalBus {
                 let attempts = failures.entry(key.clone()).or_default();
                 *attempts += 1;
                 if *attempts < MAX_ATTEMPTS {
+                    crate::metrics::event_retried(&s.consumer, &event.r#type);
                     return Err(PublishError::Consumer {
                         consumer: s.consumer.clone(),
                         cause,
                     });
                 }
                 failures.remove(&key);
+                crate::metrics::event_dead_lettered(&s.consumer, &event.r#type);
                 tracing::error!(consumer = %s.consumer, event_id = %event.event_id, error = format!("{cause:#}"), "event dead-lettered after {MAX_ATTEMPTS} failures");
                 self.dead_letters
                     .write()

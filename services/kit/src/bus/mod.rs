@@ -12,6 +12,7 @@
 
 pub mod amqp;
 pub mod dlq;
+pub mod fanout;
 pub mod inbox;
 pub mod local;
 pub mod relay;

@@ -25,6 +25,7 @@ pub struct Relay {
     publisher: Arc<dyn Publisher>,
     batch: u64,
     idle: Duration,
+    service: String,
 }
 
 impl Relay {
@@ -37,7 +38,14 @@ impl Relay {
             // An event waits at most this long in an idle outbox: the poll
             // is one indexed query that finds nothing.
             idle: Duration::from_millis(20),
+            service: "unknown".to_owned(),
         }
+    }
+
+    /// Labels this relay's metrics with `service` (the outbox's owner).
+    pub fn named(mut self, service: &str) -> Self {
+        service.clone_into(&mut self.service);
+        self
     }
 
     /// Publishes pending rows until none is left or the publisher fails;
@@ -88,6 +96,9 @@ impl Relay {
         spans.close(confirmed);
         let published = started.elapsed();
         let sent: Vec<i64> = rows.iter().take(confirmed).map(|r| r.seq).collect();
+        rows.iter()
+            .take(confirmed)
+            .for_each(|r| crate::metrics::event_published(&self.service, &r.event_type));
         if !sent.is_empty() {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::PublishedAt, Expr::value(crate::time::now_micros()))
@@ -117,7 +128,12 @@ impl Relay {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(100);
+        let mut sampled: Option<std::time::Instant> = None;
         loop {
+            if sampled.is_none_or(|at| at.elapsed() >= SAMPLE_EVERY) {
+                sampled = Some(std::time::Instant::now());
+                self.sample_backlog().await;
+            }
             let wait = match self.publish_pending().await {
                 Ok(published) => {
                     backoff = Duration::from_millis(100);
@@ -137,6 +153,36 @@ impl Relay {
             }
         }
     }
+
+    /// Sets the outbox gauges: one aggregate query over the pending rows.
+    async fn sample_backlog(&self) {
+        match backlog(&self.db).await {
+            Ok((rows, oldest)) => {
+                let age = oldest.map_or(0, |at| crate::time::now_micros() - at);
+                crate::metrics::outbox_sampled(&self.service, rows, Duration::from_micros(age.max(0).unsigned_abs()));
+            }
+            Err(e) => tracing::debug!(error = %e, "sampling the outbox backlog"),
+        }
+    }
+}
+
+/// How often the relay samples its backlog for the metrics.
+const SAMPLE_EVERY: Duration = Duration::from_secs(2);
+
+/// How many outbox rows of `db` wait to be published, and when the oldest
+/// of them was written (µs since the epoch).
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<(u64, Option<i64>), sea_orm::DbErr> {
+    use sea_orm::sea_query::ExprTrait;
+    let (rows, oldest): (i64, Option<i64>) = outbox::Entity::find()
+        .select_only()
+        .column_as(Expr::col(outbox::Column::Seq).count(), "rows")
+        .column_as(Expr::col(outbox::Column::CreatedAt).min(), "oldest")
+        .filter(outbox::Column::PublishedAt.is_null())
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or((0, None));
+    Ok((u64::try_from(rows).unwrap_or(0), oldest))
 }
 
 /// How many outbox rows of `db` wait to be published.

@@ -122,6 +122,7 @@ async fn a_poison_message_is_dead_lettered_and_the_next_one_still_processed() {
         return;
     };
     let ids = produce(&producer, 2).await;
+    let before = crm_kit::metrics::render();
     let recorder = Arc::new(Recorder {
         consumer: "tasks",
         fail_first: 0.into(),
@@ -157,6 +158,21 @@ async fn a_poison_message_is_dead_lettered_and_the_next_one_still_processed() {
         in_dlq, 2,
         "the undecodable message and the always-failing event are dead-lettered"
     );
+    // The consumer counted both (other tests share the labels: at least one more each).
+    let after = crm_kit::metrics::render();
+    let count = |text: &str, name, event_type| {
+        crm_kit::testing::sample(text, name, &[("service", "tasks"), ("event_type", event_type)])
+    };
+    for (name, event_type) in [
+        ("crm_events_dead_lettered_total", "pipeline.deal.won"),
+        ("crm_events_dead_lettered_total", "pipeline.deal.deleted"),
+        ("crm_events_retried_total", "pipeline.deal.deleted"),
+    ] {
+        assert!(
+            count(&after, name, event_type) > count(&before, name, event_type),
+            "{name} {event_type}:\n{after}"
+        );
+    }
     assert_eq!(
         applied(&consumer_db, "tasks", &ids[..1]).await,
         [0],
