@@ -60,7 +60,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn main() {
     // RUST_LOG=crm_analytics=debug shows where each report spent its time.
     if std::env::var_os("RUST_LOG").is_some() {
-        crm_kit::telemetry::init(false);
+        drop(crm_kit::telemetry::init(false, "crm-bench"));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

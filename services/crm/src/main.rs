@@ -19,10 +19,10 @@ use tokio::net::TcpListener;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log.log_format == "json");
+    let telemetry = telemetry::init(cli.log.log_format == "json", &service_name(cli.command.as_ref()));
     // No command is `crm up` with its defaults (and the environment's settings).
     let command = cli.command.or_else(|| Cli::parse_from(["crm", "up"]).command);
-    match command {
+    let result = match command {
         None => unreachable!("`crm up` parses as a command"),
         Some(Command::Up {
             listen,
@@ -110,6 +110,17 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", mint(&auth, &tenant, &user, &roles, ttl));
             Ok(())
         }
+    };
+    // After SIGTERM too: the last spans are exported before the process ends.
+    telemetry.shutdown().await;
+    result
+}
+
+/// The `service.name` of exported spans: `crm-<service>` for `crm serve`, else `crm`.
+fn service_name(command: Option<&Command>) -> String {
+    match command {
+        Some(Command::Serve { service, .. }) => format!("crm-{service:?}").to_lowercase(),
+        _ => "crm".to_owned(),
     }
 }
 

@@ -113,16 +113,33 @@ impl Gateway {
 
     /// Answers one request.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
-        let started = Instant::now();
-        let path = req.uri().path().to_owned();
-        let kind = Kind::of(req.headers());
-        let (service, method) = split_path(&path);
-        if is_local(service) {
+        if is_local(split_path(req.uri().path()).0) {
             return match self.0.local.clone().oneshot(req.map(Body::new)).await {
                 Ok(r) => r,
                 Err(e) => match e {},
             };
         }
+        // A span per forwarded call, a child of the caller's traceparent;
+        // the call goes on with the gateway's own context, so the service's
+        // span is the gateway's child.
+        let parent = crm_kit::trace::TraceContext::from_headers(req.headers());
+        let span = gateway_span(req.uri().path(), Kind::of(req.headers()));
+        crm_kit::trace::run(parent, span, async move {
+            let mut req = req;
+            if let Some(context) = crm_kit::trace::TraceContext::current() {
+                context.inject(req.headers_mut());
+            }
+            self.route(req).await
+        })
+        .await
+    }
+
+    /// Checks, limits and forwards one call to its backend.
+    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
+        let started = Instant::now();
+        let path = req.uri().path().to_owned();
+        let kind = Kind::of(req.headers());
+        let (service, method) = split_path(&path);
         let mut line = AccessLine {
             method: path.clone(),
             tenant: String::new(),
@@ -202,6 +219,34 @@ impl Kind {
             Kind::Other
         }
     }
+}
+
+/// The span of one call the gateway forwards, with the OpenTelemetry RPC
+/// attributes and how it came (`grpc` or `json`).
+fn gateway_span(path: &str, kind: Kind) -> tracing::Span {
+    let (service, method) = split_path(path);
+    let protocol = match kind {
+        Kind::Grpc => "grpc",
+        Kind::Json => "json",
+        Kind::Other => "other",
+    };
+    let span = tracing::info_span!(
+        "gateway",
+        otel.name = %format!("gateway {service}/{method}"),
+        otel.kind = "server",
+        method = path,
+        trace_id = tracing::field::Empty,
+    );
+    crm_kit::trace::annotate(
+        &span,
+        [
+            ("rpc.system", "grpc"),
+            ("rpc.service", service),
+            ("rpc.method", method),
+            ("crm.gateway.protocol", protocol),
+        ],
+    );
+    span
 }
 
 /// `/pkg.Service/Method` as (service, method); empty parts when the path is not of that shape.

@@ -324,11 +324,21 @@ pub fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
         .ok_or_else(|| Status::unauthenticated("no verified caller"))
 }
 
-/// Adds the caller's token to an outgoing request, for service-to-service calls.
+/// Adds the caller's token to an outgoing request, for service-to-service
+/// calls, and the current trace context, so the callee's span continues
+/// this call's trace.
 pub fn forward<T>(caller: &Caller, req: &mut Request<T>) -> Result<(), ApiError> {
     let value = MetadataValue::try_from(format!("Bearer {}", caller.token))
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("token is not ASCII: {e}")))?;
     req.metadata_mut().insert("authorization", value);
+    if let Some(context) = crate::trace::TraceContext::current() {
+        let parts = [("traceparent", context.traceparent), ("tracestate", context.tracestate)];
+        for (key, value) in parts.into_iter().filter(|(_, v)| !v.is_empty()) {
+            if let Ok(value) = MetadataValue::try_from(value) {
+                req.metadata_mut().insert(key, value);
+            }
+        }
+    }
     Ok(())
 }
 

@@ -5,7 +5,11 @@
 //! and the events *it* writes.
 //!
 //! The context lives in a task-local for the duration of the call or of the
-//! event's handling; [`crate::outbox::append`] reads it.
+//! event's handling; [`crate::outbox::append`] reads it. When spans are
+//! exported ([`crate::telemetry`] installed the OpenTelemetry layer), the
+//! context is the current span's own: every span is a child of the remote
+//! context it came from, and what travels on names the span that sent it.
+//! Without that layer the remote context travels on as it came.
 
 use std::{
     future::Future,
@@ -13,8 +17,14 @@ use std::{
     task::{Context, Poll},
 };
 
+use opentelemetry::{
+    propagation::{Extractor, Injector, TextMapPropagator},
+    trace::TraceContextExt,
+};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tonic::codegen::http;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 tokio::task_local! {
     static CURRENT: TraceContext;
@@ -51,21 +61,137 @@ impl TraceContext {
         }
     }
 
+    /// A remote context, if `traceparent` is well-formed.
+    pub fn remote(traceparent: &str, tracestate: &str) -> Option<Self> {
+        valid(traceparent).then(|| Self::from_parts(Some(traceparent), Some(tracestate)))
+    }
+
+    /// The remote context in `headers` (`traceparent`, `tracestate`), if well-formed.
+    pub fn from_headers(headers: &http::HeaderMap) -> Option<Self> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        Self::remote(header("traceparent")?, header("tracestate").unwrap_or_default())
+    }
+
+    /// Writes this context into `headers`, replacing what was there.
+    pub fn inject(&self, headers: &mut http::HeaderMap) {
+        if let Ok(v) = http::HeaderValue::from_str(&self.traceparent) {
+            headers.insert("traceparent", v);
+        }
+        headers.remove("tracestate");
+        if !self.tracestate.is_empty()
+            && let Ok(v) = http::HeaderValue::from_str(&self.tracestate)
+        {
+            headers.insert("tracestate", v);
+        }
+    }
+
     /// The 32-hex-digit trace id.
     pub fn trace_id(&self) -> &str {
         self.traceparent.get(3..35).unwrap_or_default()
     }
 
-    /// The context of the call or event being handled, if any.
+    /// The context to pass on from here: the current span's when spans are
+    /// exported, else that of the call or event being handled, if any.
     pub fn current() -> Option<Self> {
-        CURRENT.try_with(Clone::clone).ok()
+        Self::of_span(&tracing::Span::current()).or_else(|| CURRENT.try_with(Clone::clone).ok())
+    }
+
+    /// The OpenTelemetry context of `span`; `None` without the
+    /// OpenTelemetry layer (or for a disabled span).
+    pub fn of_span(span: &tracing::Span) -> Option<Self> {
+        let cx = span.context();
+        if !cx.span().span_context().is_valid() {
+            return None;
+        }
+        let mut carrier = Self {
+            traceparent: String::new(),
+            tracestate: String::new(),
+        };
+        TraceContextPropagator::new().inject_context(&cx, &mut carrier);
+        Some(carrier)
+    }
+
+    /// Makes this (remote) context the OpenTelemetry parent of `span`; a
+    /// no-op without the OpenTelemetry layer.
+    pub fn adopt(&self, span: &tracing::Span) {
+        let _ = span.set_parent(TraceContextPropagator::new().extract(self));
+    }
+
+    /// Links `span` to this (remote) context: for work done for several
+    /// traces at once. A no-op without the OpenTelemetry layer.
+    pub fn link(&self, span: &tracing::Span) {
+        let cx = TraceContextPropagator::new().extract(self);
+        span.add_link(cx.span().span_context().clone());
     }
 
     /// Runs `fut` with this context as the current one, inside a span that
-    /// records the trace id.
+    /// records the trace id (the span is this remote context's child).
     pub async fn scope<F: Future>(self, span: tracing::Span, fut: F) -> F::Output {
-        span.record("trace_id", self.trace_id());
-        CURRENT.scope(self, fut.instrument(span)).await
+        run(Some(self), span, fut).await
+    }
+}
+
+/// Runs `fut` inside `span`, a child of the remote context `parent` (a new
+/// trace without one), with the span's context as the current one.
+pub async fn run<F: Future>(parent: Option<TraceContext>, span: tracing::Span, fut: F) -> F::Output {
+    if let Some(p) = &parent {
+        p.adopt(&span);
+    }
+    let context = TraceContext::of_span(&span)
+        .or(parent)
+        .unwrap_or_else(TraceContext::start);
+    span.record("trace_id", context.trace_id());
+    CURRENT.scope(context, fut.instrument(span)).await
+}
+
+/// The span of one incoming gRPC call at `path` (`/pkg.Service/Method`),
+/// named `pkg.Service/Method` with the OpenTelemetry RPC attributes.
+pub fn rpc_span(path: &str) -> tracing::Span {
+    let name = path.trim_start_matches('/');
+    let (service, method) = name.split_once('/').unwrap_or((name, ""));
+    let span = tracing::info_span!(
+        "rpc",
+        otel.name = name,
+        otel.kind = "server",
+        method = path,
+        trace_id = tracing::field::Empty,
+    );
+    annotate(
+        &span,
+        [("rpc.system", "grpc"), ("rpc.service", service), ("rpc.method", method)],
+    );
+    span
+}
+
+/// Gives `span` OpenTelemetry attributes that the log lines need not
+/// repeat; a no-op without the OpenTelemetry layer.
+pub fn annotate<'a>(span: &tracing::Span, attributes: impl IntoIterator<Item = (&'static str, &'a str)>) {
+    for (key, value) in attributes {
+        span.set_attribute(key, value.to_owned());
+    }
+}
+
+impl Extractor for TraceContext {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "traceparent" => Some(&self.traceparent),
+            "tracestate" if !self.tracestate.is_empty() => Some(&self.tracestate),
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec!["traceparent", "tracestate"]
+    }
+}
+
+impl Injector for TraceContext {
+    fn set(&mut self, key: &str, value: String) {
+        match key {
+            "traceparent" => self.traceparent = value,
+            "tracestate" => self.tracestate = value,
+            _ => {}
+        }
     }
 }
 
@@ -80,8 +206,8 @@ fn valid(t: &str) -> bool {
         && parts[1] != "00000000000000000000000000000000"
 }
 
-/// A tower layer that gives every RPC a span (method, trace id) and makes
-/// its trace context current.
+/// A tower layer that gives every RPC a span ([`rpc_span`], a child of the
+/// caller's `traceparent`) and makes its trace context current.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TraceLayer;
 
@@ -111,11 +237,10 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let context = TraceContext::from_parts(header("traceparent"), header("tracestate"));
-        let span = tracing::info_span!("rpc", method = %req.uri().path(), trace_id = tracing::field::Empty);
+        let parent = TraceContext::from_headers(req.headers());
+        let span = rpc_span(req.uri().path());
         let fut = self.0.call(req);
-        Box::pin(context.scope(span, fut))
+        Box::pin(run(parent, span, fut))
     }
 }
 
@@ -134,6 +259,41 @@ mod tests {
         let fresh = TraceContext::from_parts(Some("garbage"), None);
         assert!(valid(&fresh.traceparent));
         assert_ne!(fresh.traceparent, "garbage");
+    }
+
+    #[test]
+    fn a_remote_context_needs_a_well_formed_traceparent_and_travels_in_headers() {
+        assert_eq!(TraceContext::remote("garbage", ""), None);
+        let t = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let remote = TraceContext::remote(t, "vendor=1").unwrap();
+        let mut headers = http::HeaderMap::new();
+        remote.inject(&mut headers);
+        assert_eq!(TraceContext::from_headers(&headers), Some(remote));
+    }
+
+    #[tokio::test]
+    async fn with_spans_exported_a_span_continues_its_parents_trace_under_its_own_id() {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let _default = tracing::subscriber::set_default(subscriber);
+        let parent = TraceContext::remote("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "").unwrap();
+        let inside = run(Some(parent.clone()), rpc_span("/a.B/C"), async {
+            TraceContext::current()
+        })
+        .await
+        .unwrap();
+        assert_eq!(inside.trace_id(), parent.trace_id(), "the same trace");
+        assert_ne!(
+            inside.traceparent, parent.traceparent,
+            "but the span's own id is passed on"
+        );
+        let fresh = run(None, rpc_span("/a.B/C"), async { TraceContext::current() })
+            .await
+            .unwrap();
+        assert_ne!(fresh.trace_id(), parent.trace_id(), "no parent: a new trace");
     }
 
     #[tokio::test]

@@ -16,3 +16,4 @@ mod harness;
 mod metrics;
 mod security;
 mod topology;
+mod tracing;

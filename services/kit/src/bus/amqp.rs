@@ -136,6 +136,10 @@ impl Publisher for AmqpPublisher {
         }
     }
 
+    fn system(&self) -> &'static str {
+        "rabbitmq"
+    }
+
     async fn publish_many(&self, messages: &[Message]) -> (usize, Option<PublishError>) {
         let mut slot = self.channel.lock().await;
         let usable = slot
@@ -399,7 +403,7 @@ impl AmqpConsumer {
         delivery: Delivery,
         event: EventEnvelope,
     ) -> lapin::Result<()> {
-        let (context, span) = super::event_trace(&event, &self.service);
+        let (context, span) = super::event_trace(&event, &self.service, "rabbitmq");
         match context
             .scope(span, inbox::apply_once(db, &self.service, &event, handler))
             .await

@@ -92,6 +92,15 @@ pub async fn apply_batch(
         .filter(|e| new.remove(e.event_id.as_str()))
         .collect();
     let span = tracing::info_span!("events", consumer, count = fresh.len());
+    if fresh.len() > 1 {
+        // Applied together for several traces: linked to each.
+        for e in &fresh {
+            let tc = e.trace_context.as_ref();
+            if let Some(remote) = tc.and_then(|t| crate::trace::TraceContext::remote(&t.traceparent, &t.tracestate)) {
+                remote.link(&span);
+            }
+        }
+    }
     tracing::Instrument::instrument(handler.handle_batch(&txn, &fresh), span).await?;
     let applied = fresh.len();
     txn.commit()

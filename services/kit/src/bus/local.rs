@@ -82,7 +82,7 @@ impl Publisher for LocalBus {
             .cloned()
             .collect();
         for s in targets {
-            let (context, span) = super::event_trace(&event, &s.consumer);
+            let (context, span) = super::event_trace(&event, &s.consumer, "crm.local");
             let applied = context
                 .scope(span, inbox::apply_once(&s.db, &s.consumer, &event, s.handler.as_ref()))
                 .await;

@@ -59,6 +59,12 @@ pub trait Publisher: Send + Sync {
     /// local consumer committed it).
     async fn publish(&self, message: &Message) -> Result<(), PublishError>;
 
+    /// The `messaging.system` that trace spans name: `rabbitmq`, or
+    /// `crm.local` for the in-process bus.
+    fn system(&self) -> &'static str {
+        "crm.local"
+    }
+
     /// Publishes `messages` in order and returns how many of them, from the
     /// first, are safe to forget, with the error that stopped the rest. A
     /// broker publisher sends them all before it waits for the confirms.
@@ -81,29 +87,101 @@ pub trait Handler: Send + Sync {
     async fn handle(&self, txn: &sea_orm::DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()>;
 
     /// Applies `events` on `txn`, as [`Handler::handle`] would one after
-    /// another (the default); a handler may do it in fewer statements.
+    /// another (the default, each of a batch in its own event's trace);
+    /// a handler may do it in fewer statements.
     async fn handle_batch(&self, txn: &sea_orm::DatabaseTransaction, events: &[&EventEnvelope]) -> anyhow::Result<()> {
+        if let [one] = events {
+            // A single event is applied inside its event's span already.
+            return self.handle(txn, one).await;
+        }
         for e in events {
-            self.handle(txn, e).await?;
+            let (context, span) = event_trace(e, "", "");
+            context.scope(span, self.handle(txn, e)).await?;
         }
         Ok(())
     }
 }
 
 /// The trace context an event was written under (a new trace if none),
-/// and the span its handling runs in.
-pub fn event_trace(event: &EventEnvelope, consumer: &str) -> (crate::trace::TraceContext, tracing::Span) {
+/// and the span its handling by `consumer` runs in (`system` is the
+/// `messaging.system`; empty ones are left out).
+pub fn event_trace(event: &EventEnvelope, consumer: &str, system: &str) -> (crate::trace::TraceContext, tracing::Span) {
     let tc = event.trace_context.as_ref();
     let context =
         crate::trace::TraceContext::from_parts(tc.map(|t| t.traceparent.as_str()), tc.map(|t| t.tracestate.as_str()));
     let span = tracing::info_span!(
         "event",
-        consumer,
+        otel.name = %format!("process {}", event.r#type),
+        otel.kind = "consumer",
+        consumer = tracing::field::Empty,
         r#type = %event.r#type,
         event_id = %event.event_id,
         trace_id = tracing::field::Empty
     );
+    if !consumer.is_empty() {
+        span.record("consumer", consumer);
+    }
+    crate::trace::annotate(
+        &span,
+        [
+            ("messaging.operation.type", "process"),
+            ("messaging.destination.name", event.r#type.as_str()),
+            ("messaging.message.id", event.event_id.as_str()),
+        ]
+        .into_iter()
+        .chain((!consumer.is_empty()).then_some(("messaging.consumer.group.name", consumer)))
+        .chain((!system.is_empty()).then_some(("messaging.system", system))),
+    );
     (context, span)
+}
+
+/// The spans of one batch the outbox relay publishes: one per event, each
+/// a child of the context its event was written under.
+pub struct PublishSpans(Vec<tracing::Span>);
+
+impl PublishSpans {
+    /// Opens the spans of `rows` (event id, event type, encoded envelope)
+    /// published through `system`.
+    pub fn open<'a>(rows: impl Iterator<Item = (&'a str, &'a str, &'a [u8])>, system: &str) -> Self {
+        use prost::Message as _;
+        let spans = rows
+            .map(|(event_id, event_type, envelope)| {
+                let span = tracing::info_span!(
+                    "publish",
+                    otel.name = %format!("publish {event_type}"),
+                    otel.kind = "producer",
+                    otel.status_code = tracing::field::Empty,
+                    event_id,
+                );
+                crate::trace::annotate(
+                    &span,
+                    [
+                        ("messaging.system", system),
+                        ("messaging.operation.type", "send"),
+                        ("messaging.destination.name", event_type),
+                        ("messaging.message.id", event_id),
+                    ],
+                );
+                if !span.is_disabled() {
+                    let tc = EventEnvelope::decode(envelope).ok().and_then(|e| e.trace_context);
+                    let parent = tc.and_then(|t| crate::trace::TraceContext::remote(&t.traceparent, &t.tracestate));
+                    if let Some(parent) = parent {
+                        parent.adopt(&span);
+                    }
+                }
+                span
+            })
+            .collect();
+        Self(spans)
+    }
+
+    /// Closes the spans once the first `confirmed` were confirmed; the
+    /// rest end as errors.
+    pub fn close(self, confirmed: usize) {
+        for span in self.0.iter().skip(confirmed) {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
 }
 
 /// Whether `routing_key` matches the AMQP topic `pattern` (`*` is one word,

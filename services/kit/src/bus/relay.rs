@@ -87,7 +87,13 @@ impl Relay {
                 body: row.envelope.clone(),
             })
             .collect();
+        let spans = super::PublishSpans::open(
+            rows.iter()
+                .map(|r| (r.event_id.as_str(), r.event_type.as_str(), r.envelope.as_slice())),
+            self.publisher.system(),
+        );
         let (confirmed, failure) = self.publisher.publish_many(&messages).await;
+        spans.close(confirmed);
         let published = started.elapsed();
         let sent: Vec<i64> = rows.iter().take(confirmed).map(|r| r.seq).collect();
         rows.iter()
