@@ -16,7 +16,7 @@ use crm_proto::{
 use sea_orm::ConnectionTrait;
 use tonic::service::Routes;
 
-use super::harness::{sales_pipeline, up};
+use super::harness::{move_to, sales_pipeline, up};
 
 /// (stage name, entered, advanced, lost, current_count) per OPEN stage, and (won, lost).
 type Shape = (Vec<(String, i64, i64, i64, i64)>, (i64, i64));
@@ -177,13 +177,7 @@ async fn an_analytics_service_on_an_empty_database_catches_up_on_the_first_read(
     let mut pipeline = PipelineServiceClient::new(suite.channel.clone());
     let p = sales_pipeline(&mut pipeline, &admin).await;
     let ids = create_deals(&mut pipeline, &admin, &p.id, &["A", "B"]).await;
-    let mv = pb::MoveDealRequest {
-        deal_id: ids[0].clone(),
-        stage_id: p.stages[1].id.clone(),
-        etag: String::new(),
-        lost_reason: String::new(),
-    };
-    pipeline.move_deal(authed(&admin, mv)).await.unwrap();
+    move_to(&mut pipeline, &admin, &ids[0], &p.stages[1].id).await;
     // Reps see only their own from now on: a setting the new analytics
     // database never heard of as an event.
     let owner = pb::UpdateTenantSettingsRequest {

@@ -10,7 +10,7 @@ use crm_proto::{
     tasks::v1::{self as t, tasks_service_client::TasksServiceClient},
 };
 
-use super::harness::{proposal_rule, sales_pipeline, up, wait_tasks};
+use super::harness::{move_to, proposal_rule, sales_pipeline, up, wait_tasks};
 
 async fn moving_a_deal_into_a_stage_with_a_rule_creates_one_task_for_its_owner(backend: Backend) {
     let Some(suite) = up(backend, "automation").await else {
@@ -59,13 +59,7 @@ async fn moving_a_deal_into_a_stage_with_a_rule_creates_one_task_for_its_owner(b
         .into_inner()
         .deal
         .unwrap();
-    let mv = pb::MoveDealRequest {
-        deal_id: deal.id.clone(),
-        stage_id: p.stages[1].id.clone(),
-        etag: String::new(),
-        lost_reason: String::new(),
-    };
-    pipeline.move_deal(authed(&bob, mv)).await.unwrap();
+    move_to(&mut pipeline, &bob, &deal.id, &p.stages[1].id).await;
 
     let found = wait_tasks(&mut tasks, &admin, &deal.id, 1).await;
     assert_eq!(found.len(), 1, "one task for one trigger");

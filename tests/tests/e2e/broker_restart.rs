@@ -9,15 +9,14 @@
 use std::{io::Write, process::Command, time::Duration};
 
 use crm::{ServiceConfig, ServiceName};
-use crm_kit::testing::{Backend, TestBroker, TestDatabase, authed, token, wait_queue};
+use crm_kit::testing::{Backend, TestBroker, TestDatabase, token, wait_queue};
 use crm_proto::{
-    pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
-    tasks::v1::tasks_service_client::TasksServiceClient,
+    pipeline::v1::pipeline_service_client::PipelineServiceClient, tasks::v1::tasks_service_client::TasksServiceClient,
 };
 
 use super::{
     distributed::serve,
-    harness::{all_tasks, numbered_deals, proposal_rule, sales_pipeline, wait_serving},
+    harness::{all_tasks, numbered_deals, proposal_rule, sales_pipeline, spawn_mover, wait_serving},
 };
 
 /// Starts the broker app again when dropped, also when the test panics.
@@ -77,22 +76,7 @@ async fn every_rule_fires_once_across_a_broker_restart() {
 
     const DEALS: usize = 60;
     let deals = numbered_deals(&mut pipeline, &admin, &p, DEALS).await;
-    let mover = {
-        let (mut pipeline, deals, admin, stage) =
-            (pipeline.clone(), deals.clone(), admin.clone(), p.stages[1].id.clone());
-        tokio::spawn(async move {
-            for id in deals {
-                let mv = pb::MoveDealRequest {
-                    deal_id: id,
-                    stage_id: stage.clone(),
-                    etag: String::new(),
-                    lost_reason: String::new(),
-                };
-                pipeline.move_deal(authed(&admin, mv)).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-    };
+    let (mover, _) = spawn_mover(&pipeline, &admin, &deals, &p.stages[1].id, Duration::from_millis(50));
     tokio::time::sleep(Duration::from_millis(700)).await;
     let guard = RestartGuard;
     let stopped = tokio::task::spawn_blocking(|| Command::new("rabbitmqctl").arg("stop_app").status())

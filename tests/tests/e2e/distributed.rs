@@ -16,7 +16,7 @@ use crm_proto::{
 };
 use tokio::{net::TcpListener, sync::oneshot};
 
-use super::harness::{proposal_rule, sales_pipeline, wait_serving, wait_tasks};
+use super::harness::{move_to, proposal_rule, sales_pipeline, wait_serving, wait_tasks};
 
 /// One service on a random port; stopped when the sender drops.
 pub(super) async fn serve(service: ServiceName, config: ServiceConfig) -> (String, oneshot::Sender<()>) {
@@ -89,13 +89,7 @@ async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(ba
         .into_inner()
         .deal
         .unwrap();
-    let mv = pb::MoveDealRequest {
-        deal_id: deal.id.clone(),
-        stage_id: p.stages[1].id.clone(),
-        etag: String::new(),
-        lost_reason: String::new(),
-    };
-    pipeline.move_deal(authed(&admin, mv)).await.unwrap();
+    move_to(&mut pipeline, &admin, &deal.id, &p.stages[1].id).await;
 
     let found = wait_tasks(&mut tasks, &admin, &deal.id, 1).await;
     assert_eq!(found.len(), 1);

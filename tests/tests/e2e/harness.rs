@@ -262,3 +262,36 @@ pub async fn all_tasks(
     };
     Ok(tasks.list_tasks(authed(token, req)).await?.into_inner().tasks)
 }
+
+/// Moves deal `deal_id` into stage `stage_id` (without an etag), as `token`.
+pub async fn move_to(pipeline: &mut PipelineServiceClient<Channel>, token: &str, deal_id: &str, stage_id: &str) {
+    let mv = pb::MoveDealRequest {
+        deal_id: deal_id.into(),
+        stage_id: stage_id.into(),
+        etag: String::new(),
+        lost_reason: String::new(),
+    };
+    pipeline.move_deal(authed(token, mv)).await.unwrap();
+}
+
+/// Moves each of `deals` into `stage_id` in the background, one every
+/// `every`; the receiver counts the moves done. Every move must succeed.
+pub fn spawn_mover(
+    pipeline: &PipelineServiceClient<Channel>,
+    token: &str,
+    deals: &[String],
+    stage_id: &str,
+    every: std::time::Duration,
+) -> (tokio::task::JoinHandle<()>, tokio::sync::watch::Receiver<usize>) {
+    let (moved_tx, moved) = tokio::sync::watch::channel(0usize);
+    let (mut pipeline, token, deals, stage_id) =
+        (pipeline.clone(), token.to_owned(), deals.to_vec(), stage_id.to_owned());
+    let mover = tokio::spawn(async move {
+        for (i, id) in deals.iter().enumerate() {
+            move_to(&mut pipeline, &token, id, &stage_id).await;
+            let _ = moved_tx.send(i + 1);
+            tokio::time::sleep(every).await;
+        }
+    });
+    (mover, moved)
+}

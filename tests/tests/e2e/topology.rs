@@ -18,7 +18,7 @@ use crm_proto::{
 use tonic::{Code, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-use super::harness::{all_tasks, numbered_deals, proposal_rule, sales_pipeline, wait_serving};
+use super::harness::{all_tasks, numbered_deals, proposal_rule, sales_pipeline, spawn_mover, wait_serving};
 
 /// The running topology, from the environment `topology up` wrote.
 struct Topology {
@@ -83,25 +83,8 @@ async fn every_rule_fires_once_while_the_tasks_replicas_are_killed_and_stopped()
 
     const DEALS: usize = 60;
     let deals = numbered_deals(&mut pipeline, &admin, &p, DEALS).await;
-    let (moved_tx, mut moved) = tokio::sync::watch::channel(0usize);
-    let mover = {
-        let (mut pipeline, deals, admin, stage) =
-            (pipeline.clone(), deals.clone(), admin.clone(), p.stages[1].id.clone());
-        tokio::spawn(async move {
-            for (i, id) in deals.into_iter().enumerate() {
-                let mv = pb::MoveDealRequest {
-                    deal_id: id,
-                    stage_id: stage.clone(),
-                    etag: String::new(),
-                    lost_reason: String::new(),
-                };
-                // The pipeline does not wait for tasks: every move is acknowledged.
-                pipeline.move_deal(authed(&admin, mv)).await.unwrap();
-                let _ = moved_tx.send(i + 1);
-                tokio::time::sleep(Duration::from_millis(40)).await;
-            }
-        })
-    };
+    // The pipeline does not wait for tasks: every move is acknowledged.
+    let (mover, mut moved) = spawn_mover(&pipeline, &admin, &deals, &p.stages[1].id, Duration::from_millis(40));
     moved.wait_for(|n| *n >= 10).await.unwrap();
     topology.ctl("kill", "tasks-1").await;
     moved.wait_for(|n| *n >= 25).await.unwrap();

@@ -36,7 +36,7 @@ use opentelemetry_proto::tonic::{
 };
 use tokio::net::TcpListener;
 
-use super::harness::{proposal_rule, sales_pipeline, wait_serving, wait_tasks};
+use super::harness::{move_to, proposal_rule, sales_pipeline, wait_serving, wait_tasks};
 
 /// Set in a service process this test starts: the service it runs.
 const CHILD: &str = "CRM_TRACE_TEST_SERVICE";
@@ -319,13 +319,7 @@ async fn one_trace_runs_from_the_gateway_through_the_relay_to_the_tasks_consumer
         .into_inner()
         .deal
         .unwrap();
-    let mv = pb::MoveDealRequest {
-        deal_id: deal.id.clone(),
-        stage_id: p.stages[1].id.clone(),
-        etag: String::new(),
-        lost_reason: String::new(),
-    };
-    pipeline.move_deal(authed(&admin, mv)).await.unwrap();
+    move_to(&mut pipeline, &admin, &deal.id, &p.stages[1].id).await;
     assert_eq!(
         wait_tasks(&mut tasks, &admin, &deal.id, 1).await.len(),
         1,
