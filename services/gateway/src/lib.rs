@@ -28,11 +28,10 @@ use std::{
 use anyhow::Context;
 use crm_kit::auth::{Caller, TokenVerifier};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
-use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
-use tonic::{Code, Status, body::Body, service::Routes, transport::Channel};
+use tonic::{Status, body::Body, service::Routes, transport::Channel};
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tower::ServiceExt;
 
@@ -114,10 +113,13 @@ impl Gateway {
     /// Answers one request.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         if is_local(split_path(req.uri().path()).0) {
-            return match self.0.local.clone().oneshot(req.map(Body::new)).await {
+            let (started, method) = (Instant::now(), req.uri().path().to_owned());
+            let reply = match self.0.local.clone().oneshot(req.map(Body::new)).await {
                 Ok(r) => r,
                 Err(e) => match e {},
             };
+            // Counted too (crm_rpc_*{service="gateway"}), but not access-logged.
+            return crm_kit::metrics::rpc::observe("gateway".into(), method, started, reply);
         }
         // A span per forwarded call, a child of the caller's traceparent;
         // the call goes on with the gateway's own context, so the service's
@@ -175,7 +177,7 @@ impl Gateway {
                 connect::error_response(&status, StatusCode::UNSUPPORTED_MEDIA_TYPE)
             }
         };
-        Tracked::wrap(reply, line, Some(permit))
+        track(reply, line, Some(permit))
     }
 
     fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Status> {
@@ -192,7 +194,7 @@ impl Gateway {
             Kind::Grpc => grpc_error(status),
             Kind::Json | Kind::Other => self.0.json.error(status),
         };
-        Tracked::wrap(reply, line, None)
+        track(reply, line, None)
     }
 }
 
@@ -297,88 +299,28 @@ struct AccessLine {
 }
 
 /// A reply on its way out: it holds the call's permit until the last
-/// frame is sent, and writes the access-log line then, with the gRPC code
-/// from the trailers of a reply that streamed.
-struct Tracked {
-    inner: Body,
-    line: AccessLine,
-    code: String,
-    ended: bool,
-    _permit: Option<limits::Permit>,
-}
-
-impl Tracked {
-    fn wrap(reply: Response<Body>, line: AccessLine, permit: Option<limits::Permit>) -> Response<Body> {
-        let (head, inner) = reply.into_parts();
-        // A gRPC reply that failed at once has its code in the headers; a
-        // JSON one in its HTTP status.
-        let code = grpc_code(&head.headers).unwrap_or_else(|| head.status.as_u16().to_string());
-        let tracked = Tracked {
-            ended: inner.is_end_stream(),
-            inner,
-            line,
-            code,
-            _permit: permit,
-        };
-        Response::from_parts(head, Body::new(tracked))
-    }
-}
-
-fn grpc_code(headers: &HeaderMap) -> Option<String> {
-    let code = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
-    Some(format!("{:?}", Code::from(code)))
-}
-
-impl http_body::Body for Tracked {
-    type Data = bytes::Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            std::task::Poll::Ready(Some(Ok(frame))) => {
-                if let Some(code) = frame.trailers_ref().and_then(grpc_code) {
-                    self.code = code;
-                }
-            }
-            std::task::Poll::Ready(Some(Err(status))) => {
-                self.code = format!("{:?}", status.code());
-                self.ended = true;
-            }
-            std::task::Poll::Ready(None) => self.ended = true,
-            std::task::Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        let code = if self.ended || self.inner.is_end_stream() {
-            self.code.as_str()
-        } else {
-            "Cancelled (the caller went away)"
+/// frame is sent, and then writes the access-log line (with the gRPC code,
+/// from the trailers of a reply that streamed, or a JSON reply's HTTP
+/// status) and counts the call (`crm_rpc_*{service="gateway"}`).
+fn track(reply: Response<Body>, line: AccessLine, permit: Option<limits::Permit>) -> Response<Body> {
+    let json_status = (!crm_kit::metrics::rpc::is_grpc(reply.headers())).then(|| reply.status().as_u16().to_string());
+    crm_kit::metrics::rpc::on_end(reply, move |end| {
+        drop(permit);
+        let code = match (end.cancelled, json_status) {
+            (true, _) => "Cancelled (the caller went away)".to_owned(),
+            (false, Some(status)) => status,
+            (false, None) => format!("{:?}", end.code),
         };
         tracing::info!(
-            tenant = self.line.tenant,
-            user = self.line.user,
-            method = self.line.method,
+            tenant = line.tenant,
+            user = line.user,
+            method = line.method,
             code,
-            ms = self.line.started.elapsed().as_secs_f64() * 1e3,
+            ms = line.started.elapsed().as_secs_f64() * 1e3,
             "gateway call"
         );
-    }
+        crm_kit::metrics::rpc::count("gateway", &line.method, end.code, line.started);
+    })
 }
 
 impl Gateway {
@@ -446,12 +388,7 @@ pub async fn serve(listener: TcpListener, gateway: Gateway, shutdown: impl Futur
                 let gateway = gateway.clone();
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let gateway = gateway.clone();
-                    let (started, method) = (Instant::now(), req.uri().path().to_owned());
-                    async move {
-                        let reply = gateway.handle(req).await;
-                        // The gateway's own count (crm_rpc_*{service="gateway"}).
-                        Ok::<_, Infallible>(crm_kit::metrics::rpc::observe("gateway".into(), method, started, reply))
-                    }
+                    async move { Ok::<_, Infallible>(gateway.handle(req).await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);

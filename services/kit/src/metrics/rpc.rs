@@ -87,56 +87,65 @@ where
     }
 }
 
-/// Wraps `reply` so that the call is counted under `service` and `method`
-/// with its code once the reply's last frame went out. The code is the
-/// `grpc-status` of the headers or trailers; a reply that is not gRPC (the
-/// gateway's JSON) is judged by its HTTP status.
-pub fn observe(service: String, method: String, started: Instant, reply: Response<Body>) -> Response<Body> {
+/// How a call ended, as its reply's last frame (or its being dropped) tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct End {
+    /// The call's code: the `grpc-status` of the headers or trailers, or
+    /// for a reply that is not gRPC (the gateway's JSON) its HTTP status's
+    /// nearest code; CANCELLED when the caller went away.
+    pub code: Code,
+    /// The body was dropped before its end: the caller went away.
+    pub cancelled: bool,
+}
+
+/// Wraps `reply` so that `end` runs once, with how the call ended, when
+/// the reply's last frame went out or the reply was dropped.
+pub fn on_end(reply: Response<Body>, end: impl FnOnce(End) + Send + 'static) -> Response<Body> {
     let (head, inner) = reply.into_parts();
     let code = grpc_status(&head.headers).or_else(|| (!is_grpc(&head.headers)).then(|| from_http(head.status)));
     let observed = Observed {
         inner,
-        call: Some(Call {
-            service,
-            method,
-            started,
-            code,
-        }),
+        code,
+        end: Some(Box::new(end)),
     };
     Response::from_parts(head, Body::new(observed))
 }
 
-/// A call not yet counted.
-struct Call {
-    service: String,
-    method: String,
-    started: Instant,
-    code: Option<Code>,
+/// Wraps `reply` so that the call is counted under `service` and `method`
+/// with its code once the reply's last frame went out.
+pub fn observe(service: String, method: String, started: Instant, reply: Response<Body>) -> Response<Body> {
+    on_end(reply, move |end| count(&service, &method, end.code, started))
 }
 
-/// A reply body that counts its call when it ends or is dropped.
+/// Counts one call of `method` at `service` that ended with `code`.
+pub fn count(service: &str, method: &str, code: Code, started: Instant) {
+    // A path nobody serves, or an unauthenticated caller's, is the caller's
+    // free choice: one series for all of them keeps the label set bounded.
+    let method = match code {
+        Code::Unimplemented | Code::Unauthenticated => "other",
+        _ => method,
+    };
+    super::rpc_finished(service, method, code, started.elapsed());
+}
+
+/// A reply body that reports how its call ended, once, when it ends or is
+/// dropped.
 struct Observed {
     inner: Body,
-    call: Option<Call>,
+    code: Option<Code>,
+    end: Option<Box<dyn FnOnce(End) + Send>>,
 }
 
 impl Observed {
     fn finish(&mut self, cancelled: bool) {
-        if let Some(call) = self.call.take() {
-            let code = match call.code {
+        if let Some(end) = self.end.take() {
+            let code = match self.code {
                 _ if cancelled => Code::Cancelled,
                 Some(code) => code,
                 // A gRPC body that ended without a status is broken.
                 None => Code::Unknown,
             };
-            // A path nobody serves, or an unauthenticated caller's, is the
-            // caller's free choice: one series for all of them keeps the
-            // label set bounded.
-            let method = match code {
-                Code::Unimplemented | Code::Unauthenticated => "other",
-                _ => &call.method,
-            };
-            super::rpc_finished(&call.service, method, code, call.started.elapsed());
+            end(End { code, cancelled });
         }
     }
 }
@@ -154,17 +163,12 @@ impl http_body::Body for Observed {
             Poll::Ready(Some(Ok(frame))) => {
                 // Trailers are the last frame: the call is over.
                 if let Some(trailers) = frame.trailers_ref() {
-                    let code = grpc_status(trailers);
-                    if let Some(call) = self.call.as_mut() {
-                        call.code = code.or(call.code);
-                    }
+                    self.code = grpc_status(trailers).or(self.code);
                     self.finish(false);
                 }
             }
             Poll::Ready(Some(Err(status))) => {
-                if let Some(call) = self.call.as_mut() {
-                    call.code = Some(status.code());
-                }
+                self.code = Some(status.code());
                 self.finish(false);
             }
             Poll::Ready(None) => self.finish(false),
@@ -200,7 +204,8 @@ pub fn grpc_status(headers: &HeaderMap) -> Option<Code> {
     Some(Code::from(code))
 }
 
-fn is_grpc(headers: &HeaderMap) -> bool {
+/// Whether `headers` are a gRPC reply's (by content type).
+pub fn is_grpc(headers: &HeaderMap) -> bool {
     headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
