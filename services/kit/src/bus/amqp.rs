@@ -435,17 +435,22 @@ impl AmqpConsumer {
 /// How often the broker got `delivery` back before (a quorum queue's
 /// `x-delivery-count`; absent on the first delivery).
 fn returns(delivery: &Delivery) -> i64 {
-    let count = delivery
+    delivery
         .properties
         .headers()
         .as_ref()
-        .and_then(|h| h.inner().get("x-delivery-count").cloned());
-    match count {
-        Some(AMQPValue::LongLongInt(n)) => n,
-        Some(AMQPValue::LongInt(n)) => i64::from(n),
-        Some(AMQPValue::LongUInt(n)) => i64::from(n),
-        Some(AMQPValue::ShortInt(n)) => i64::from(n),
-        Some(AMQPValue::ShortShortInt(n)) => i64::from(n),
-        _ => 0,
+        .and_then(|h| h.inner().get("x-delivery-count").and_then(integer))
+        .unwrap_or(0)
+}
+
+/// An AMQP header's integer value, whichever width the broker chose.
+pub(super) fn integer(value: &AMQPValue) -> Option<i64> {
+    match *value {
+        AMQPValue::LongLongInt(n) => Some(n),
+        AMQPValue::LongInt(n) => Some(i64::from(n)),
+        AMQPValue::LongUInt(n) => Some(i64::from(n)),
+        AMQPValue::ShortInt(n) => Some(i64::from(n)),
+        AMQPValue::ShortShortInt(n) => Some(i64::from(n)),
+        _ => None,
     }
 }

@@ -59,11 +59,7 @@ impl DeadLetter {
                     Some(AMQPValue::ShortString(s)) => s.to_string(),
                     _ => String::new(),
                 };
-                let deaths = match t.inner().get("count") {
-                    Some(AMQPValue::LongLongInt(n)) => *n,
-                    Some(AMQPValue::LongInt(n)) => i64::from(*n),
-                    _ => 1,
-                };
+                let deaths = t.inner().get("count").and_then(super::amqp::integer).unwrap_or(1);
                 (reason, deaths)
             });
         Self {

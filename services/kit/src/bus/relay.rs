@@ -187,9 +187,5 @@ pub async fn backlog(db: &impl ConnectionTrait) -> Result<(u64, Option<i64>), se
 
 /// How many outbox rows of `db` wait to be published.
 pub async fn pending(db: &impl ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
-    use sea_orm::PaginatorTrait;
-    outbox::Entity::find()
-        .filter(outbox::Column::PublishedAt.is_null())
-        .count(db)
-        .await
+    Ok(backlog(db).await?.0)
 }
