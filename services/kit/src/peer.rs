@@ -92,8 +92,16 @@ fn balanced(endpoints: Vec<Endpoint>) -> Channel {
 
 /// Follows replica `i`'s health until the channel is gone.
 async fn watch(i: usize, endpoint: Endpoint, rotation: Arc<Mutex<Rotation>>, changes: Sender<Change<usize, Endpoint>>) {
+    tokio::select! {
+        () = changes.closed() => {}
+        () = follow(i, &endpoint, &rotation) => {}
+    }
+}
+
+/// Sets replica `i`'s health in `rotation` from its health service, for ever.
+async fn follow(i: usize, endpoint: &Endpoint, rotation: &Mutex<Rotation>) {
     let overall = || HealthCheckRequest { service: String::new() };
-    while !changes.is_closed() {
+    loop {
         if let Ok(conn) = endpoint.connect().await {
             match HealthClient::new(conn).watch(overall()).await {
                 Ok(stream) => {
