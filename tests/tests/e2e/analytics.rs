@@ -16,7 +16,7 @@ use crm_proto::{
 use sea_orm::ConnectionTrait;
 use tonic::service::Routes;
 
-use super::harness::{move_to, sales_pipeline, up};
+use super::harness::{create_deal, move_to, sales_pipeline, up};
 
 /// (stage name, entered, advanced, lost, current_count) per OPEN stage, and (won, lost).
 type Shape = (Vec<(String, i64, i64, i64, i64)>, (i64, i64));
@@ -72,12 +72,7 @@ async fn create_deals(
             title: (*title).into(),
             ..Default::default()
         };
-        let req = pb::CreateDealRequest {
-            deal: Some(deal),
-            request_id: String::new(),
-        };
-        let created = pipeline.create_deal(authed(t, req)).await.unwrap();
-        ids.push(created.into_inner().deal.unwrap().id);
+        ids.push(create_deal(pipeline, t, deal).await.id);
     }
     ids
 }

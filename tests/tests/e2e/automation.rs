@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use crm_kit::testing::{Backend, authed, token};
+use crm_kit::testing::{Backend, token};
 use crm_proto::{
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
     tasks::v1::{self as t, tasks_service_client::TasksServiceClient},
 };
 
-use super::harness::{move_to, proposal_rule, sales_pipeline, up, wait_tasks};
+use super::harness::{create_deal, move_to, proposal_rule, sales_pipeline, up, wait_tasks};
 
 async fn moving_a_deal_into_a_stage_with_a_rule_creates_one_task_for_its_owner(backend: Backend) {
     let Some(suite) = up(backend, "automation").await else {
@@ -28,37 +28,13 @@ async fn moving_a_deal_into_a_stage_with_a_rule_creates_one_task_for_its_owner(b
         title: "Acme renewal".into(),
         ..Default::default()
     };
-    let deal = pipeline
-        .create_deal(authed(
-            &bob,
-            pb::CreateDealRequest {
-                deal: Some(deal),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .deal
-        .unwrap();
+    let deal = create_deal(&mut pipeline, &bob, deal).await;
     let other = pb::Deal {
         pipeline_id: p.id.clone(),
         title: "Untouched".into(),
         ..Default::default()
     };
-    let other = pipeline
-        .create_deal(authed(
-            &bob,
-            pb::CreateDealRequest {
-                deal: Some(other),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .deal
-        .unwrap();
+    let other = create_deal(&mut pipeline, &bob, other).await;
     move_to(&mut pipeline, &bob, &deal.id, &p.stages[1].id).await;
 
     let found = wait_tasks(&mut tasks, &admin, &deal.id, 1).await;

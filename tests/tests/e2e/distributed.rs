@@ -16,7 +16,7 @@ use crm_proto::{
 };
 use tokio::{net::TcpListener, sync::oneshot};
 
-use super::harness::{move_to, proposal_rule, sales_pipeline, wait_serving, wait_tasks};
+use super::harness::{create_deal, move_to, proposal_rule, sales_pipeline, wait_serving, wait_tasks};
 
 /// One service on a random port; stopped when the sender drops.
 pub(super) async fn serve(service: ServiceName, config: ServiceConfig) -> (String, oneshot::Sender<()>) {
@@ -76,19 +76,7 @@ async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(ba
         title: "Globex expansion".into(),
         ..Default::default()
     };
-    let deal = pipeline
-        .create_deal(authed(
-            &admin,
-            pb::CreateDealRequest {
-                deal: Some(deal),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .deal
-        .unwrap();
+    let deal = create_deal(&mut pipeline, &admin, deal).await;
     move_to(&mut pipeline, &admin, &deal.id, &p.stages[1].id).await;
 
     let found = wait_tasks(&mut tasks, &admin, &deal.id, 1).await;

@@ -44,10 +44,7 @@ pub async fn up(backend: Backend, test: &str) -> Option<Running> {
         if backend == Backend::Sqlite {
             return None;
         }
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        crm_kit::testing::own_tenants(&format!("{test}-{nanos:x}"));
+        own_tenants(test);
         return Some(Running {
             channel: wait_serving(&gateway).await,
             url: gateway,
@@ -82,6 +79,15 @@ pub async fn up(backend: Backend, test: &str) -> Option<Running> {
         stop: Some(stop),
         dbs: Some((contacts_db, pipeline_db, tasks_db, analytics_db)),
     })
+}
+
+/// Makes the tenants `test` names in its tokens its own on a shared
+/// topology: `acme` becomes `acme-<test>-<now>`.
+pub fn own_tenants(test: &str) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    crm_kit::testing::own_tenants(&format!("{test}-{nanos:x}"));
 }
 
 /// `crm up` on SQLite, or the topology's gateway when there is one (see [`up`]).
@@ -219,6 +225,21 @@ pub async fn wait_tasks(
     found
 }
 
+/// Creates `deal` as `token`; the deal as created.
+pub async fn create_deal(pipeline: &mut PipelineServiceClient<Channel>, token: &str, deal: pb::Deal) -> pb::Deal {
+    let req = pb::CreateDealRequest {
+        deal: Some(deal),
+        request_id: String::new(),
+    };
+    pipeline
+        .create_deal(authed(token, req))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap()
+}
+
 /// Creates deals "Deal 0" .. "Deal {n-1}" in the first stage of `p`; their ids.
 pub async fn numbered_deals(
     pipeline: &mut PipelineServiceClient<Channel>,
@@ -233,20 +254,7 @@ pub async fn numbered_deals(
             title: format!("Deal {i}"),
             ..Default::default()
         };
-        let req = pb::CreateDealRequest {
-            deal: Some(deal),
-            request_id: String::new(),
-        };
-        ids.push(
-            pipeline
-                .create_deal(authed(token, req))
-                .await
-                .unwrap()
-                .into_inner()
-                .deal
-                .unwrap()
-                .id,
-        );
+        ids.push(create_deal(pipeline, token, deal).await.id);
     }
     ids
 }

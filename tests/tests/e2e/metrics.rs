@@ -13,7 +13,7 @@ use std::{net::SocketAddr, time::Duration};
 use crm_kit::testing::{Backend, authed, has_sample, sample, scrape, token};
 use crm_proto::pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient};
 
-use super::harness::{sales_pipeline, up};
+use super::harness::{create_deal, sales_pipeline, up};
 
 const MOVE: &str = "/crm.pipeline.v1.PipelineService/MoveDeal";
 
@@ -76,12 +76,7 @@ async fn a_moved_deal_shows_in_the_rpc_event_outbox_and_pool_metrics(backend: Ba
         title: "Metered".into(),
         ..Default::default()
     };
-    let created = pb::CreateDealRequest {
-        deal: Some(deal),
-        request_id: String::new(),
-    };
-    let deal = pipeline.create_deal(authed(&admin, created)).await.unwrap();
-    let deal = deal.into_inner().deal.unwrap();
+    let deal = create_deal(&mut pipeline, &admin, deal).await;
     let mv = |deal_id: &str| pb::MoveDealRequest {
         deal_id: deal_id.into(),
         stage_id: p.stages[1].id.clone(),

@@ -35,10 +35,7 @@ impl Topology {
             );
             return None;
         };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        crm_kit::testing::own_tenants(&format!("{test}-{nanos:x}"));
+        super::harness::own_tenants(test);
         Some(Self {
             gateway: wait_serving(&gateway).await,
             ctl,

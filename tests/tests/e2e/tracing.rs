@@ -36,7 +36,7 @@ use opentelemetry_proto::tonic::{
 };
 use tokio::net::TcpListener;
 
-use super::harness::{move_to, proposal_rule, sales_pipeline, wait_serving, wait_tasks};
+use super::harness::{create_deal, move_to, proposal_rule, sales_pipeline, wait_serving, wait_tasks};
 
 /// Set in a service process this test starts: the service it runs.
 const CHILD: &str = "CRM_TRACE_TEST_SERVICE";
@@ -308,17 +308,7 @@ async fn one_trace_runs_from_the_gateway_through_the_relay_to_the_tasks_consumer
         contact_id: contact.id,
         ..Default::default()
     };
-    let create = pb::CreateDealRequest {
-        deal: Some(deal),
-        request_id: String::new(),
-    };
-    let deal = pipeline
-        .create_deal(authed(&admin, create))
-        .await
-        .unwrap()
-        .into_inner()
-        .deal
-        .unwrap();
+    let deal = create_deal(&mut pipeline, &admin, deal).await;
     move_to(&mut pipeline, &admin, &deal.id, &p.stages[1].id).await;
     assert_eq!(
         wait_tasks(&mut tasks, &admin, &deal.id, 1).await.len(),
