@@ -4,6 +4,11 @@
 //! It owns the `companies`, `contacts`, `contact_emails`, `contact_tags` and
 //! `activities` tables (plus the kit's outbox and idempotency keys), and
 //! announces every change as a `crm.events.v1` event through the outbox.
+//!
+//! A call goes `grpc` (the handler: parse, transaction, reply) →
+//! [`domain`] (request values and the rules, no I/O) → [`store`] (the
+//! tenant-scoped queries) and [`events`] (the typed outbox writers);
+//! [`convert`] makes wire messages of rows; [`startup`] builds the service.
 #![forbid(unsafe_code)]
 // A failed unwrap in a unit test is the test failing, with its location.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -14,10 +19,8 @@ pub mod entity;
 pub mod events;
 pub mod grpc;
 pub mod migration;
+pub mod startup;
 pub mod store;
-
-use crm_proto::contacts::v1::contacts_service_server::ContactsServiceServer;
-use tonic::service::interceptor::InterceptedService;
 
 /// The fully-qualified gRPC name of the service, for health and routing.
 pub const SERVICE_NAME: &str = "crm.contacts.v1.ContactsService";
@@ -25,12 +28,3 @@ pub const SERVICE_NAME: &str = "crm.contacts.v1.ContactsService";
 /// The consumer name (inbox key and queue) of the contacts service: it
 /// follows the tenant settings' events.
 pub const CONSUMER: &str = "contacts";
-
-/// The tonic service over `db`, behind the bearer-token interceptor.
-pub fn service(
-    db: sea_orm::DatabaseConnection,
-    shared: crm_kit::Shared,
-) -> InterceptedService<ContactsServiceServer<grpc::Contacts>, crm_kit::auth::Authenticate> {
-    let authenticate = shared.authenticate();
-    ContactsServiceServer::with_interceptor(grpc::Contacts::new(db, shared), authenticate)
-}

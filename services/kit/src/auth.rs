@@ -15,9 +15,6 @@ use tonic::{Request, Status, metadata::MetadataValue, service::Interceptor};
 
 use crate::error::ApiError;
 
-/// The roles a token may carry.
-pub const ROLES: [&str; 4] = ["admin", "manager", "rep", "viewer"];
-
 /// Who is calling: taken from a verified token, never from the request body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
@@ -31,81 +28,11 @@ pub struct Caller {
     pub token: String,
 }
 
-/// What a call does to the tenant's data, for the role check: every RPC
-/// names its kind (see [`crate::handler::call_as`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Reads: every role.
-    Read,
-    /// Creates records: reps, managers and admins.
-    Create,
-    /// Changes or deletes a record: managers and admins; reps too, but
-    /// only what they own (the handler asks [`Caller::may_change`] once it
-    /// has read the record).
-    Change,
-    /// Imports deals in bulk: managers and admins.
-    Import,
-    /// Exports a tenant's deals: managers, admins, and the suite's own
-    /// services (role `service`, as analytics catching up).
-    Export,
-    /// Configures the tenant: pipelines and stages, automation rules,
-    /// projection rebuilds: admins.
-    Configure,
-}
-
-impl Access {
-    fn verb(self) -> &'static str {
-        match self {
-            Access::Read => "read",
-            Access::Create => "create records",
-            Access::Change => "change records",
-            Access::Import => "import deals",
-            Access::Export => "export deals",
-            Access::Configure => "configure the tenant",
-        }
-    }
-}
-
 impl Caller {
-    fn has(&self, role: &str) -> bool {
+    /// Whether the token carries `role` (what each role may do is the
+    /// CRM's business: `crm-tenancy`).
+    pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
-    }
-
-    /// Whether the caller's roles allow `access` at all.
-    pub fn allows(&self, access: Access) -> bool {
-        let any = |roles: &[&str]| roles.iter().any(|r| self.has(r));
-        match access {
-            Access::Read => any(&["admin", "manager", "rep", "viewer", "service"]),
-            Access::Create | Access::Change => any(&["admin", "manager", "rep"]),
-            Access::Import => any(&["admin", "manager"]),
-            Access::Export => any(&["admin", "manager", "service"]),
-            Access::Configure => any(&["admin"]),
-        }
-    }
-
-    /// PERMISSION_DENIED unless the caller's roles allow `access`.
-    pub fn require(&self, access: Access) -> Result<(), ApiError> {
-        if self.allows(access) {
-            return Ok(());
-        }
-        let roles = if self.roles.is_empty() {
-            "no role".to_owned()
-        } else {
-            format!("role {}", self.roles.join(", "))
-        };
-        Err(ApiError::PermissionDenied(format!("{roles} may not {}", access.verb())))
-    }
-
-    /// PERMISSION_DENIED unless the caller may change a record owned by
-    /// (or assigned to) `owner`: managers and admins change everything in
-    /// the tenant, reps only their own.
-    pub fn may_change(&self, owner: &str) -> Result<(), ApiError> {
-        if self.has("admin") || self.has("manager") || (self.has("rep") && owner == self.user_id) {
-            return Ok(());
-        }
-        Err(ApiError::PermissionDenied(
-            "a rep changes only the records they own or are assigned".into(),
-        ))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Etags: a resource's version as an opaque string (`v7`). An update that names a
 //! stale etag fails with ABORTED and changes nothing.
 
-use crate::error::ApiError;
+use crate::{error::ApiError, tenant::Record, validate::Violations};
 
 /// The etag of a resource at `version`.
 pub fn format(version: i64) -> String {
@@ -30,6 +30,41 @@ pub fn check(resource_type: &'static str, id: &str, given: Option<i64>, current:
             given: format(v),
         }),
         _ => Ok(()),
+    }
+}
+
+/// The record a change or delete names: its id, and the etag the caller
+/// read it at (`None`: no check).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The record's id (a canonical UUID).
+    pub id: String,
+    /// The version the caller read.
+    pub etag: Option<i64>,
+}
+
+impl Target {
+    /// The `id` and `etag` fields of a request (named `id_field` and
+    /// `etag_field`), each violation recorded in `v`.
+    pub fn parse_in(v: &mut Violations, id_field: &str, id: &str, etag_field: &str, etag: &str) -> Option<Self> {
+        let id = v.required_id(id_field, id);
+        let etag = v.absorb(parse(etag_field, etag)).flatten();
+        id.map(|id| Self {
+            id: id.to_string(),
+            etag,
+        })
+    }
+
+    /// The `id` and `etag` of a request that carries nothing else.
+    pub fn parse(id: &str, etag: &str) -> Result<Self, ApiError> {
+        let mut v = Violations::new();
+        let target = Self::parse_in(&mut v, "id", id, "etag", etag);
+        v.finish_with(target)
+    }
+
+    /// ABORTED unless `record` is still at the version the caller read.
+    pub fn check<R: Record>(&self, record: &R) -> Result<(), ApiError> {
+        check(R::KIND, record.record_id(), self.etag, record.version())
     }
 }
 

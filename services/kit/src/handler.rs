@@ -7,11 +7,18 @@ use tonic::{Request, Response, Status};
 
 use crate::{ApiError, ApiResult, auth};
 
+/// What a call needs of its caller before its request is read (the CRM's
+/// roles implement it: `crm_tenancy::Access`).
+pub trait Permission: Copy {
+    /// PERMISSION_DENIED (or another error) unless `caller` has it.
+    fn check(self, caller: &auth::Caller) -> ApiResult<()>;
+}
+
 /// Runs `handler` with the request's verified caller and message, once the
-/// caller's roles allow `access` (PERMISSION_DENIED before the request is
-/// even read otherwise), and maps its error to a status.
+/// caller has `permission` (PERMISSION_DENIED before the request is even
+/// read otherwise), and maps its error to a status.
 pub async fn call_as<T, R, F>(
-    access: auth::Access,
+    permission: impl Permission,
     req: Request<T>,
     handler: impl FnOnce(auth::Caller, T) -> F,
 ) -> Result<Response<R>, Status>
@@ -19,7 +26,7 @@ where
     F: Future<Output = ApiResult<R>>,
 {
     let caller = auth::caller(&req)?;
-    caller.require(access)?;
+    permission.check(&caller)?;
     let reply = handler(caller, req.into_inner()).await?;
     Ok(Response::new(reply))
 }

@@ -8,7 +8,7 @@
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::{error::ApiError, tenant::Tenant};
 
 /// The `idempotency_keys` table.
 pub mod entity {
@@ -42,24 +42,24 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// A validated request_id with the fingerprint of its request.
+/// A create's validated request_id (if the caller sent one) with the
+/// fingerprint of its request.
 #[derive(Debug, Clone)]
-pub struct RequestKey {
+pub struct RequestKey(Option<Key>);
+
+#[derive(Debug, Clone)]
+struct Key {
     scope: &'static str,
     request_id: String,
     hash: String,
 }
 
 impl RequestKey {
-    /// `None` when the caller sent no request_id. `request` is the whole
-    /// request message, so a reused id with another body is caught.
-    pub fn parse(
-        scope: &'static str,
-        request_id: &str,
-        request: &impl prost::Message,
-    ) -> Result<Option<Self>, ApiError> {
+    /// The key of `request` (the whole request message, so a reused id with
+    /// another body is caught); empty when the caller sent no request_id.
+    pub fn parse(scope: &'static str, request_id: &str, request: &impl prost::Message) -> Result<Self, ApiError> {
         if request_id.is_empty() {
-            return Ok(None);
+            return Ok(Self(None));
         }
         if request_id.len() > 100 || request_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(ApiError::invalid(
@@ -68,20 +68,23 @@ impl RequestKey {
             ));
         }
         let hash = hex(&Sha256::digest(request.encode_to_vec()));
-        Ok(Some(Self {
+        Ok(Self(Some(Key {
             scope,
             request_id: request_id.to_owned(),
             hash,
-        }))
+        })))
     }
 
     /// The id of the resource this request_id created before, if any.
-    pub async fn find<C: ConnectionTrait>(&self, conn: &C, tenant: &str) -> Result<Option<String>, ApiError> {
-        let found = entity::Entity::find_by_id((tenant.to_owned(), self.scope.to_owned(), self.request_id.clone()))
+    pub async fn created_before<C: ConnectionTrait>(&self, conn: &C, tenant: &Tenant) -> Result<Option<String>, ApiError> {
+        let Some(key) = &self.0 else {
+            return Ok(None);
+        };
+        let found = entity::Entity::find_by_id((tenant.id(), key.scope.to_owned(), key.request_id.clone()))
             .one(conn)
             .await?;
         match found {
-            Some(row) if row.request_hash != self.hash => Err(ApiError::invalid(
+            Some(row) if row.request_hash != key.hash => Err(ApiError::invalid(
                 "request_id",
                 "was already used for a different request",
             )),
@@ -90,13 +93,17 @@ impl RequestKey {
         }
     }
 
-    /// Records that this request_id created `resource_id` (in the creating transaction).
-    pub async fn remember<C: ConnectionTrait>(&self, conn: &C, tenant: &str, resource_id: &str) -> Result<(), DbErr> {
+    /// Records that this request_id created `resource_id` (in the creating
+    /// transaction); nothing when the caller sent none.
+    pub async fn remember<C: ConnectionTrait>(&self, conn: &C, tenant: &Tenant, resource_id: &str) -> Result<(), DbErr> {
+        let Some(key) = &self.0 else {
+            return Ok(());
+        };
         entity::Entity::insert(entity::ActiveModel {
-            tenant_id: Set(tenant.to_owned()),
-            scope: Set(self.scope.to_owned()),
-            request_id: Set(self.request_id.clone()),
-            request_hash: Set(self.hash.clone()),
+            tenant_id: Set(tenant.id()),
+            scope: Set(key.scope.to_owned()),
+            request_id: Set(key.request_id.clone()),
+            request_hash: Set(key.hash.clone()),
             resource_id: Set(resource_id.to_owned()),
             created_at: Set(crate::time::now_micros()),
         })

@@ -1,9 +1,13 @@
 //! The shared runtime of the CRM services: configuration, telemetry,
 //! database connect and migrate, the caller's identity from a verified JWT,
-//! the error type and its gRPC mapping, paging, etags, request-id
-//! idempotency, the transactional outbox, and the server bootstrap.
+//! the error type and its gRPC mapping, tenant-scoped queries and guarded
+//! saves ([`tenant`]), paging, etags, request-id idempotency, the
+//! transactional outbox and the bus, the server bootstrap, and what a
+//! service hands to whoever runs it ([`startup`]).
 //!
-//! Infrastructure only: no CRM type lives here.
+//! Infrastructure only: no CRM type lives here. What a role may do, who
+//! sees which records and the tenant settings are the CRM's, in
+//! `crm-tenancy`; the kit knows a caller's identity, not what it means.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -20,8 +24,9 @@ pub mod outbox;
 pub mod paging;
 pub mod peer;
 pub mod server;
-pub mod settings;
+pub mod startup;
 pub mod telemetry;
+pub mod tenant;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;

@@ -72,19 +72,3 @@ impl MigrationTrait for IndexPendingOutbox {
         Ok(())
     }
 }
-
-/// Creates `tenant_settings`, every service's copy of its tenants' settings.
-pub struct CreateTenantSettings;
-
-impl MigrationName for CreateTenantSettings {
-    fn name(&self) -> &str {
-        "m20261202_000001_create_tenant_settings"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for CreateTenantSettings {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_from_entity(manager, crate::settings::entity::Entity).await
-    }
-}

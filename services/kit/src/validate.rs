@@ -125,14 +125,6 @@ pub fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
     v.finish_with(id)
 }
 
-/// The `id` and optional `etag` of a delete request, both checked at once.
-pub fn parse_target(id: &str, etag: &str) -> Result<(Uuid, Option<i64>), ApiError> {
-    let mut v = Violations::new();
-    let id = v.required_id("id", id);
-    let etag = v.absorb(crate::etag::parse("etag", etag)).flatten();
-    v.finish_with(id.map(|id| (id, etag)))
-}
-
 /// A fresh id: UUIDv7, so ids sort by creation time.
 pub fn new_id() -> Uuid {
     Uuid::now_v7()
@@ -150,7 +142,7 @@ mod tests {
 
     #[test]
     fn a_bad_id_and_a_bad_etag_are_reported_together() {
-        let Err(ApiError::InvalidArgument(v)) = parse_target("x", "y") else {
+        let Err(ApiError::InvalidArgument(v)) = crate::etag::Target::parse("x", "y") else {
             panic!("expected violations")
         };
         let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();

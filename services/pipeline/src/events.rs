@@ -1,46 +1,23 @@
 //! Domain changes as `crm.events.v1` payloads, written to the outbox in the
-//! change's own transaction.
+//! change's own transaction: an event exists if and only if its change
+//! committed. One typed writer per change; `aggregate_version` is the
+//! record's version after the change (for a delete, the deleted version
+//! plus one).
 
 use crm_kit::{
     auth::Caller,
     outbox::{self, Event},
 };
 use crm_proto::events::v1 as ev;
+use crm_tenancy::settings;
+use prost::{Message, Name};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::{domain::StageKind, entity::stage};
-
-/// A stage as events describe it.
-pub fn stage_ref(s: &stage::Model) -> ev::StageRef {
-    ev::StageRef {
-        id: s.id.clone(),
-        name: s.name.clone(),
-        kind: StageKind::from_db(&s.kind).to_proto() as i32,
-        probability: s.probability,
-    }
-}
-
-/// Writes one event about the pipeline or deal `aggregate_id`.
-pub async fn append<C: ConnectionTrait, P: prost::Message + prost::Name>(
-    conn: &C,
-    caller: &Caller,
-    event_type: &'static str,
-    aggregate_id: &str,
-    version: i64,
-    payload: &P,
-) -> Result<(), DbErr> {
-    outbox::append(
-        conn,
-        caller,
-        Event {
-            event_type,
-            aggregate_id,
-            aggregate_version: version,
-            payload,
-        },
-    )
-    .await
-}
+use crate::{
+    convert::{self, stage_ref},
+    domain::{CreatedDeal, MoveEvent, Moved, PipelineChange, PipelineWithStages, import::ImportedRows},
+    entity::{deal, stage},
+};
 
 /// Routing keys of the pipeline service's events.
 pub mod types {
@@ -68,4 +45,181 @@ pub mod types {
     pub const DEAL_STALLED: &str = "pipeline.deal.stalled";
     /// A deal was imported with its history.
     pub const DEAL_IMPORTED: &str = "pipeline.deal.imported";
+}
+
+async fn emit<P: Message + Name>(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    event_type: &'static str,
+    aggregate_id: &str,
+    aggregate_version: i64,
+    payload: &P,
+) -> Result<(), DbErr> {
+    let event = Event {
+        event_type,
+        aggregate_id,
+        aggregate_version,
+        payload,
+    };
+    outbox::append(conn, caller, event).await
+}
+
+/// `pipeline.pipeline.created`.
+pub async fn pipeline_created(conn: &impl ConnectionTrait, caller: &Caller, p: &PipelineWithStages) -> Result<(), DbErr> {
+    let payload = ev::PipelineCreated {
+        pipeline: Some(convert::pipeline(p)),
+    };
+    emit(conn, caller, types::PIPELINE_CREATED, &p.pipeline.id, 1, &payload).await
+}
+
+/// `pipeline.pipeline.updated`, naming the changed fields and the removed stages.
+pub async fn pipeline_updated(conn: &impl ConnectionTrait, caller: &Caller, c: &PipelineChange) -> Result<(), DbErr> {
+    let payload = ev::PipelineUpdated {
+        pipeline: Some(convert::pipeline(&c.next)),
+        changed_fields: c.changed.clone(),
+        removed_stage_ids: c.removed.clone(),
+    };
+    let p = &c.next.pipeline;
+    emit(conn, caller, types::PIPELINE_UPDATED, &p.id, p.version, &payload).await
+}
+
+/// `pipeline.pipeline.deleted`.
+pub async fn pipeline_deleted(conn: &impl ConnectionTrait, caller: &Caller, p: &PipelineWithStages) -> Result<(), DbErr> {
+    let payload = ev::PipelineDeleted {
+        pipeline_id: p.pipeline.id.clone(),
+    };
+    let (id, version) = (&p.pipeline.id, p.pipeline.version + 1);
+    emit(conn, caller, types::PIPELINE_DELETED, id, version, &payload).await
+}
+
+/// `pipeline.deal.created`.
+pub async fn deal_created(conn: &impl ConnectionTrait, caller: &Caller, c: &CreatedDeal) -> Result<(), DbErr> {
+    let payload = ev::DealCreated {
+        deal: Some(convert::deal(&c.deal, c.stage.probability)),
+        stage: Some(stage_ref(&c.stage)),
+    };
+    emit(conn, caller, types::DEAL_CREATED, &c.deal.id, 1, &payload).await
+}
+
+/// `pipeline.deal.updated`, naming the changed fields; `probability` is
+/// the deal's stage's.
+pub async fn deal_updated(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    d: &deal::Model,
+    probability: i32,
+    changed_fields: Vec<String>,
+) -> Result<(), DbErr> {
+    let payload = ev::DealUpdated {
+        deal: Some(convert::deal(d, probability)),
+        changed_fields,
+    };
+    emit(conn, caller, types::DEAL_UPDATED, &d.id, d.version, &payload).await
+}
+
+/// `pipeline.deal.deleted`.
+pub async fn deal_deleted(conn: &impl ConnectionTrait, caller: &Caller, d: &deal::Model) -> Result<(), DbErr> {
+    let payload = ev::DealDeleted {
+        deal_id: d.id.clone(),
+        pipeline_id: d.pipeline_id.clone(),
+        stage_id: d.stage_id.clone(),
+    };
+    emit(conn, caller, types::DEAL_DELETED, &d.id, d.version + 1, &payload).await
+}
+
+/// What a move announces: `pipeline.deal.stage_changed`, then
+/// `pipeline.deal.won`, `lost` or `reopened` where the domain says so.
+pub async fn deal_moved(conn: &impl ConnectionTrait, caller: &Caller, m: &Moved) -> Result<(), DbErr> {
+    let deal = Some(convert::deal(&m.next, m.to.probability));
+    let (from, to) = (Some(stage_ref(&m.from)), Some(stage_ref(&m.to)));
+    let (id, version) = (&m.next.id, m.next.version);
+    for event in &m.events {
+        match event {
+            MoveEvent::StageChanged => {
+                let p = ev::DealStageChanged {
+                    deal: deal.clone(),
+                    from_stage: from.clone(),
+                    to_stage: to.clone(),
+                    amount: deal.as_ref().and_then(|d| d.amount.clone()),
+                    time_in_from_stage: m.transition.time_in_from_stage.map(crm_kit::time::to_duration),
+                    moved_at: Some(crm_kit::time::to_timestamp(m.transition.moved_at)),
+                };
+                emit(conn, caller, types::DEAL_STAGE_CHANGED, id, version, &p).await?;
+            }
+            MoveEvent::Won => {
+                let (deal, from_stage, stage) = (deal.clone(), from.clone(), to.clone());
+                let p = ev::DealWon { deal, from_stage, stage };
+                emit(conn, caller, types::DEAL_WON, id, version, &p).await?;
+            }
+            MoveEvent::Lost => {
+                let p = ev::DealLost {
+                    deal: deal.clone(),
+                    from_stage: from.clone(),
+                    lost_reason: m.next.lost_reason.clone().unwrap_or_default(),
+                    stage: to.clone(),
+                };
+                emit(conn, caller, types::DEAL_LOST, id, version, &p).await?;
+            }
+            MoveEvent::Reopened => {
+                let (deal, from_stage, stage) = (deal.clone(), from.clone(), to.clone());
+                let p = ev::DealReopened { deal, from_stage, stage };
+                emit(conn, caller, types::DEAL_REOPENED, id, version, &p).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `pipeline.deal.stalled`, by the system: `d` outstayed its stage `s`.
+pub async fn deal_stalled(
+    conn: &impl ConnectionTrait,
+    system: &Caller,
+    d: &deal::Model,
+    s: &stage::Model,
+) -> Result<(), DbErr> {
+    let payload = ev::DealStalled {
+        deal: Some(convert::deal(d, s.probability)),
+        stage: Some(stage_ref(s)),
+        rotting_days: s.rotting_days,
+        stage_entered_at: Some(crm_kit::time::to_timestamp(d.stage_entered_at)),
+    };
+    emit(conn, system, types::DEAL_STALLED, &d.id, d.version, &payload).await
+}
+
+/// `pipeline.deal.imported` for each of `rows`, a thousand to a statement.
+pub async fn deals_imported(conn: &impl ConnectionTrait, caller: &Caller, rows: &[ImportedRows]) -> Result<(), DbErr> {
+    let payloads: Vec<ev::DealImported> = rows
+        .iter()
+        .map(|r| ev::DealImported {
+            deal: Some(convert::deal(&r.deal, r.probability)),
+            history: r.transitions.iter().map(convert::transition).collect(),
+        })
+        .collect();
+    let events: Vec<Event<'_, ev::DealImported>> = rows
+        .iter()
+        .zip(&payloads)
+        .map(|(r, payload)| Event {
+            event_type: types::DEAL_IMPORTED,
+            aggregate_id: &r.deal.id,
+            aggregate_version: 1,
+            payload,
+        })
+        .collect();
+    for chunk in events.chunks(1000) {
+        outbox::append_many(conn, caller, chunk).await?;
+    }
+    Ok(())
+}
+
+/// `pipeline.tenant.settings_updated`, which every service copies.
+pub async fn settings_updated(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    s: &settings::entity::Model,
+) -> Result<(), DbErr> {
+    let payload = ev::TenantSettingsUpdated {
+        visibility: s.visibility,
+    };
+    let (tenant, version) = (&s.tenant_id, s.version);
+    emit(conn, caller, settings::TENANT_SETTINGS_UPDATED, tenant, version, &payload).await
 }

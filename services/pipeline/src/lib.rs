@@ -1,36 +1,28 @@
 //! The pipeline service: it owns pipelines, their stages, deals and every
 //! deal's stage history, and answers `crm.pipeline.v1.PipelineService`.
-//! Each change writes its `crm.events.v1` events to the service's outbox in
-//! the same transaction.
+//!
+//! A call goes `grpc` (the handler: parse, transaction, reply) →
+//! [`domain`] (the rules: the deal state machine, what a stage list may
+//! become, which events a change announces; no I/O) → [`store`] (the
+//! tenant-scoped queries) and [`events`] (the typed outbox writers, in the
+//! change's own transaction). [`convert`] turns rows into wire messages for
+//! replies and events alike; [`startup`] builds the whole service.
 #![forbid(unsafe_code)]
+// A failed unwrap in a unit test is the test failing, with its location.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod contacts;
+pub mod convert;
 pub mod domain;
 pub mod entity;
 pub mod events;
 pub mod grpc;
 pub mod migration;
 pub mod stalls;
+pub mod startup;
 pub mod store;
-
-use crm_kit::{Shared, auth::Authenticate};
-use crm_proto::pipeline::v1::pipeline_service_server::PipelineServiceServer;
-use tonic::service::interceptor::InterceptedService;
 
 pub use crate::contacts::ContactsDirectory;
 
 /// The fully-qualified gRPC name, for health and routing.
 pub const SERVICE_NAME: &str = "crm.pipeline.v1.PipelineService";
-
-/// The PipelineService on `db`, behind token authentication.
-pub fn service(
-    db: sea_orm::DatabaseConnection,
-    shared: Shared,
-    contacts: ContactsDirectory,
-) -> InterceptedService<PipelineServiceServer<grpc::Pipelines>, Authenticate> {
-    let auth = shared.authenticate();
-    InterceptedService::new(
-        PipelineServiceServer::new(grpc::Pipelines::new(db, shared, contacts)),
-        auth,
-    )
-}

@@ -9,8 +9,7 @@
 
 use std::{future::Future, time::Duration};
 
-use crm_kit::{auth::Caller, time};
-use crm_proto::events::v1 as ev;
+use crm_kit::{auth::Caller, tenant::Tenant, time};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::OnConflict,
@@ -19,8 +18,7 @@ use sea_orm::{
 use crate::{
     domain::StageKind,
     entity::{deal, stage, stall},
-    events::{self, stage_ref, types},
-    grpc::convert,
+    events,
 };
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
@@ -42,6 +40,7 @@ impl Scanner {
     /// returns how many it announced.
     pub async fn scan_once(&self) -> anyhow::Result<usize> {
         let now = time::now_micros();
+        // Every tenant's stages: a system job, not a caller.
         let rotting = stage::Entity::find()
             .filter(stage::Column::RottingDays.gt(0))
             .filter(stage::Column::Kind.eq(StageKind::Open.as_str()))
@@ -50,8 +49,8 @@ impl Scanner {
         let mut announced = 0;
         for s in &rotting {
             let deadline = now - i64::from(s.rotting_days) * DAY_MICROS;
-            let stalled = deal::Entity::find()
-                .filter(deal::Column::TenantId.eq(&s.tenant_id))
+            let stalled = Tenant::of_row(&s.tenant_id)
+                .find::<deal::Entity>()
                 .filter(deal::Column::StageId.eq(&s.id))
                 .filter(deal::Column::StageEnteredAt.lte(deadline))
                 .all(&self.db)
@@ -90,13 +89,7 @@ impl Scanner {
             roles: vec![],
             token: String::new(),
         };
-        let payload = ev::DealStalled {
-            deal: Some(convert::deal(d, s.probability)),
-            stage: Some(stage_ref(s)),
-            rotting_days: s.rotting_days,
-            stage_entered_at: Some(time::to_timestamp(d.stage_entered_at)),
-        };
-        events::append(&txn, &system, types::DEAL_STALLED, &d.id, d.version, &payload).await?;
+        events::deal_stalled(&txn, &system, d, s).await?;
         txn.commit().await?;
         Ok(true)
     }

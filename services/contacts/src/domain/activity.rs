@@ -107,6 +107,12 @@ impl Timeline {
             Self::Deal(id) => format!("activities/deal/{id}"),
         }
     }
+
+    /// The fingerprint of the timeline read as `author`'s activities only
+    /// (`None`: everyone's), binding page tokens to both.
+    pub fn fingerprint_for(&self, author: Option<&str>) -> String {
+        format!("{}&author={}", self.fingerprint(), author.unwrap_or(""))
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! Companies: their changeable fields and the updates that change them.
 
-use crm_kit::{ApiError, ApiResult, etag, validate::Violations};
+use crm_kit::{ApiError, ApiResult, etag::Target, validate::Violations};
 use crm_proto::contacts::v1 as pb;
-use uuid::Uuid;
 
 /// The longest company name.
 pub const NAME_MAX: usize = 200;
@@ -68,10 +67,8 @@ pub fn is_plausible_domain(domain: &str) -> bool {
 /// value of each masked field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompanyUpdate {
-    /// The company's id.
-    pub id: Uuid,
-    /// The etag the caller sent, if any.
-    pub etag: Option<i64>,
+    /// The company and the etag the caller read.
+    pub target: Target,
     name: Option<String>,
     domain: Option<String>,
     owner_id: Option<String>,
@@ -85,17 +82,15 @@ impl CompanyUpdate {
             .as_ref()
             .ok_or_else(|| ApiError::invalid("company", "is required"))?;
         let mut v = Violations::new();
-        let id = v.required_id("company.id", &company.id);
-        let etag = v.absorb(etag::parse("company.etag", &company.etag)).flatten();
+        let target = Target::parse_in(&mut v, "company.id", &company.id, "company.etag", &company.etag);
         let paths = super::mask::parse(&mut v, req.update_mask.as_ref(), UPDATABLE);
         let has = |p: &str| paths.contains(&p);
         let name = has("name").then(|| v.required_text("company.name", &company.name, NAME_MAX));
         let domain = has("domain").then(|| parse_domain(&mut v, "company.domain", &company.domain));
         let owner_id = has("owner_id").then(|| v.user_id("company.owner_id", &company.owner_id));
-        let id = v.finish_with(id)?;
+        let target = v.finish_with(target)?;
         Ok(Self {
-            id,
-            etag,
+            target,
             name,
             domain,
             owner_id,

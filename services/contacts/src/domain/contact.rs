@@ -1,7 +1,7 @@
 //! Contacts: their changeable fields, the rules for emails, phones and
 //! tags, and the updates that change them.
 
-use crm_kit::{ApiError, ApiResult, etag, validate::Violations};
+use crm_kit::{ApiError, ApiResult, etag::Target, validate::Violations};
 use crm_proto::contacts::v1 as pb;
 use uuid::Uuid;
 
@@ -173,10 +173,8 @@ pub fn parse_tags(v: &mut Violations, field: &str, raw: &[String]) -> Vec<String
 /// value of each masked field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactUpdate {
-    /// The contact's id.
-    pub id: Uuid,
-    /// The etag the caller sent, if any.
-    pub etag: Option<i64>,
+    /// The contact and the etag the caller read.
+    pub target: Target,
     paths: Vec<&'static str>,
     values: ContactFields,
 }
@@ -189,8 +187,7 @@ impl ContactUpdate {
             .as_ref()
             .ok_or_else(|| ApiError::invalid("contact", "is required"))?;
         let mut v = Violations::new();
-        let id = v.required_id("contact.id", &c.id);
-        let etag = v.absorb(etag::parse("contact.etag", &c.etag)).flatten();
+        let target = Target::parse_in(&mut v, "contact.id", &c.id, "contact.etag", &c.etag);
         let paths = super::mask::parse(&mut v, req.update_mask.as_ref(), UPDATABLE);
         let has = |p: &str| paths.contains(&p);
         let mut values = ContactFields::default();
@@ -218,10 +215,9 @@ impl ContactUpdate {
         if has("owner_id") {
             values.owner_id = v.user_id("contact.owner_id", &c.owner_id);
         }
-        let id = v.finish_with(id)?;
+        let target = v.finish_with(target)?;
         Ok(Self {
-            id,
-            etag,
+            target,
             paths,
             values,
         })

@@ -16,9 +16,9 @@ pub fn company_query(req: &pb::ListCompaniesRequest) -> ApiResult<String> {
     Ok(query)
 }
 
-/// The fingerprint of a ListCompanies search.
-pub fn company_fingerprint(query: &str) -> String {
-    format!("companies?query={query}")
+/// The fingerprint of a ListCompanies search within an owner's records.
+pub fn company_fingerprint(query: &str, owner: Option<&str>) -> String {
+    format!("companies?query={query}&owner={}", owner.unwrap_or(""))
 }
 
 /// The filters of a ListContacts request; they combine with AND.

@@ -32,3 +32,11 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+crm_kit::tenant_scoped!(versioned "company");
+
+impl crm_tenancy::Owned for Model {
+    fn owner(&self) -> &str {
+        &self.owner_id
+    }
+}

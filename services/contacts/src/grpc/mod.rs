@@ -1,13 +1,16 @@
-//! The tonic service. Each RPC takes the verified caller, hands the request
-//! to its resource module (companies, contacts, activities), and turns the
-//! result into a reply or a `Status` through the kit's one error mapping.
+//! The tonic service. Each RPC: the verified caller with the access it
+//! needs ([`call_as`]), the request parsed into a domain value (bad input is
+//! INVALID_ARGUMENT before anything is read or written), the change applied
+//! in one transaction with its events, then the reply. The resource
+//! modules (companies, contacts, activities) hold the handlers.
 
 mod activities;
 mod companies;
 mod contacts;
 
-use crm_kit::{ApiResult, Shared, auth};
+use crm_kit::{Shared, handler::call_as};
 use crm_proto::contacts::v1::{self as pb, contacts_service_server::ContactsService};
+use crm_tenancy::Access;
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
@@ -25,110 +28,78 @@ impl Contacts {
     }
 }
 
-fn reply<T>(result: ApiResult<T>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
-}
-
-/// Calls `$handler(service, caller, message)` for request `$req`, once the
-/// caller's roles allow `$access`.
-macro_rules! handle {
-    ($self:ident, $req:ident, $access:ident, $handler:path) => {{
-        let caller = auth::caller(&$req)?;
-        caller.require(auth::Access::$access)?;
-        reply($handler($self, &caller, $req.into_inner()).await)
-    }};
-}
-
 #[tonic::async_trait]
 impl ContactsService for Contacts {
     async fn create_company(
         &self,
-        req: Request<pb::CreateCompanyRequest>,
+        r: Request<pb::CreateCompanyRequest>,
     ) -> Result<Response<pb::CreateCompanyResponse>, Status> {
-        handle!(self, req, Create, companies::create)
+        call_as(Access::Create, r, |c, m| self.create_company(c, m)).await
     }
-
-    async fn get_company(
-        &self,
-        req: Request<pb::GetCompanyRequest>,
-    ) -> Result<Response<pb::GetCompanyResponse>, Status> {
-        handle!(self, req, Read, companies::get)
+    async fn get_company(&self, r: Request<pb::GetCompanyRequest>) -> Result<Response<pb::GetCompanyResponse>, Status> {
+        call_as(Access::Read, r, |c, m| self.get_company(c, m)).await
     }
-
     async fn update_company(
         &self,
-        req: Request<pb::UpdateCompanyRequest>,
+        r: Request<pb::UpdateCompanyRequest>,
     ) -> Result<Response<pb::UpdateCompanyResponse>, Status> {
-        handle!(self, req, Change, companies::update)
+        call_as(Access::Change, r, |c, m| self.update_company(c, m)).await
     }
-
     async fn delete_company(
         &self,
-        req: Request<pb::DeleteCompanyRequest>,
+        r: Request<pb::DeleteCompanyRequest>,
     ) -> Result<Response<pb::DeleteCompanyResponse>, Status> {
-        handle!(self, req, Change, companies::delete)
+        call_as(Access::Change, r, |c, m| self.delete_company(c, m)).await
     }
-
     async fn list_companies(
         &self,
-        req: Request<pb::ListCompaniesRequest>,
+        r: Request<pb::ListCompaniesRequest>,
     ) -> Result<Response<pb::ListCompaniesResponse>, Status> {
-        handle!(self, req, Read, companies::list)
+        call_as(Access::Read, r, |c, m| self.list_companies(c, m)).await
     }
-
     async fn create_contact(
         &self,
-        req: Request<pb::CreateContactRequest>,
+        r: Request<pb::CreateContactRequest>,
     ) -> Result<Response<pb::CreateContactResponse>, Status> {
-        handle!(self, req, Create, contacts::create)
+        call_as(Access::Create, r, |c, m| self.create_contact(c, m)).await
     }
-
-    async fn get_contact(
-        &self,
-        req: Request<pb::GetContactRequest>,
-    ) -> Result<Response<pb::GetContactResponse>, Status> {
-        handle!(self, req, Read, contacts::get)
+    async fn get_contact(&self, r: Request<pb::GetContactRequest>) -> Result<Response<pb::GetContactResponse>, Status> {
+        call_as(Access::Read, r, |c, m| self.get_contact(c, m)).await
     }
-
     async fn update_contact(
         &self,
-        req: Request<pb::UpdateContactRequest>,
+        r: Request<pb::UpdateContactRequest>,
     ) -> Result<Response<pb::UpdateContactResponse>, Status> {
-        handle!(self, req, Change, contacts::update)
+        call_as(Access::Change, r, |c, m| self.update_contact(c, m)).await
     }
-
     async fn delete_contact(
         &self,
-        req: Request<pb::DeleteContactRequest>,
+        r: Request<pb::DeleteContactRequest>,
     ) -> Result<Response<pb::DeleteContactResponse>, Status> {
-        handle!(self, req, Change, contacts::delete)
+        call_as(Access::Change, r, |c, m| self.delete_contact(c, m)).await
     }
-
     async fn list_contacts(
         &self,
-        req: Request<pb::ListContactsRequest>,
+        r: Request<pb::ListContactsRequest>,
     ) -> Result<Response<pb::ListContactsResponse>, Status> {
-        handle!(self, req, Read, contacts::list)
+        call_as(Access::Read, r, |c, m| self.list_contacts(c, m)).await
     }
-
     async fn merge_contacts(
         &self,
-        req: Request<pb::MergeContactsRequest>,
+        r: Request<pb::MergeContactsRequest>,
     ) -> Result<Response<pb::MergeContactsResponse>, Status> {
-        handle!(self, req, Change, contacts::merge)
+        call_as(Access::Change, r, |c, m| self.merge_contacts(c, m)).await
     }
-
     async fn log_activity(
         &self,
-        req: Request<pb::LogActivityRequest>,
+        r: Request<pb::LogActivityRequest>,
     ) -> Result<Response<pb::LogActivityResponse>, Status> {
-        handle!(self, req, Create, activities::log)
+        call_as(Access::Create, r, |c, m| self.log_activity(c, m)).await
     }
-
     async fn list_activities(
         &self,
-        req: Request<pb::ListActivitiesRequest>,
+        r: Request<pb::ListActivitiesRequest>,
     ) -> Result<Response<pb::ListActivitiesResponse>, Status> {
-        handle!(self, req, Read, activities::list)
+        call_as(Access::Read, r, |c, m| self.list_activities(c, m)).await
     }
 }

@@ -19,7 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_contacts::Migration),
             Box::new(m20261127_000004_create_activities::Migration),
             Box::new(crm_kit::migration::IndexPendingOutbox),
-            Box::new(crm_kit::migration::CreateTenantSettings),
+            Box::new(crm_tenancy::settings::CreateTenantSettings),
             // Contacts consumes the tenant settings' events.
             Box::new(crm_kit::migration::CreateInbox),
         ]

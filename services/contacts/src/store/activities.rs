@@ -1,6 +1,6 @@
 //! Queries on `activities`.
 
-use crm_kit::{ApiError, ApiResult, validate::new_id};
+use crm_kit::{ApiError, ApiResult, tenant::Tenant, validate::new_id};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
@@ -15,14 +15,14 @@ use crate::{
 /// Inserts a logged activity by `author`.
 pub async fn insert(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     author: &str,
     activity: &NewActivity,
     now: i64,
 ) -> Result<Model, DbErr> {
     let row = Model {
         id: new_id().to_string(),
-        tenant_id: tenant.to_owned(),
+        tenant_id: tenant.id(),
         kind: activity.kind as i32,
         subject: activity.subject.clone(),
         body: activity.body.clone(),
@@ -40,19 +40,20 @@ pub async fn insert(
 }
 
 /// The tenant's activity `id`, or NOT_FOUND.
-pub async fn get(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> ApiResult<Model> {
-    Entity::find_by_id(id.to_owned())
-        .filter(Column::TenantId.eq(tenant))
+pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiResult<Model> {
+    tenant
+        .find::<Entity>()
+        .filter(Column::Id.eq(id))
         .one(conn)
         .await?
         .ok_or_else(|| ApiError::not_found("activity", id))
 }
 
 /// Moves the activities of contact `from` to contact `to`; returns how many moved.
-pub async fn repoint(conn: &impl ConnectionTrait, tenant: &str, from: &str, to: &str) -> Result<u64, DbErr> {
-    let result = Entity::update_many()
+pub async fn repoint(conn: &impl ConnectionTrait, tenant: &Tenant, from: &str, to: &str) -> Result<u64, DbErr> {
+    let result = tenant
+        .update::<Entity>()
         .col_expr(Column::ContactId, Expr::value(to))
-        .filter(Column::TenantId.eq(tenant))
         .filter(Column::ContactId.eq(from))
         .exec(conn)
         .await?;
@@ -63,7 +64,7 @@ pub async fn repoint(conn: &impl ConnectionTrait, tenant: &str, from: &str, to: 
 /// `after` = (occurred_at, id).
 pub async fn list(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     timeline: Timeline,
     author: Option<&str>,
     after: Option<(i64, String)>,
@@ -74,7 +75,7 @@ pub async fn list(
         Timeline::Company(id) => Column::CompanyId.eq(id.to_string()),
         Timeline::Deal(id) => Column::DealId.eq(id.to_string()),
     };
-    let mut select = Entity::find().filter(Column::TenantId.eq(tenant)).filter(on_timeline);
+    let mut select = tenant.find::<Entity>().filter(on_timeline);
     if let Some(author) = author {
         select = select.filter(Column::AuthorId.eq(author));
     }

@@ -1,6 +1,6 @@
 //! Queries on `companies`.
 
-use crm_kit::{ApiError, ApiResult, validate::new_id};
+use crm_kit::{ApiError, ApiResult, tenant::Tenant, validate::new_id};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -27,13 +27,13 @@ pub fn fields(row: &Model) -> CompanyFields {
 /// Inserts a new company at version 1.
 pub async fn insert(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     fields: &CompanyFields,
     now: i64,
 ) -> Result<Model, DbErr> {
     let row = Model {
         id: new_id().to_string(),
-        tenant_id: tenant.to_owned(),
+        tenant_id: tenant.id(),
         name: fields.name.clone(),
         name_lower: fields.name.to_lowercase(),
         domain: fields.domain.clone(),
@@ -49,23 +49,27 @@ pub async fn insert(
 }
 
 /// The tenant's company `id`, if it exists.
-pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<Option<Model>, DbErr> {
-    Entity::find_by_id(id.to_owned())
-        .filter(Column::TenantId.eq(tenant))
-        .one(conn)
-        .await
+pub async fn find(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> Result<Option<Model>, DbErr> {
+    tenant.find::<Entity>().filter(Column::Id.eq(id)).one(conn).await
 }
 
 /// The tenant's company `id`, or NOT_FOUND.
-pub async fn get(conn: &impl ConnectionTrait, tenant: &str, id: Uuid) -> ApiResult<Model> {
+pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: Uuid) -> ApiResult<Model> {
     let id = id.to_string();
     find(conn, tenant, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("company", id))
 }
 
+/// The tenant's company `id` (a canonical UUID), or NOT_FOUND.
+pub async fn get_by_id(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiResult<Model> {
+    find(conn, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("company", id))
+}
+
 /// FAILED_PRECONDITION naming `field` unless the tenant has company `id`.
-pub async fn ensure_exists(conn: &impl ConnectionTrait, tenant: &str, id: Uuid, field: &str) -> ApiResult<()> {
+pub async fn ensure_exists(conn: &impl ConnectionTrait, tenant: &Tenant, id: Uuid, field: &str) -> ApiResult<()> {
     match find(conn, tenant, &id.to_string()).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::precondition(
@@ -80,6 +84,7 @@ pub async fn ensure_exists(conn: &impl ConnectionTrait, tenant: &str, id: Uuid, 
 /// in between is a retryable conflict.
 pub async fn update(
     conn: &impl ConnectionTrait,
+    tenant: &Tenant,
     current: &Model,
     fields: &CompanyFields,
     now: i64,
@@ -102,54 +107,36 @@ pub async fn update(
         updated_at: Set(next.updated_at),
         ..Default::default()
     };
-    let result = Entity::update_many()
-        .set(changes)
-        .filter(Column::TenantId.eq(&current.tenant_id))
-        .filter(Column::Id.eq(&current.id))
-        .filter(Column::Version.eq(current.version))
-        .exec(conn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::Conflict);
-    }
+    tenant.save_guarded(conn, &current.id, current.version, changes).await?;
     Ok(next)
 }
 
 /// Whether any contact of the tenant still belongs to company `id`.
-pub async fn has_contacts(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<bool, DbErr> {
-    let count = contact::Entity::find()
-        .filter(contact::Column::TenantId.eq(tenant))
+pub async fn has_contacts(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> Result<bool, DbErr> {
+    let count = tenant
+        .find::<contact::Entity>()
         .filter(contact::Column::CompanyId.eq(id))
         .count(conn)
         .await?;
     Ok(count > 0)
 }
 
-/// Deletes the tenant's company `id` if it is still at `version`.
-pub async fn delete(conn: &impl ConnectionTrait, current: &Model) -> ApiResult<()> {
-    let result = Entity::delete_many()
-        .filter(Column::TenantId.eq(&current.tenant_id))
-        .filter(Column::Id.eq(&current.id))
-        .filter(Column::Version.eq(current.version))
-        .exec(conn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::Conflict);
-    }
-    Ok(())
+/// Deletes the tenant's company `current` if it is still at its version.
+pub async fn delete(conn: &impl ConnectionTrait, tenant: &Tenant, current: &Model) -> ApiResult<()> {
+    tenant.delete_guarded::<Entity>(conn, &current.id, current.version).await
 }
 
 /// Up to `limit` companies after id `after`, oldest first, whose name or
 /// domain starts with `query` (lower case; empty for all).
 pub async fn list(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     query: &str,
     owner: Option<&str>,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Model>, DbErr> {
-    let mut select = Entity::find().filter(Column::TenantId.eq(tenant));
+    let mut select = tenant.find::<Entity>();
     if let Some(owner) = owner {
         select = select.filter(Column::OwnerId.eq(owner));
     }

@@ -1,8 +1,9 @@
 //! The contact list query: keyset paging by id with the ListContacts
 //! filters (name or email prefix, company, tag), all tenant-scoped.
 
+use crm_kit::tenant::Tenant;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Query},
 };
 
@@ -18,12 +19,12 @@ use crate::{
 /// Up to `limit` contacts after id `after`, oldest first, matching `filter`.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     filter: &ContactFilter,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<ContactRecord>, DbErr> {
-    let mut select = Entity::find().filter(Column::TenantId.eq(tenant));
+    let mut select = tenant.find::<Entity>();
     if !filter.query.is_empty() {
         select = select.filter(matches_query(tenant, &filter.query));
     }
@@ -37,7 +38,7 @@ pub async fn list(
         let tagged = Query::select()
             .column((contact_tag::Entity, contact_tag::Column::ContactId))
             .from(contact_tag::Entity)
-            .and_where(Expr::col((contact_tag::Entity, contact_tag::Column::TenantId)).eq(tenant))
+            .and_where(Expr::col((contact_tag::Entity, contact_tag::Column::TenantId)).eq(tenant.as_str()))
             .and_where(Expr::col((contact_tag::Entity, contact_tag::Column::Tag)).eq(filter.tag.as_str()))
             .to_owned();
         select = select.filter(Column::Id.in_subquery(tagged));
@@ -50,11 +51,11 @@ pub async fn list(
 }
 
 /// First name, last name, "first last" or an email starts with `query`.
-fn matches_query(tenant: &str, query: &str) -> Condition {
+fn matches_query(tenant: &Tenant, query: &str) -> Condition {
     let by_email = Query::select()
         .column((contact_email::Entity, contact_email::Column::ContactId))
         .from(contact_email::Entity)
-        .and_where(Expr::col((contact_email::Entity, contact_email::Column::TenantId)).eq(tenant))
+        .and_where(Expr::col((contact_email::Entity, contact_email::Column::TenantId)).eq(tenant.as_str()))
         .and_where(super::starts_with(
             (contact_email::Entity, contact_email::Column::Email),
             query,

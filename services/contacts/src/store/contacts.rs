@@ -2,7 +2,11 @@
 
 use std::collections::HashMap;
 
-use crm_kit::{ApiError, ApiResult, validate::new_id};
+use crm_kit::{
+    ApiError, ApiResult,
+    tenant::{Record, Tenant},
+    validate::new_id,
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
     TransactionSession, TransactionTrait,
@@ -26,6 +30,22 @@ pub struct ContactRecord {
     pub fields: ContactFields,
 }
 
+impl Record for ContactRecord {
+    const KIND: &'static str = "contact";
+    fn record_id(&self) -> &str {
+        &self.row.id
+    }
+    fn version(&self) -> i64 {
+        self.row.version
+    }
+}
+
+impl crm_tenancy::Owned for ContactRecord {
+    fn owner(&self) -> &str {
+        &self.row.owner_id
+    }
+}
+
 fn row_values(fields: &ContactFields) -> Result<ActiveModel, DbErr> {
     let phones = serde_json::to_string(&fields.phones).map_err(|e| DbErr::Custom(e.to_string()))?;
     Ok(ActiveModel {
@@ -45,14 +65,14 @@ fn row_values(fields: &ContactFields) -> Result<ActiveModel, DbErr> {
 /// Inserts a new contact at version 1 with its emails and tags.
 pub async fn insert(
     conn: &(impl ConnectionTrait + TransactionTrait),
-    tenant: &str,
+    tenant: &Tenant,
     fields: &ContactFields,
     now: i64,
 ) -> ApiResult<ContactRecord> {
     let id = new_id().to_string();
     let mut values = row_values(fields)?;
     values.id = Set(id.clone());
-    values.tenant_id = Set(tenant.to_owned());
+    values.tenant_id = Set(tenant.id());
     values.version = Set(1);
     values.created_at = Set(now);
     values.updated_at = Set(now);
@@ -66,24 +86,16 @@ pub async fn insert(
 /// replaced whole); a concurrent change in between is a retryable conflict.
 pub async fn update(
     conn: &(impl ConnectionTrait + TransactionTrait),
+    tenant: &Tenant,
     current: &ContactRecord,
     fields: &ContactFields,
     now: i64,
 ) -> ApiResult<ContactRecord> {
-    let (tenant, id) = (&current.row.tenant_id, &current.row.id);
+    let id = &current.row.id;
     let mut values = row_values(fields)?;
     values.version = Set(current.row.version + 1);
     values.updated_at = Set(now);
-    let result = Entity::update_many()
-        .set(values)
-        .filter(Column::TenantId.eq(tenant))
-        .filter(Column::Id.eq(id))
-        .filter(Column::Version.eq(current.row.version))
-        .exec(conn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::Conflict);
-    }
+    tenant.save_guarded(conn, id, current.row.version, values).await?;
     if fields.emails != current.fields.emails {
         delete_emails(conn, tenant, id).await?;
         write_emails(conn, tenant, id, &fields.emails).await?;
@@ -96,34 +108,24 @@ pub async fn update(
 }
 
 /// Deletes a contact with its emails and tags if it is still at its version.
-pub async fn delete(conn: &impl ConnectionTrait, current: &ContactRecord) -> ApiResult<()> {
-    let (tenant, id) = (&current.row.tenant_id, &current.row.id);
-    let result = Entity::delete_many()
-        .filter(Column::TenantId.eq(tenant))
-        .filter(Column::Id.eq(id))
-        .filter(Column::Version.eq(current.row.version))
-        .exec(conn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::Conflict);
-    }
+pub async fn delete(conn: &impl ConnectionTrait, tenant: &Tenant, current: &ContactRecord) -> ApiResult<()> {
+    let id = &current.row.id;
+    tenant.delete_guarded::<Entity>(conn, id, current.row.version).await?;
     delete_emails(conn, tenant, id).await?;
     delete_tags(conn, tenant, id).await?;
     Ok(())
 }
 
 /// The tenant's contact `id`, or NOT_FOUND.
-pub async fn get(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> ApiResult<ContactRecord> {
+pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiResult<ContactRecord> {
     find(conn, tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found("contact", id))
 }
 
 /// The tenant's contact `id`, if it exists.
-pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<Option<ContactRecord>, DbErr> {
-    let row = Entity::find_by_id(id.to_owned())
-        .filter(Column::TenantId.eq(tenant))
-        .one(conn)
+pub async fn find(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> Result<Option<ContactRecord>, DbErr> {
+    let row = tenant.find::<Entity>().filter(Column::Id.eq(id)).one(conn)
         .await?;
     match row {
         Some(row) => Ok(load(conn, tenant, vec![row]).await?.pop()),
@@ -135,15 +137,15 @@ pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result
 /// (other than `except`, the contact being changed).
 pub async fn ensure_emails_free(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     emails: &[String],
     except: Option<&str>,
 ) -> ApiResult<()> {
     if emails.is_empty() {
         return Ok(());
     }
-    let mut select = contact_email::Entity::find()
-        .filter(contact_email::Column::TenantId.eq(tenant))
+    let mut select = tenant
+        .find::<contact_email::Entity>()
         .filter(contact_email::Column::Email.is_in(emails.iter().cloned()));
     if let Some(except) = except {
         select = select.filter(contact_email::Column::ContactId.ne(except));
@@ -164,7 +166,7 @@ fn email_taken(email: &str, contact_id: &str) -> ApiError {
 
 async fn write_emails(
     conn: &(impl ConnectionTrait + TransactionTrait),
-    tenant: &str,
+    tenant: &Tenant,
     id: &str,
     emails: &[String],
 ) -> ApiResult<()> {
@@ -172,7 +174,7 @@ async fn write_emails(
         .iter()
         .zip(0..)
         .map(|(email, position)| contact_email::ActiveModel {
-            tenant_id: Set(tenant.to_owned()),
+            tenant_id: Set(tenant.id()),
             email: Set(email.clone()),
             contact_id: Set(id.to_owned()),
             position: Set(position),
@@ -196,9 +198,9 @@ async fn write_emails(
     }
 }
 
-async fn write_tags(conn: &impl ConnectionTrait, tenant: &str, id: &str, tags: &[String]) -> Result<(), DbErr> {
+async fn write_tags(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str, tags: &[String]) -> Result<(), DbErr> {
     let rows = tags.iter().zip(0..).map(|(tag, position)| contact_tag::ActiveModel {
-        tenant_id: Set(tenant.to_owned()),
+        tenant_id: Set(tenant.id()),
         contact_id: Set(id.to_owned()),
         tag: Set(tag.clone()),
         position: Set(position),
@@ -209,18 +211,18 @@ async fn write_tags(conn: &impl ConnectionTrait, tenant: &str, id: &str, tags: &
     Ok(())
 }
 
-async fn delete_emails(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<(), DbErr> {
-    contact_email::Entity::delete_many()
-        .filter(contact_email::Column::TenantId.eq(tenant))
+async fn delete_emails(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> Result<(), DbErr> {
+    tenant
+        .delete::<contact_email::Entity>()
         .filter(contact_email::Column::ContactId.eq(id))
         .exec(conn)
         .await?;
     Ok(())
 }
 
-async fn delete_tags(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<(), DbErr> {
-    contact_tag::Entity::delete_many()
-        .filter(contact_tag::Column::TenantId.eq(tenant))
+async fn delete_tags(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> Result<(), DbErr> {
+    tenant
+        .delete::<contact_tag::Entity>()
         .filter(contact_tag::Column::ContactId.eq(id))
         .exec(conn)
         .await?;
@@ -230,7 +232,7 @@ async fn delete_tags(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Res
 /// Adds emails and tags to `rows`, keeping their order.
 pub(super) async fn load(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     rows: Vec<Model>,
 ) -> Result<Vec<ContactRecord>, DbErr> {
     if rows.is_empty() {
@@ -238,8 +240,8 @@ pub(super) async fn load(
     }
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut emails: HashMap<String, Vec<String>> = HashMap::new();
-    for e in contact_email::Entity::find()
-        .filter(contact_email::Column::TenantId.eq(tenant))
+    for e in tenant
+        .find::<contact_email::Entity>()
         .filter(contact_email::Column::ContactId.is_in(ids.clone()))
         .order_by_asc(contact_email::Column::Position)
         .all(conn)
@@ -248,8 +250,8 @@ pub(super) async fn load(
         emails.entry(e.contact_id).or_default().push(e.email);
     }
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-    for t in contact_tag::Entity::find()
-        .filter(contact_tag::Column::TenantId.eq(tenant))
+    for t in tenant
+        .find::<contact_tag::Entity>()
         .filter(contact_tag::Column::ContactId.is_in(ids))
         .order_by_asc(contact_tag::Column::Position)
         .all(conn)
@@ -292,7 +294,7 @@ fn assemble(row: Model, emails: Vec<String>, tags: Vec<String>) -> Result<Contac
 /// (ALREADY_EXISTS). `except` is the contact being changed.
 pub async fn ensure_valid(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     fields: &ContactFields,
     except: Option<&str>,
 ) -> ApiResult<()> {
@@ -303,9 +305,10 @@ pub async fn ensure_valid(
 }
 
 /// FAILED_PRECONDITION naming `field` unless the tenant has contact `id`.
-pub async fn ensure_exists(conn: &impl ConnectionTrait, tenant: &str, id: Uuid, field: &str) -> ApiResult<()> {
-    let found = Entity::find_by_id(id.to_string())
-        .filter(Column::TenantId.eq(tenant))
+pub async fn ensure_exists(conn: &impl ConnectionTrait, tenant: &Tenant, id: Uuid, field: &str) -> ApiResult<()> {
+    let found = tenant
+        .find::<Entity>()
+        .filter(Column::Id.eq(id.to_string()))
         .select_only()
         .column(Column::Id)
         .into_tuple::<String>()

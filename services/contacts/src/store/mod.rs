@@ -1,5 +1,6 @@
-//! sea-orm queries. Every function takes the caller's tenant and filters by
-//! it, and takes `&impl ConnectionTrait` so it runs inside the handler's
+//! sea-orm queries. Every function takes the caller's
+//! [`Tenant`](crm_kit::tenant::Tenant) and starts its query from it, and
+//! takes `&impl ConnectionTrait` so it runs inside the handler's
 //! transaction.
 
 pub mod activities;

@@ -28,10 +28,18 @@ pub struct Subscription {
     pub handler: Arc<dyn Handler>,
 }
 
+/// What a listener is called with: every event it binds, once its
+/// consumers committed it.
+type OnEvent = Arc<dyn Fn(EventEnvelope) + Send + Sync>;
+
+/// The listeners, each with the routing-key patterns it binds.
+type Listeners = Vec<(Vec<String>, OnEvent)>;
+
 /// The in-process bus.
 #[derive(Clone, Default)]
 pub struct LocalBus {
     subscriptions: Arc<RwLock<Vec<Subscription>>>,
+    listeners: Arc<RwLock<Listeners>>,
     dead_letters: Arc<RwLock<Vec<Message>>>,
     failures: Arc<Mutex<HashMap<(String, String), u32>>>,
 }
@@ -52,6 +60,15 @@ impl LocalBus {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(subscription);
+    }
+
+    /// Calls `on_event` with every event matching `bindings`, once every
+    /// consumer committed it (as a replica's own queue would hear it).
+    pub fn listen(&self, bindings: Vec<String>, on_event: OnEvent) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((bindings, on_event));
     }
 
     /// Messages that could not be decoded (the local dead-letter queue).
@@ -105,6 +122,12 @@ impl Publisher for LocalBus {
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(message.clone());
+            }
+        }
+        let listeners = self.listeners.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for (bindings, on_event) in listeners {
+            if bindings.iter().any(|b| topic_matches(b, &message.routing_key)) {
+                on_event(event.clone());
             }
         }
         Ok(())

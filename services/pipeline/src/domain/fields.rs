@@ -4,6 +4,7 @@ use crm_kit::validate::Violations;
 use crm_proto::{common::v1 as common, pipeline::v1 as pb};
 
 use super::money::Amount;
+use crate::entity::deal;
 
 /// The longest deal title.
 pub const MAX_TITLE: usize = 200;
@@ -89,6 +90,31 @@ impl DealFields {
             }
         }
         f
+    }
+}
+
+impl DealFields {
+    /// Sets the given fields on `d`.
+    pub fn apply_to(&self, d: &mut deal::Model) {
+        if let Some(title) = &self.title {
+            d.title.clone_from(title);
+        }
+        if let Some(amount) = &self.amount {
+            d.amount_minor = amount.as_ref().map(|a| a.minor);
+            d.currency = amount.as_ref().map(|a| a.currency.clone());
+        }
+        if let Some(c) = &self.contact_id {
+            d.contact_id.clone_from(c);
+        }
+        if let Some(c) = &self.company_id {
+            d.company_id.clone_from(c);
+        }
+        if let Some(o) = &self.owner_id {
+            d.owner_id.clone_from(o);
+        }
+        if let Some(date) = &self.expected_close_date {
+            d.expected_close_date.clone_from(date);
+        }
     }
 }
 

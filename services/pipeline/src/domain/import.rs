@@ -2,10 +2,15 @@
 //! belong to the pipeline and whose times neither decrease nor lie in the
 //! future. The current stage, status and closed_at follow from the history.
 
-use crm_kit::{time, validate::Violations};
+use crm_kit::{
+    tenant::Tenant,
+    time,
+    validate::{Violations, new_id},
+};
 use crm_proto::pipeline::v1 as pb;
 
-use super::{DealStatus, StageKind, deal::MAX_LOST_REASON, fields::DealFields};
+use super::{DealStatus, StageKind, deal::MAX_LOST_REASON, fields::DealFields, pipeline::PipelineWithStages};
+use crate::entity::{deal, transition};
 
 /// The most history entries one imported deal may have.
 pub const MAX_HISTORY: usize = 1000;
@@ -126,6 +131,66 @@ impl ImportedDeal {
     /// When it was closed: the last entry's time, if that is WON or LOST.
     pub fn closed_at(&self) -> Option<i64> {
         self.history.last().filter(|e| e.kind != StageKind::Open).map(|e| e.at)
+    }
+}
+
+/// The rows of one imported deal, ready to write.
+#[derive(Clone, Debug)]
+pub struct ImportedRows {
+    /// The deal at version 1, in the stage its history ends in.
+    pub deal: deal::Model,
+    /// Its history, oldest first.
+    pub transitions: Vec<transition::Model>,
+    /// The probability of its current stage.
+    pub probability: i32,
+}
+
+impl ImportedDeal {
+    /// The rows of this deal of `pipeline`, imported by `actor` of `tenant` at `now`.
+    pub fn rows(self, tenant: &Tenant, actor: &str, pipeline: &PipelineWithStages, now: i64) -> ImportedRows {
+        let last = self.history.last().cloned();
+        let mut deal = deal::Model {
+            id: new_id().to_string(),
+            tenant_id: tenant.id(),
+            pipeline_id: pipeline.pipeline.id.clone(),
+            stage_id: last.as_ref().map(|e| e.stage_id.clone()).unwrap_or_default(),
+            status: self.status().as_str().to_owned(),
+            owner_id: actor.to_owned(),
+            lost_reason: self.lost_reason.clone(),
+            stage_entered_at: last.as_ref().map_or(self.create_time, |e| e.at),
+            closed_at: self.closed_at(),
+            created_at: self.create_time,
+            updated_at: now,
+            version: 1,
+            ..Default::default()
+        };
+        self.fields.apply_to(&mut deal);
+        let mut transitions = Vec::with_capacity(self.history.len());
+        let mut previous: Option<&Entry> = None;
+        for (i, e) in self.history.iter().enumerate() {
+            let is_last = i + 1 == self.history.len();
+            transitions.push(transition::Model {
+                id: new_id().to_string(),
+                tenant_id: tenant.id(),
+                deal_id: deal.id.clone(),
+                from_stage_id: previous.map(|p| p.stage_id.clone()),
+                to_stage_id: e.stage_id.clone(),
+                actor_id: actor.to_owned(),
+                moved_at: e.at,
+                time_in_from_stage: previous.map(|p| e.at - p.at),
+                lost_reason: if is_last { self.lost_reason.clone() } else { None },
+            });
+            previous = Some(e);
+        }
+        let probability = last
+            .as_ref()
+            .and_then(|e| pipeline.stage(&e.stage_id))
+            .map_or(0, |s| s.probability);
+        ImportedRows {
+            deal,
+            transitions,
+            probability,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A deal row.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deals")]
 pub struct Model {
     /// UUIDv7.
@@ -52,3 +52,11 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+crm_kit::tenant_scoped!(versioned "deal");
+
+impl crm_tenancy::Owned for Model {
+    fn owner(&self) -> &str {
+        &self.owner_id
+    }
+}

@@ -3,15 +3,15 @@
 
 use std::pin::Pin;
 
-use crm_kit::{ApiResult, auth::Caller, validate::Violations};
+use crm_kit::{ApiResult, auth::Caller, tenant::Tenant, validate::Violations};
 use crm_proto::pipeline::v1 as pb;
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::Status;
 
-use super::{Pipelines, convert};
-use crate::store::{self, deals::DealFilter};
+use super::Pipelines;
+use crate::{convert, domain::DealFilter, store};
 
 /// Deals read per page.
 const PAGE: u64 = 500;
@@ -31,14 +31,14 @@ impl Pipelines {
         // A small buffer: the reader waits for a slow client instead of
         // reading the whole tenant ahead of it.
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(pump(self.db.clone(), caller.tenant_id, filter, tx));
+        tokio::spawn(pump(self.db.clone(), Tenant::of(&caller), filter, tx));
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 }
 
 async fn pump(
     db: DatabaseConnection,
-    tenant: String,
+    tenant: Tenant,
     filter: DealFilter,
     tx: mpsc::Sender<Result<pb::ExportDealsResponse, Status>>,
 ) {
@@ -69,7 +69,7 @@ async fn pump(
 
 async fn export_page(
     db: &DatabaseConnection,
-    tenant: &str,
+    tenant: &Tenant,
     filter: &DealFilter,
     after: Option<&str>,
 ) -> ApiResult<Vec<pb::ExportDealsResponse>> {

@@ -1,9 +1,10 @@
-//! The tonic service. Each RPC: the verified caller, the request parsed into
-//! valid values (bad input is INVALID_ARGUMENT before anything is written),
-//! one transaction for the store and the outbox, then the reply.
+//! The tonic service. Each RPC: the verified caller with the access it
+//! needs ([`call_as`]), the request parsed into a domain value (bad input is
+//! INVALID_ARGUMENT before anything is read or written), the domain's
+//! decision applied in one transaction with its events, then the reply.
+//! No business rule lives here: that is [`crate::domain`].
 
 mod board;
-pub(crate) mod convert;
 mod deals;
 mod export;
 mod import;
@@ -11,8 +12,9 @@ mod moves;
 mod pipelines;
 mod settings;
 
-use crm_kit::Shared;
+use crm_kit::{Shared, handler::call_as};
 use crm_proto::pipeline::v1::{self as pb, pipeline_service_server::PipelineService};
+use crm_tenancy::Access;
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
@@ -32,11 +34,6 @@ impl Pipelines {
         Self { db, shared, contacts }
     }
 }
-
-use crm_kit::{
-    auth::Access,
-    handler::{call_as, mask_paths},
-};
 
 #[tonic::async_trait]
 impl PipelineService for Pipelines {

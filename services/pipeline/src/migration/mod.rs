@@ -16,7 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_pipeline_tables::Migration),
             Box::new(m20261127_000003_create_deal_stalls::Migration),
             Box::new(crm_kit::migration::IndexPendingOutbox),
-            Box::new(crm_kit::migration::CreateTenantSettings),
+            Box::new(crm_tenancy::settings::CreateTenantSettings),
         ]
     }
 }

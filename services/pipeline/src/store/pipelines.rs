@@ -2,18 +2,43 @@
 
 use std::collections::HashMap;
 
+use crm_kit::{ApiError, ApiResult, tenant::Tenant};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Expr,
 };
 
-use super::PipelineWithStages;
-use crate::entity::{deal, pipeline, stage};
+use crate::{
+    domain::{PipelineChange, PipelineWithStages},
+    entity::{deal, pipeline, stage},
+};
 
-/// The pipeline `id` of `tenant` with its stages.
-pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<Option<PipelineWithStages>, DbErr> {
-    let Some(p) = pipeline::Entity::find_by_id(id)
-        .filter(pipeline::Column::TenantId.eq(tenant))
+/// The pipeline `id` with its stages, or NOT_FOUND.
+pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiResult<PipelineWithStages> {
+    find(conn, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("pipeline", id))
+}
+
+/// The pipeline of the deal `d`: one always exists (a pipeline that holds
+/// deals is never deleted), so its absence is an internal error.
+pub async fn of_deal(conn: &impl ConnectionTrait, tenant: &Tenant, d: &crate::entity::deal::Model) -> ApiResult<PipelineWithStages> {
+    find(conn, tenant, &d.pipeline_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("deal {} has no pipeline", d.id)))
+}
+
+/// The probability of the stage a deal is in (0 if the stage is gone).
+pub async fn probability_of(conn: &impl ConnectionTrait, tenant: &Tenant, d: &crate::entity::deal::Model) -> Result<i32, DbErr> {
+    let stages = stages_by_id(conn, tenant, [d.stage_id.clone()]).await?;
+    Ok(stages.get(&d.stage_id).map_or(0, |s| s.probability))
+}
+
+/// The pipeline `id` with its stages, if the tenant has it.
+pub async fn find(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> Result<Option<PipelineWithStages>, DbErr> {
+    let Some(p) = tenant
+        .find::<pipeline::Entity>()
+        .filter(pipeline::Column::Id.eq(id))
         .one(conn)
         .await?
     else {
@@ -29,11 +54,11 @@ pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result
 /// The stages of `pipeline_ids`, grouped by pipeline, each in board order.
 pub async fn stages_of(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     pipeline_ids: &[String],
 ) -> Result<HashMap<String, Vec<stage::Model>>, DbErr> {
-    let rows = stage::Entity::find()
-        .filter(stage::Column::TenantId.eq(tenant))
+    let rows = tenant
+        .find::<stage::Entity>()
         .filter(stage::Column::PipelineId.is_in(pipeline_ids.iter().cloned()))
         .order_by_asc(stage::Column::Position)
         .all(conn)
@@ -48,11 +73,11 @@ pub async fn stages_of(
 /// The stages with `ids`, by id.
 pub async fn stages_by_id(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     ids: impl IntoIterator<Item = String>,
 ) -> Result<HashMap<String, stage::Model>, DbErr> {
-    let rows = stage::Entity::find()
-        .filter(stage::Column::TenantId.eq(tenant))
+    let rows = tenant
+        .find::<stage::Entity>()
         .filter(stage::Column::Id.is_in(ids))
         .all(conn)
         .await?;
@@ -80,77 +105,51 @@ async fn insert_stages(conn: &impl ConnectionTrait, stages: &[stage::Model]) -> 
 /// One page of the tenant's pipelines, by id.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<pipeline::Model>, DbErr> {
-    let mut q = pipeline::Entity::find().filter(pipeline::Column::TenantId.eq(tenant));
+    let mut q = tenant.find::<pipeline::Entity>();
     if let Some(after) = after {
         q = q.filter(pipeline::Column::Id.gt(after));
     }
     q.order_by_asc(pipeline::Column::Id).limit(limit).all(conn).await
 }
 
-/// Writes `next` over the pipeline if it is still at `expected_version`;
-/// false when a concurrent change got there first.
-pub async fn update_guarded(
-    conn: &impl ConnectionTrait,
-    next: &pipeline::Model,
-    expected_version: i64,
-) -> Result<bool, DbErr> {
-    let result = pipeline::Entity::update_many()
-        .col_expr(pipeline::Column::Name, Expr::value(next.name.clone()))
-        .col_expr(pipeline::Column::Version, Expr::value(next.version))
-        .col_expr(pipeline::Column::UpdatedAt, Expr::value(next.updated_at))
-        .filter(pipeline::Column::TenantId.eq(&next.tenant_id))
-        .filter(pipeline::Column::Id.eq(&next.id))
-        .filter(pipeline::Column::Version.eq(expected_version))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-/// Replaces the stage rows of a pipeline: deletes `removed`, rewrites
-/// `kept`, inserts `added`.
-pub async fn replace_stages(
-    conn: &impl ConnectionTrait,
-    tenant: &str,
-    removed: &[String],
-    kept: &[stage::Model],
-    added: &[stage::Model],
-) -> Result<(), DbErr> {
-    if !removed.is_empty() {
-        stage::Entity::delete_many()
-            .filter(stage::Column::TenantId.eq(tenant))
-            .filter(stage::Column::Id.is_in(removed.iter().cloned()))
+/// Writes a change: the pipeline row (if it is still at `expected`;
+/// ABORTED otherwise), and its stages: removed ones deleted, kept ones
+/// rewritten, new ones inserted.
+pub async fn save(conn: &impl ConnectionTrait, tenant: &Tenant, c: &PipelineChange, expected: i64) -> ApiResult<()> {
+    tenant.save_model_guarded(conn, &c.next.pipeline, expected).await?;
+    if !c.removed.is_empty() {
+        tenant
+            .delete::<stage::Entity>()
+            .filter(stage::Column::Id.is_in(c.removed.iter().cloned()))
             .exec(conn)
             .await?;
     }
-    for s in kept {
-        stage::Entity::update_many()
+    for s in &c.kept {
+        tenant
+            .update::<stage::Entity>()
             .col_expr(stage::Column::Position, Expr::value(s.position))
             .col_expr(stage::Column::Name, Expr::value(s.name.clone()))
             .col_expr(stage::Column::Probability, Expr::value(s.probability))
             .col_expr(stage::Column::Kind, Expr::value(s.kind.clone()))
             .col_expr(stage::Column::RottingDays, Expr::value(s.rotting_days))
-            .filter(stage::Column::TenantId.eq(tenant))
             .filter(stage::Column::Id.eq(&s.id))
             .exec(conn)
             .await?;
     }
-    insert_stages(conn, added).await
+    Ok(insert_stages(conn, &c.added).await?)
 }
 
-/// Deletes a pipeline and its stages.
-pub async fn delete(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<(), DbErr> {
-    stage::Entity::delete_many()
-        .filter(stage::Column::TenantId.eq(tenant))
+/// Deletes a pipeline (if it is still at its version) and its stages.
+pub async fn delete(conn: &impl ConnectionTrait, tenant: &Tenant, p: &PipelineWithStages) -> ApiResult<()> {
+    let (id, version) = (&p.pipeline.id, p.pipeline.version);
+    tenant.delete_guarded::<pipeline::Entity>(conn, id, version).await?;
+    tenant
+        .delete::<stage::Entity>()
         .filter(stage::Column::PipelineId.eq(id))
-        .exec(conn)
-        .await?;
-    pipeline::Entity::delete_many()
-        .filter(pipeline::Column::TenantId.eq(tenant))
-        .filter(pipeline::Column::Id.eq(id))
         .exec(conn)
         .await?;
     Ok(())
@@ -159,14 +158,14 @@ pub async fn delete(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Resu
 /// How many deals each of `stage_ids` holds (stages without deals are absent).
 pub async fn deal_counts(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     stage_ids: impl IntoIterator<Item = String>,
 ) -> Result<HashMap<String, i64>, DbErr> {
-    let rows: Vec<(String, i64)> = deal::Entity::find()
+    let rows: Vec<(String, i64)> = tenant
+        .find::<deal::Entity>()
         .select_only()
         .column(deal::Column::StageId)
         .column_as(Expr::cust("COUNT(*)"), "n")
-        .filter(deal::Column::TenantId.eq(tenant))
         .filter(deal::Column::StageId.is_in(stage_ids))
         .group_by(deal::Column::StageId)
         .into_tuple()
@@ -176,31 +175,11 @@ pub async fn deal_counts(
 }
 
 /// Whether the pipeline holds any deal.
-pub async fn has_deals(conn: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) -> Result<bool, DbErr> {
-    let found = deal::Entity::find()
-        .filter(deal::Column::TenantId.eq(tenant))
+pub async fn has_deals(conn: &impl ConnectionTrait, tenant: &Tenant, pipeline_id: &str) -> Result<bool, DbErr> {
+    let found = tenant
+        .find::<deal::Entity>()
         .filter(deal::Column::PipelineId.eq(pipeline_id))
         .one(conn)
         .await?;
     Ok(found.is_some())
-}
-
-/// A new stage row.
-pub fn new_stage(
-    tenant: &str,
-    pipeline_id: &str,
-    id: String,
-    position: i32,
-    spec: &crate::domain::StageSpec,
-) -> stage::Model {
-    stage::Model {
-        id,
-        tenant_id: tenant.to_owned(),
-        pipeline_id: pipeline_id.to_owned(),
-        position,
-        name: spec.name.clone(),
-        probability: spec.probability,
-        kind: spec.kind.as_str().to_owned(),
-        rotting_days: spec.rotting_days,
-    }
 }

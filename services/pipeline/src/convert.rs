@@ -1,12 +1,13 @@
-//! Rows to wire messages.
+//! Stored records as wire messages, for replies and event payloads alike
+//! (the handlers, the events and the stall scanner all use these).
 
 use crm_kit::{etag, time};
-use crm_proto::{common::v1 as common, pipeline::v1 as pb};
+use crm_proto::{common::v1 as common, events::v1 as ev, pipeline::v1 as pb};
+use crm_tenancy::settings;
 
 use crate::{
-    domain::{DealStatus, StageKind, money::to_money},
+    domain::{DealStatus, PipelineWithStages, StageKind, money::to_money},
     entity::{deal, stage, transition},
-    store::PipelineWithStages,
 };
 
 /// A stage row on the wire.
@@ -79,5 +80,24 @@ pub fn transition(t: &transition::Model) -> pb::StageTransition {
         moved_at: Some(time::to_timestamp(t.moved_at)),
         time_in_from_stage: t.time_in_from_stage.map(time::to_duration),
         lost_reason: t.lost_reason.clone().unwrap_or_default(),
+    }
+}
+
+/// A stage as events describe it.
+pub fn stage_ref(s: &stage::Model) -> ev::StageRef {
+    ev::StageRef {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        kind: StageKind::from_db(&s.kind).to_proto() as i32,
+        probability: s.probability,
+    }
+}
+
+/// A tenant's settings on the wire.
+pub fn settings(s: &settings::entity::Model) -> pb::TenantSettings {
+    pb::TenantSettings {
+        visibility: s.visibility,
+        etag: etag::format(s.version),
+        update_time: (s.version > 0).then(|| time::to_timestamp(s.update_time)),
     }
 }

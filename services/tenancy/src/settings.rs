@@ -1,4 +1,5 @@
-//! A tenant's settings as every service holds them. The pipeline service
+//! A tenant's settings as every service holds them (today: the record
+//! visibility). The pipeline service
 //! owns them (`PipelineService.UpdateTenantSettings`) and announces each
 //! change with `pipeline.tenant.settings_updated`; every other service
 //! keeps its own copy from that event (the highest version wins), so each
@@ -14,7 +15,8 @@ use sea_orm::{
     sea_query::{Alias, DynIden, Expr, ExprTrait, IntoIden, OnConflict},
 };
 
-use crate::{ApiError, auth::Caller};
+use crm_kit::{migration::create_from_entity, tenant::Tenant};
+use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
 /// The event type (and routing key) of a settings change.
 pub const TENANT_SETTINGS_UPDATED: &str = "pipeline.tenant.settings_updated";
@@ -49,12 +51,12 @@ pub mod entity {
 }
 
 /// A tenant's settings; the defaults (version 0) until an admin changes them.
-pub async fn get(conn: &impl ConnectionTrait, tenant: &str) -> Result<entity::Model, DbErr> {
-    Ok(entity::Entity::find_by_id(tenant.to_owned())
+pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant) -> Result<entity::Model, DbErr> {
+    Ok(entity::Entity::find_by_id(tenant.id())
         .one(conn)
         .await?
         .unwrap_or_else(|| entity::Model {
-            tenant_id: tenant.to_owned(),
+            tenant_id: tenant.id(),
             visibility: Visibility::Team as i32,
             version: 0,
             update_time: 0,
@@ -117,82 +119,25 @@ pub async fn apply(conn: &impl ConnectionTrait, event: &EventEnvelope) -> anyhow
 pub struct Follower;
 
 #[tonic::async_trait]
-impl crate::bus::Handler for Follower {
+impl crm_kit::bus::Handler for Follower {
     async fn handle(&self, txn: &sea_orm::DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
         apply(txn, event).await
     }
 }
 
-/// What a caller may read under their tenant's settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Scope {
-    /// Every record of the tenant.
-    All,
-    /// Only the records this user owns or is assigned.
-    Own(String),
-}
+/// Creates `tenant_settings`, every service's copy of its tenants'
+/// settings; each service lists it in its `Migrator`.
+pub struct CreateTenantSettings;
 
-impl Scope {
-    /// Whether a record owned by (or assigned to) `owner` is in scope.
-    pub fn sees(&self, owner: &str) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Own(user) => owner == user,
-        }
-    }
-
-    /// NOT_FOUND (as for a record that does not exist) unless a record of
-    /// `owner` is in scope.
-    pub fn check(&self, kind: &'static str, id: &str, owner: &str) -> Result<(), ApiError> {
-        if self.sees(owner) {
-            Ok(())
-        } else {
-            Err(ApiError::not_found(kind, id))
-        }
-    }
-
-    /// A list's owner filter within the scope: as asked under [`Scope::All`];
-    /// otherwise the user's own, and a filter naming another user matches
-    /// nothing (no user id holds a space).
-    pub fn narrow(&self, requested: Option<String>) -> Option<String> {
-        match (self, requested) {
-            (Scope::All, requested) => requested,
-            (Scope::Own(user), None) => Some(user.clone()),
-            (Scope::Own(user), Some(r)) if &r == user => Some(r),
-            (Scope::Own(_), Some(_)) => Some(" ".to_owned()),
-        }
+impl MigrationName for CreateTenantSettings {
+    fn name(&self) -> &str {
+        "m20261202_000001_create_tenant_settings"
     }
 }
 
-/// What `caller` may read in their tenant: everything under TEAM
-/// visibility, and for managers, admins and the suite's own services;
-/// under OWNER, a rep's or viewer's own records only.
-pub async fn scope(conn: &impl ConnectionTrait, caller: &Caller) -> Result<Scope, ApiError> {
-    if ["admin", "manager", "service"]
-        .iter()
-        .any(|r| caller.roles.iter().any(|c| c == r))
-    {
-        return Ok(Scope::All);
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateTenantSettings {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), sea_orm::DbErr> {
+        create_from_entity(manager, entity::Entity).await
     }
-    let settings = get(conn, &caller.tenant_id).await?;
-    Ok(if settings.visibility == Visibility::Owner as i32 {
-        Scope::Own(caller.user_id.clone())
-    } else {
-        Scope::All
-    })
-}
-
-/// Whether `caller` may change the `kind` record `id` owned by (or
-/// assigned to) `owner`: NOT_FOUND when their visibility hides it (a hidden
-/// record reads as missing, a change to it too), PERMISSION_DENIED when
-/// their role does not let them change it (see [`Caller::may_change`]).
-pub async fn may_change(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    kind: &'static str,
-    id: &str,
-    owner: &str,
-) -> Result<(), ApiError> {
-    scope(conn, caller).await?.check(kind, id, owner)?;
-    caller.may_change(owner)
 }

@@ -1,0 +1,37 @@
+//! The one way to build the contacts service: its gRPC service behind the
+//! token check, its database, and its consumer, which keeps the tenant
+//! settings it enforces visibility with (from the pipeline service's
+//! events). `crm serve contacts`, `crm up` and the tests all run what
+//! [`build`] returns.
+
+use std::sync::Arc;
+
+use crm_kit::{
+    Shared,
+    startup::{Consumer, Service, Work, bindings},
+};
+use crm_proto::contacts::v1::contacts_service_server::ContactsServiceServer;
+use sea_orm::DatabaseConnection;
+
+use crate::{CONSUMER, SERVICE_NAME, grpc::Contacts};
+
+/// The contacts service on `db` (migrated), checking tokens with `shared`.
+pub fn build(db: DatabaseConnection, shared: Shared) -> Service {
+    let authenticate = shared.authenticate();
+    let grpc = ContactsServiceServer::with_interceptor(Contacts::new(db.clone(), shared), authenticate);
+    Service {
+        name: SERVICE_NAME,
+        mount: Box::new(move |routes| routes.add_service(grpc)),
+        work: Work {
+            label: "contacts",
+            db,
+            consumer: Some(Consumer {
+                name: CONSUMER,
+                bindings: bindings(&[crm_tenancy::settings::BINDING]),
+                handler: Arc::new(crm_tenancy::settings::Follower),
+            }),
+            listeners: Vec::new(),
+            jobs: Vec::new(),
+        },
+    }
+}
