@@ -1,15 +1,21 @@
 //! The tasks service: it owns follow-up tasks, their reminders and the
 //! automation rules that create tasks when deals move, and answers
-//! `crm.tasks.v1.TasksService`. Each change writes its `crm.events.v1`
-//! events to the service's outbox in the same transaction.
+//! `crm.tasks.v1.TasksService`.
 //!
-//! Besides the gRPC service, the crate exports the bus [`automation`]
-//! handler (pipeline and contacts events in, tasks out) and the
-//! [`reminders`] scheduler that fires due reminders and streams them to
-//! `WatchReminders`.
+//! A call goes `grpc` (the handler: parse, transaction, reply) →
+//! [`domain`] (the rules: a task's life, what a rule holds and the task it
+//! creates; no I/O) → [`store`] (the tenant-scoped queries) and [`events`]
+//! (the typed outbox writers, in the change's own transaction). Beside the
+//! RPCs run the bus [`automation`] consumer (pipeline and contacts events
+//! in, tasks out) and the [`reminders`] scheduler, which fires due
+//! reminders and feeds `WatchReminders`. [`convert`] makes wire messages of
+//! rows for all of them; [`startup`] builds the whole service.
 #![forbid(unsafe_code)]
+// A failed unwrap in a unit test is the test failing, with its location.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod automation;
+pub mod convert;
 pub mod domain;
 pub mod entity;
 pub mod events;
@@ -17,29 +23,10 @@ pub mod grpc;
 pub mod migration;
 pub mod pipelines;
 pub mod reminders;
+pub mod startup;
 pub mod store;
 
-use crm_kit::{Shared, auth::Authenticate};
-use crm_proto::tasks::v1::tasks_service_server::TasksServiceServer;
-use tonic::service::interceptor::InterceptedService;
-
 pub use crate::pipelines::PipelineDirectory;
-use crate::reminders::ReminderHub;
 
 /// The fully-qualified gRPC name, for health and routing.
 pub const SERVICE_NAME: &str = "crm.tasks.v1.TasksService";
-
-/// The TasksService on `db`, behind token authentication; `WatchReminders`
-/// streams what the [`reminders::Scheduler`] sends to `hub`.
-pub fn service(
-    db: sea_orm::DatabaseConnection,
-    shared: Shared,
-    pipelines: PipelineDirectory,
-    hub: ReminderHub,
-) -> InterceptedService<TasksServiceServer<grpc::Tasks>, Authenticate> {
-    let auth = shared.authenticate();
-    InterceptedService::new(
-        TasksServiceServer::new(grpc::Tasks::new(db, shared, pipelines, hub)),
-        auth,
-    )
-}

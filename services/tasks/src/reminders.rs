@@ -8,16 +8,15 @@
 use std::{future::Future, time::Duration};
 
 use anyhow::Context;
-use crm_kit::time;
+use crm_kit::{tenant::Tenant, time};
 use crm_proto::{events::v1 as ev, tasks::v1 as pb};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use tokio::sync::broadcast;
 
 use crate::{
+    convert,
     domain::TaskStatus,
-    entity::task,
     events::{self, system_caller, types},
-    grpc::task_to_proto,
     store::reminders as store,
 };
 
@@ -31,6 +30,9 @@ pub struct DueReminder {
     /// The reminder.
     pub reminder: pb::Reminder,
 }
+
+/// The actor of the events the scheduler writes.
+const SCHEDULER: &str = "scheduler";
 
 /// How many announcements a slow watcher may fall behind before it misses some.
 const HUB_CAPACITY: usize = 1024;
@@ -159,14 +161,11 @@ impl Scheduler {
                 continue;
             };
             let reminder = pb::Reminder {
-                task: Some(task_to_proto(t)),
+                task: Some(convert::task(t)),
                 remind_time: Some(time::to_timestamp(r.remind_at)),
             };
-            let payload = ev::ReminderDue {
-                reminder: Some(reminder.clone()),
-            };
-            let caller = system_caller(&t.tenant_id, "scheduler");
-            events::append(&txn, &caller, types::REMINDER_DUE, &t.id, t.version, &payload).await?;
+            let system = system_caller(&Tenant::of_row(&t.tenant_id), SCHEDULER);
+            events::reminder_due(&txn, &system, t, &reminder).await?;
             announce.push(DueReminder {
                 tenant_id: t.tenant_id.clone(),
                 assignee_id: t.assignee_id.clone(),
@@ -176,7 +175,8 @@ impl Scheduler {
         let overdue = store::claim_overdue(&txn, now, self.batch).await?;
         store::mark_overdue(&txn, overdue.iter().map(|t| t.id.clone()).collect()).await?;
         for t in &overdue {
-            notify_overdue(&txn, t).await?;
+            let system = system_caller(&Tenant::of_row(&t.tenant_id), SCHEDULER);
+            events::task_overdue(&txn, &system, t).await?;
         }
         txn.commit().await.context("committing a scheduler batch")?;
         let fired = announce.len();
@@ -202,12 +202,4 @@ impl Scheduler {
             }
         }
     }
-}
-
-async fn notify_overdue(txn: &sea_orm::DatabaseTransaction, t: &task::Model) -> Result<(), sea_orm::DbErr> {
-    let payload = ev::TaskOverdue {
-        task: Some(task_to_proto(t)),
-    };
-    let caller = system_caller(&t.tenant_id, "scheduler");
-    events::append(txn, &caller, types::TASK_OVERDUE, &t.id, t.version, &payload).await
 }

@@ -49,3 +49,5 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+crm_kit::tenant_scoped!(versioned "rule");

@@ -52,3 +52,12 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+crm_kit::tenant_scoped!(versioned "task");
+
+/// A task's "owner", for visibility and the role check, is its assignee.
+impl crm_tenancy::Owned for Model {
+    fn owner(&self) -> &str {
+        &self.assignee_id
+    }
+}

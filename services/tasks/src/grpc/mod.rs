@@ -1,21 +1,22 @@
-//! The tonic service. Each RPC: the verified caller, the request parsed into
-//! valid values (bad input is INVALID_ARGUMENT before anything is written),
-//! one transaction for the store and the outbox, then the reply.
+//! The tonic service. Each RPC: the verified caller with the access it
+//! needs ([`call_as`]), the request parsed into a domain value (bad input is
+//! INVALID_ARGUMENT before anything is read or written), the domain's
+//! decision applied in one transaction with its events, then the reply.
+//! No business rule lives here: that is [`crate::domain`].
 
-mod convert;
 mod rules;
 mod tasks;
 mod watch;
 
 use std::pin::Pin;
 
-use crm_kit::Shared;
+use crm_kit::{Shared, handler::call_as};
 use crm_proto::tasks::v1::{self as pb, tasks_service_server::TasksService};
+use crm_tenancy::Access;
 use sea_orm::DatabaseConnection;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-pub use self::convert::task as task_to_proto;
 use crate::{pipelines::PipelineDirectory, reminders::ReminderHub};
 
 /// The TasksService implementation.
@@ -39,11 +40,6 @@ impl Tasks {
         }
     }
 }
-
-use crm_kit::{
-    auth::Access,
-    handler::{call_as, mask_paths},
-};
 
 /// The stream of WatchReminders.
 pub type ReminderStream = Pin<Box<dyn Stream<Item = Result<pb::WatchRemindersResponse, Status>> + Send>>;

@@ -2,7 +2,7 @@
 //! caller's tenant (so another tenant's are unreachable by construction)
 //! and one assignee, until the client hangs up.
 
-use crm_kit::{ApiResult, auth::Caller, settings, validate::Violations};
+use crm_kit::{ApiResult, auth::Caller, validate::Violations};
 use crm_proto::tasks::v1 as pb;
 use tokio_stream::{StreamExt, wrappers::BroadcastStream};
 
@@ -23,7 +23,7 @@ impl Tasks {
             id
         };
         // Under owner visibility a rep or viewer watches only their own.
-        settings::scope(&self.db, &caller)
+        crm_tenancy::scope(&self.db, &caller)
             .await?
             .check("reminders of", &assignee, &assignee)?;
         let tenant = caller.tenant_id;

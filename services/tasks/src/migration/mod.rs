@@ -15,7 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(crm_kit::migration::CreateInbox),
             Box::new(m20261128_000002_create_tasks_tables::Migration),
             Box::new(crm_kit::migration::IndexPendingOutbox),
-            Box::new(crm_kit::migration::CreateTenantSettings),
+            Box::new(crm_tenancy::settings::CreateTenantSettings),
         ]
     }
 }

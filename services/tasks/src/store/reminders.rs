@@ -1,6 +1,6 @@
 //! Reminder rows: written with their task, claimed by the scheduler.
 
-use crm_kit::validate::new_id;
+use crm_kit::{tenant::Tenant, validate::new_id};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -11,7 +11,7 @@ use crate::entity::{reminder, task};
 
 /// Replaces the reminders of `t` with one row per offset of its list.
 pub async fn replace(conn: &impl ConnectionTrait, t: &task::Model, before: &[i64]) -> Result<(), DbErr> {
-    delete_for_task(conn, &t.tenant_id, &t.id).await?;
+    delete_for_task(conn, &Tenant::of_row(&t.tenant_id), &t.id).await?;
     if before.is_empty() {
         return Ok(());
     }
@@ -27,9 +27,9 @@ pub async fn replace(conn: &impl ConnectionTrait, t: &task::Model, before: &[i64
 }
 
 /// Deletes the reminders of a task.
-pub async fn delete_for_task(conn: &impl ConnectionTrait, tenant: &str, task_id: &str) -> Result<(), DbErr> {
-    reminder::Entity::delete_many()
-        .filter(reminder::Column::TenantId.eq(tenant))
+pub async fn delete_for_task(conn: &impl ConnectionTrait, tenant: &Tenant, task_id: &str) -> Result<(), DbErr> {
+    tenant
+        .delete::<reminder::Entity>()
         .filter(reminder::Column::TaskId.eq(task_id))
         .exec(conn)
         .await?;

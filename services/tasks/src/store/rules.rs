@@ -1,5 +1,6 @@
 //! Rules, and the round-robin cursor.
 
+use crm_kit::{ApiError, ApiResult, tenant::Tenant};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect,
@@ -8,12 +9,14 @@ use sea_orm::{
 
 use crate::{domain::rule::TriggerKind, entity::rule};
 
-/// The rule `id` of `tenant`.
-pub async fn find(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<Option<rule::Model>, DbErr> {
-    rule::Entity::find_by_id(id)
-        .filter(rule::Column::TenantId.eq(tenant))
+/// The rule `id`, or NOT_FOUND.
+pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiResult<rule::Model> {
+    tenant
+        .find::<rule::Entity>()
+        .filter(rule::Column::Id.eq(id))
         .one(conn)
-        .await
+        .await?
+        .ok_or_else(|| ApiError::not_found("rule", id))
 }
 
 /// Inserts a new rule.
@@ -22,43 +25,27 @@ pub async fn insert(conn: &impl ConnectionTrait, r: &rule::Model) -> Result<(), 
     Ok(())
 }
 
-/// Writes `next` over the rule if it is still at `expected_version`. The
-/// round-robin cursor is left alone: the automation owns it.
-pub async fn update_guarded(
-    conn: &impl ConnectionTrait,
-    next: &rule::Model,
-    expected_version: i64,
-) -> Result<bool, DbErr> {
-    let mut active = next.clone().into_active_model().reset_all();
-    active.rr_cursor = sea_orm::ActiveValue::NotSet;
-    let result = rule::Entity::update_many()
-        .set(active)
-        .filter(rule::Column::TenantId.eq(&next.tenant_id))
-        .filter(rule::Column::Id.eq(&next.id))
-        .filter(rule::Column::Version.eq(expected_version))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
+/// Writes `next` over the rule if it is still at `expected` (ABORTED
+/// otherwise). The round-robin cursor is left alone: the automation owns it.
+pub async fn save(conn: &impl ConnectionTrait, tenant: &Tenant, next: &rule::Model, expected: i64) -> ApiResult<()> {
+    let mut values = next.clone().into_active_model().reset_all();
+    values.rr_cursor = sea_orm::ActiveValue::NotSet;
+    tenant.save_guarded(conn, &next.id, expected, values).await
 }
 
-/// Deletes a rule.
-pub async fn delete(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<(), DbErr> {
-    rule::Entity::delete_many()
-        .filter(rule::Column::TenantId.eq(tenant))
-        .filter(rule::Column::Id.eq(id))
-        .exec(conn)
-        .await?;
-    Ok(())
+/// Deletes a rule if it is still at its version.
+pub async fn delete(conn: &impl ConnectionTrait, tenant: &Tenant, r: &rule::Model) -> ApiResult<()> {
+    tenant.delete_guarded::<rule::Entity>(conn, &r.id, r.version).await
 }
 
 /// One page of rules, oldest first (ids are UUIDv7), after `after`.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<rule::Model>, DbErr> {
-    let mut q = rule::Entity::find().filter(rule::Column::TenantId.eq(tenant));
+    let mut q = tenant.find::<rule::Entity>();
     if let Some(after) = after {
         q = q.filter(rule::Column::Id.gt(after));
     }
@@ -68,13 +55,13 @@ pub async fn list(
 /// The enabled rules of `tenant` with this trigger, oldest first.
 pub async fn matching(
     conn: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     kind: TriggerKind,
     pipeline_id: &str,
     stage_id: Option<&str>,
 ) -> Result<Vec<rule::Model>, DbErr> {
-    let mut q = rule::Entity::find()
-        .filter(rule::Column::TenantId.eq(tenant))
+    let mut q = tenant
+        .find::<rule::Entity>()
         .filter(rule::Column::TriggerKind.eq(kind.as_str()))
         .filter(rule::Column::PipelineId.eq(pipeline_id))
         .filter(rule::Column::Enabled.eq(true));
@@ -87,14 +74,16 @@ pub async fn matching(
 /// Takes the rule's next round-robin turn: increments the cursor first (on
 /// PostgreSQL this locks the row until the transaction ends, so concurrent
 /// events queue up) and returns the turn taken.
-pub async fn take_turn(conn: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<i64, DbErr> {
-    rule::Entity::update_many()
+pub async fn take_turn(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> Result<i64, DbErr> {
+    tenant
+        .update::<rule::Entity>()
         .col_expr(rule::Column::RrCursor, Expr::col(rule::Column::RrCursor).add(1))
-        .filter(rule::Column::TenantId.eq(tenant))
         .filter(rule::Column::Id.eq(id))
         .exec(conn)
         .await?;
-    let cursor: Option<i64> = rule::Entity::find_by_id(id)
+    let cursor: Option<i64> = tenant
+        .find::<rule::Entity>()
+        .filter(rule::Column::Id.eq(id))
         .select_only()
         .column(rule::Column::RrCursor)
         .into_tuple()

@@ -1,4 +1,5 @@
-//! Rows to wire messages.
+//! Stored records as wire messages, for replies and event payloads alike
+//! (the handlers, the automation and the reminder scheduler use these).
 
 use crm_kit::{etag, time};
 use crm_proto::tasks::v1::{self as pb, action, create_task_action, trigger};
