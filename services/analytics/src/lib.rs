@@ -3,8 +3,14 @@
 //! and answers `crm.analytics.v1.AnalyticsService` from them: the funnel,
 //! time in stage, velocity, bottlenecks, owner performance and the forecast.
 //!
-//! Besides the gRPC service, the crate exports the bus [`projection`]
-//! handler that keeps the projections, and its [`migration`]s.
+//! Events come in through the bus [`projection`] consumer, which writes the
+//! projection rows and a change log in one transaction. A read goes `grpc`
+//! (parse, the caller's visibility) → [`cache`] (the pipeline's read model
+//! in memory, brought up to date from the change log) → [`domain`] (each
+//! report a pure function over it). [`store`] holds the tenant-scoped reads;
+//! [`catch_up`] and [`rebuild`] replay the pipeline service's export;
+//! [`pruning`] trims the change log on a timer; [`startup`] builds the whole
+//! service.
 #![forbid(unsafe_code)]
 
 pub mod cache;
@@ -14,26 +20,11 @@ pub mod entity;
 pub mod grpc;
 pub mod migration;
 pub mod projection;
+pub mod pruning;
 pub mod rebuild;
 pub mod source;
+pub mod startup;
 pub mod store;
-
-use crm_kit::{Shared, auth::Authenticate};
-use crm_proto::analytics::v1::analytics_service_server::AnalyticsServiceServer;
-use tonic::service::interceptor::InterceptedService;
 
 /// The fully-qualified gRPC name, for health and routing.
 pub const SERVICE_NAME: &str = "crm.analytics.v1.AnalyticsService";
-
-/// The AnalyticsService on `db`, behind token authentication.
-pub fn service(
-    db: sea_orm::DatabaseConnection,
-    shared: Shared,
-    pipelines: source::PipelineSource,
-) -> InterceptedService<AnalyticsServiceServer<grpc::Analytics>, Authenticate> {
-    let auth = shared.authenticate();
-    InterceptedService::new(
-        AnalyticsServiceServer::new(grpc::Analytics::new(db, shared, pipelines)),
-        auth,
-    )
-}

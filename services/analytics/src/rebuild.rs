@@ -5,10 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use crm_kit::{ApiError, ApiResult, auth::Caller, bus::Handler, time, validate::new_id};
+use crm_kit::{ApiError, ApiResult, auth::Caller, bus::Handler, tenant::Tenant, time, validate::new_id};
 use crm_proto::events::v1::{self as ev, EventEnvelope};
 use prost::Name;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait, sea_query::OnConflict};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, EntityTrait, TransactionTrait, sea_query::OnConflict};
 use tokio_stream::StreamExt;
 
 use crate::{
@@ -32,50 +32,20 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
     let pipelines = source.pipelines(caller).await?;
     let settings = source.settings(caller).await?;
     let mut deals = source.deals(caller).await?;
-    let tenant = caller.tenant_id.as_str();
+    let tenant = &Tenant::of(caller);
     let txn = db.begin().await?;
     // The tenant's visibility comes along: events of a settings change made
     // before this database existed never reach it.
-    crm_kit::settings::put(
-        &txn,
-        crm_kit::settings::entity::Model {
-            tenant_id: tenant.to_owned(),
-            visibility: settings.visibility,
-            version: version_of(&settings.etag),
-            update_time: settings
-                .update_time
-                .as_ref()
-                .and_then(crm_kit::time::from_timestamp)
-                .unwrap_or(0),
-        },
-    )
-    .await?;
-    let mut touched: BTreeSet<String> = pipeline::Entity::find()
-        .filter(pipeline::Column::TenantId.eq(tenant))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
-    deal::Entity::delete_many()
-        .filter(deal::Column::TenantId.eq(tenant))
-        .exec(&txn)
-        .await?;
-    transition::Entity::delete_many()
-        .filter(transition::Column::TenantId.eq(tenant))
-        .exec(&txn)
-        .await?;
-    stage::Entity::delete_many()
-        .filter(stage::Column::TenantId.eq(tenant))
-        .exec(&txn)
-        .await?;
-    pipeline::Entity::delete_many()
-        .filter(pipeline::Column::TenantId.eq(tenant))
-        .exec(&txn)
-        .await?;
+    let copy = crm_tenancy::settings::entity::Model {
+        tenant_id: tenant.id(),
+        visibility: settings.visibility,
+        version: version_of(&settings.etag),
+        update_time: settings.update_time.as_ref().and_then(time::from_timestamp).unwrap_or(0),
+    };
+    crm_tenancy::settings::put(&txn, copy).await?;
+    let mut touched = clear(&txn, tenant).await?;
     for p in pipelines {
-        let version = version_of(&p.etag);
-        let id = p.id.clone();
+        let (id, version) = (p.id.clone(), version_of(&p.etag));
         touched.insert(id.clone());
         replay(&txn, tenant, &id, version, &ev::PipelineCreated { pipeline: Some(p) }).await?;
     }
@@ -86,21 +56,29 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
         let (id, version) = (d.id.clone(), version_of(&d.etag));
         done.deals += 1;
         done.transitions += item.history.len() as i64;
-        replay(
-            &txn,
-            tenant,
-            &id,
-            version,
-            &ev::DealImported {
-                deal: Some(d),
-                history: item.history,
-            },
-        )
-        .await?;
+        let history = item.history;
+        replay(&txn, tenant, &id, version, &ev::DealImported { deal: Some(d), history }).await?;
     }
-    // The tenant is rebuilt: it need not catch up again.
+    mark_rebuilt(&txn, tenant, touched).await?;
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// Drops the tenant's pipeline projections; returns the pipelines they held.
+async fn clear(txn: &DatabaseTransaction, tenant: &Tenant) -> ApiResult<BTreeSet<String>> {
+    let pipelines = tenant.find::<pipeline::Entity>().all(txn).await?;
+    tenant.delete::<deal::Entity>().exec(txn).await?;
+    tenant.delete::<transition::Entity>().exec(txn).await?;
+    tenant.delete::<stage::Entity>().exec(txn).await?;
+    tenant.delete::<pipeline::Entity>().exec(txn).await?;
+    Ok(pipelines.into_iter().map(|p| p.id).collect())
+}
+
+/// Records that the tenant is rebuilt (it need not catch up again), and
+/// makes every replica's read model of the `touched` pipelines reload whole.
+async fn mark_rebuilt(txn: &DatabaseTransaction, tenant: &Tenant, touched: BTreeSet<String>) -> ApiResult<()> {
     let row = tenant::Model {
-        tenant_id: tenant.to_owned(),
+        tenant_id: tenant.id(),
         rebuilt_at: time::now_micros(),
     };
     tenant::Entity::insert(sea_orm::IntoActiveModel::into_active_model(row))
@@ -109,25 +87,23 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
                 .update_column(tenant::Column::RebuiltAt)
                 .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
-    // Every replica's read model of these pipelines reloads them whole.
     for pipeline_id in touched {
         let all = Touched {
             pipeline_id,
             scope: change::scope::ALL,
             deal_id: None,
         };
-        log_changes(&txn, tenant, vec![all]).await.map_err(ApiError::Internal)?;
+        log_changes(txn, tenant, vec![all]).await.map_err(ApiError::Internal)?;
     }
-    txn.commit().await?;
-    Ok(done)
+    Ok(())
 }
 
 /// Feeds one synthesized event to the projector inside `txn`.
 async fn replay<P: prost::Message + Name>(
-    txn: &sea_orm::DatabaseTransaction,
-    tenant: &str,
+    txn: &DatabaseTransaction,
+    tenant: &Tenant,
     aggregate_id: &str,
     version: i64,
     payload: &P,
@@ -138,7 +114,7 @@ async fn replay<P: prost::Message + Name>(
     };
     let envelope = EventEnvelope {
         event_id: new_id().to_string(),
-        tenant_id: tenant.to_owned(),
+        tenant_id: tenant.id(),
         r#type: r#type.to_owned(),
         aggregate_id: aggregate_id.to_owned(),
         aggregate_version: version,

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
+use crm_kit::tenant::Tenant;
 use crm_proto::common::v1::{DealStatus, StageKind};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
@@ -19,9 +20,9 @@ use crate::{
 const CHUNK: usize = 500;
 
 /// The board stages of a pipeline in order; empty when the tenant has no such pipeline.
-pub async fn stages(db: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) -> Result<Vec<Stage>, DbErr> {
-    let rows = stage::Entity::find()
-        .filter(stage::Column::TenantId.eq(tenant))
+pub async fn stages(db: &impl ConnectionTrait, tenant: &Tenant, pipeline_id: &str) -> Result<Vec<Stage>, DbErr> {
+    let rows = tenant
+        .find::<stage::Entity>()
         .filter(stage::Column::PipelineId.eq(pipeline_id))
         .filter(stage::Column::Position.is_not_null())
         .order_by_asc(stage::Column::Position)
@@ -41,14 +42,14 @@ pub async fn stages(db: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) 
 
 /// The pipeline's whole history: its board, every live deal and its stays.
 /// Streams the rows, so memory holds the result, not the result set.
-pub async fn history<C>(db: &C, tenant: &str, pipeline_id: &str) -> Result<History, DbErr>
+pub async fn history<C>(db: &C, tenant: &Tenant, pipeline_id: &str) -> Result<History, DbErr>
 where
     C: ConnectionTrait + StreamTrait + Send,
 {
     let mut h = History::new(stages(db, tenant, pipeline_id).await?);
     let mut deals = HashMap::new();
-    let mut rows = deal::Entity::find()
-        .filter(deal::Column::TenantId.eq(tenant))
+    let mut rows = tenant
+        .find::<deal::Entity>()
         .filter(deal::Column::PipelineId.eq(pipeline_id))
         .filter(deal::Column::Deleted.eq(false))
         .stream(db)
@@ -58,7 +59,8 @@ where
         deals.insert(d.id.clone(), to_deal(d));
     }
     drop(rows);
-    let mut moves = transition::Entity::find()
+    let mut moves = tenant
+        .find::<transition::Entity>()
         .select_only()
         .columns([
             transition::Column::DealId,
@@ -66,7 +68,6 @@ where
             transition::Column::ToStageId,
             transition::Column::At,
         ])
-        .filter(transition::Column::TenantId.eq(tenant))
         .filter(transition::Column::PipelineId.eq(pipeline_id))
         .into_tuple::<(String, i64, String, i64)>()
         .stream(db)
@@ -97,7 +98,7 @@ where
 /// statistics takes the key.
 pub async fn deals(
     db: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     ids: &[String],
 ) -> Result<Vec<(DealRow, Vec<Transition>)>, DbErr> {
     let mut out = Vec::with_capacity(ids.len());
@@ -105,8 +106,8 @@ pub async fn deals(
         let mut rows = deal_rows(db, tenant, chunk).await?;
         rows.retain(|d| !d.deleted);
         let mut moves: HashMap<String, Vec<Transition>> = HashMap::new();
-        let ts = transition::Entity::find()
-            .filter(transition::Column::TenantId.eq(tenant))
+        let ts = tenant
+            .find::<transition::Entity>()
             .filter(transition::Column::DealId.is_in(chunk.iter().cloned()))
             .all(db)
             .await?;
@@ -127,11 +128,11 @@ pub async fn deals(
 
 /// The stored rows (tombstones too) of the deals `ids`, by primary key,
 /// [`CHUNK`] ids to a query.
-pub async fn deal_rows(db: &impl ConnectionTrait, tenant: &str, ids: &[String]) -> Result<Vec<deal::Model>, DbErr> {
+pub async fn deal_rows(db: &impl ConnectionTrait, tenant: &Tenant, ids: &[String]) -> Result<Vec<deal::Model>, DbErr> {
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let found = deal::Entity::find()
-            .filter(deal::Column::TenantId.eq(tenant))
+        let found = tenant
+            .find::<deal::Entity>()
             .filter(deal::Column::Id.is_in(chunk.iter().cloned()))
             .all(db)
             .await?;
@@ -143,7 +144,7 @@ pub async fn deal_rows(db: &impl ConnectionTrait, tenant: &str, ids: &[String]) 
 /// A position in the change log to read from next: on SQLite the next
 /// `seq` of the pipeline; on PostgreSQL the xmin of a snapshot taken now
 /// (every transaction that commits later has a txid at or above it).
-pub async fn cursor(db: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) -> Result<i64, DbErr> {
+pub async fn cursor(db: &impl ConnectionTrait, tenant: &Tenant, pipeline_id: &str) -> Result<i64, DbErr> {
     if db.get_database_backend() == DatabaseBackend::Postgres {
         let sql = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin";
         let row = db
@@ -151,8 +152,8 @@ pub async fn cursor(db: &impl ConnectionTrait, tenant: &str, pipeline_id: &str) 
             .await?;
         return row.map_or(Ok(0), |r| r.try_get::<i64>("", "xmin"));
     }
-    let last = change::Entity::find()
-        .filter(change::Column::TenantId.eq(tenant))
+    let last = tenant
+        .find::<change::Entity>()
         .filter(change::Column::PipelineId.eq(pipeline_id))
         .order_by_desc(change::Column::Seq)
         .one(db)
@@ -169,7 +170,7 @@ pub fn position(c: &change::Model) -> i64 {
 /// been read before), and the cursor to read from next time.
 pub async fn changes_since(
     db: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     pipeline_id: &str,
     cursor: i64,
 ) -> Result<(Vec<change::Model>, i64), DbErr> {
@@ -187,8 +188,8 @@ pub async fn changes_since(
     };
     // No ORDER BY on PostgreSQL: it would tempt the planner into walking
     // the pipeline's whole log in seq order instead of the txid range.
-    let mut query = change::Entity::find()
-        .filter(change::Column::TenantId.eq(tenant))
+    let mut query = tenant
+        .find::<change::Entity>()
         .filter(change::Column::PipelineId.eq(pipeline_id))
         .filter(column.gte(cursor));
     if !postgres {
@@ -203,7 +204,8 @@ pub async fn changes_since(
     Ok((rows, next))
 }
 
-/// Drops the changes written before `before` (µs).
+/// Drops the changes written before `before` (µs), of every tenant (the
+/// pruner is a system job).
 pub async fn prune_changes(db: &impl ConnectionTrait, before: i64) -> Result<u64, DbErr> {
     let done = change::Entity::delete_many()
         .filter(change::Column::At.lt(before))
@@ -229,12 +231,12 @@ fn to_deal(d: deal::Model) -> DealRow {
 /// Activities logged in `period` per author (only `owner`'s, if given).
 pub async fn activities(
     db: &impl ConnectionTrait,
-    tenant: &str,
+    tenant: &Tenant,
     owner: Option<&str>,
     period: Period,
 ) -> Result<BTreeMap<String, i64>, DbErr> {
-    let mut q = activity::Entity::find()
-        .filter(activity::Column::TenantId.eq(tenant))
+    let mut q = tenant
+        .find::<activity::Entity>()
         .filter(activity::Column::OccurredAt.gte(period.from))
         .filter(activity::Column::OccurredAt.lt(period.to));
     if let Some(owner) = owner {

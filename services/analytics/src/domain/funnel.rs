@@ -130,7 +130,7 @@ pub fn open_stages<'a>(v: &View<'a>) -> impl Iterator<Item = (usize, &'a Stage)>
 /// What GetFunnel counts: sums over the deals in view, so that a deal's
 /// share can be taken out and put back when it changes (the read models
 /// keep the counts of recent funnels current this way, see
-/// [`crate::cache`]) and the result is the same as counting again.
+/// [`super::kept`]) and the result is the same as counting again.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     flows: Vec<Flow>,
@@ -349,7 +349,7 @@ mod tests {
                 at += (r.next_u64() % 30) as i64 + 1;
             }
             let stage = ts.last().map(|t| t.to_stage_id.clone()).unwrap_or_default();
-            h.put(crate::domain::tests::deal(&format!("d{i}"), &stage), ts);
+            h.put(crate::domain::history::tests::deal(&format!("d{i}"), &stage), ts);
             want_stays.push(mine);
         }
         let v = h.view(None, 1000);

@@ -42,3 +42,5 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+crm_kit::tenant_scoped!();

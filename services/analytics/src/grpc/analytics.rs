@@ -1,7 +1,7 @@
 //! The RPC bodies: parse, load the pipeline's history, apply the definitions.
 
-use crm_kit::{ApiError, ApiResult, auth::Caller, settings, time, validate::Violations};
-use crm_proto::analytics::v1::{self as pb, ForecastGrouping};
+use crm_kit::{ApiError, ApiResult, auth::Caller, tenant::Tenant, time, validate::Violations};
+use crm_proto::analytics::v1 as pb;
 
 use super::{
     Analytics,
@@ -32,7 +32,7 @@ impl Analytics {
     async fn visible(&self, caller: &Caller, mut scope: Scope) -> ApiResult<Scope> {
         // A tenant caught up from the pipeline service brings its settings.
         self.catch_up.ensure(&caller.tenant_id).await?;
-        scope.owner = settings::scope(&self.db, caller).await?.narrow(scope.owner);
+        scope.owner = crm_tenancy::scope(&self.db, caller).await?.narrow(scope.owner);
         Ok(scope)
     }
 
@@ -45,7 +45,7 @@ impl Analytics {
     ) -> ApiResult<R> {
         let started = std::time::Instant::now();
         let scope = self.visible(caller, scope).await?;
-        let snapshot = self.models.read(&caller.tenant_id, &scope.pipeline_id).await?;
+        let snapshot = self.models.read(&Tenant::of(caller), &scope.pipeline_id).await?;
         let read = started.elapsed();
         if snapshot.history().stages().is_empty() {
             return Err(ApiError::not_found("pipeline", scope.pipeline_id));
@@ -140,7 +140,7 @@ impl Analytics {
         let period = v.finish_with(period)?;
         let scope = self.visible(&caller, scope).await?;
         let owner = scope.owner.as_deref();
-        let activities = store::activities(&self.db, &caller.tenant_id, owner, period).await?;
+        let activities = store::activities(&self.db, &Tenant::of(&caller), owner, period).await?;
         self.report(&caller, scope, move |v| {
             owners::owners(&v, period, v.owner, &activities)
         })
@@ -152,38 +152,9 @@ impl Analytics {
         caller: Caller,
         req: pb::GetForecastRequest,
     ) -> ApiResult<pb::GetForecastResponse> {
-        let mut v = Violations::new();
-        let scope = parse::scope(&mut v, &req.pipeline_id, &req.owner_id);
-        let from = parse::date(&mut v, "from", req.from.as_ref());
-        let to = parse::date(&mut v, "to", req.to.as_ref());
-        if let (Some(f), Some(t)) = (from, to)
-            && f > t
-        {
-            v.add("to", "must not be before `from`");
-        }
-        let quarters = match ForecastGrouping::try_from(req.grouping) {
-            Ok(ForecastGrouping::Quarter) => true,
-            Ok(_) => false,
-            Err(_) => {
-                v.add("grouping", "must be MONTH or QUARTER");
-                false
-            }
-        };
-        let days = parse::lookback(&mut v, "lookback_days", req.lookback_days, 365);
-        let min_sample = parse::positive_or_default(&mut v, "min_sample", req.min_sample, 10, i32::MAX);
-        let dates = v.finish_with(from.zip(to))?;
-        self.report(&caller, scope, move |v| {
-            let q = forecast::Query {
-                from: dates.0,
-                to: dates.1,
-                quarters,
-                seed: req.seed,
-                since: v.now - i64::from(days) * DAY,
-                min_sample: i64::from(min_sample),
-            };
-            forecast::forecast(&v, &q)
-        })
-        .await
+        let (scope, ask) = parse::forecast(&req)?;
+        self.report(&caller, scope, move |v| forecast::forecast(&v, &ask.at(v.now)))
+            .await
     }
 
     /// Replays the pipeline service's export into this tenant's projections.

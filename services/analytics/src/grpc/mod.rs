@@ -7,8 +7,9 @@ mod parse;
 
 use std::sync::Arc;
 
-use crm_kit::Shared;
+use crm_kit::{Shared, handler::call_as};
 use crm_proto::analytics::v1::{self as pb, analytics_service_server::AnalyticsService};
+use crm_tenancy::Access;
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
@@ -38,7 +39,6 @@ impl Analytics {
     }
 }
 
-use crm_kit::{auth::Access, handler::call_as};
 
 #[tonic::async_trait]
 impl AnalyticsService for Analytics {

@@ -3,9 +3,12 @@
 
 use chrono::NaiveDate;
 use crm_kit::{ApiResult, time, validate::Violations};
-use crm_proto::{analytics::v1 as pb, common::v1::Date};
+use crm_proto::{
+    analytics::v1::{self as pb, ForecastGrouping},
+    common::v1::Date,
+};
 
-use crate::domain::{Period, money};
+use crate::domain::{DAY, Period, forecast, money};
 
 /// The largest lookback accepted, in days (about a century).
 const MAX_LOOKBACK_DAYS: i32 = 36_500;
@@ -83,4 +86,63 @@ pub fn date(v: &mut Violations, field: &str, d: Option<&Date>) -> Option<NaiveDa
 pub fn finish<T>(v: Violations, value: T) -> ApiResult<T> {
     v.finish()?;
     Ok(value)
+}
+
+/// A GetForecast request, parsed: everything of its query but the instant
+/// it is asked at.
+#[derive(Clone, Copy, Debug)]
+pub struct Forecast {
+    from: NaiveDate,
+    to: NaiveDate,
+    quarters: bool,
+    seed: u64,
+    lookback_days: i32,
+    min_sample: i32,
+}
+
+impl Forecast {
+    /// The query asked at `now` (µs).
+    pub fn at(&self, now: i64) -> forecast::Query {
+        forecast::Query {
+            from: self.from,
+            to: self.to,
+            quarters: self.quarters,
+            seed: self.seed,
+            since: now - i64::from(self.lookback_days) * DAY,
+            min_sample: i64::from(self.min_sample),
+        }
+    }
+}
+
+/// Parses a GetForecast request, naming every bad field.
+pub fn forecast(req: &pb::GetForecastRequest) -> ApiResult<(Scope, Forecast)> {
+    let mut v = Violations::new();
+    let scope = scope(&mut v, &req.pipeline_id, &req.owner_id);
+    let from = date(&mut v, "from", req.from.as_ref());
+    let to = date(&mut v, "to", req.to.as_ref());
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        v.add("to", "must not be before `from`");
+    }
+    let quarters = match ForecastGrouping::try_from(req.grouping) {
+        Ok(ForecastGrouping::Quarter) => true,
+        Ok(_) => false,
+        Err(_) => {
+            v.add("grouping", "must be MONTH or QUARTER");
+            false
+        }
+    };
+    let lookback_days = lookback(&mut v, "lookback_days", req.lookback_days, 365);
+    let min_sample = positive_or_default(&mut v, "min_sample", req.min_sample, 10, i32::MAX);
+    let (from, to) = v.finish_with(from.zip(to))?;
+    let ask = Forecast {
+        from,
+        to,
+        quarters,
+        seed: req.seed,
+        lookback_days,
+        min_sample,
+    };
+    Ok((scope, ask))
 }

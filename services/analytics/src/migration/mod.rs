@@ -17,7 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_create_projection_tables::Migration),
             Box::new(m20261201_000004_create_change_log::Migration),
             Box::new(crm_kit::migration::IndexPendingOutbox),
-            Box::new(crm_kit::migration::CreateTenantSettings),
+            Box::new(crm_tenancy::settings::CreateTenantSettings),
         ]
     }
 }
