@@ -40,7 +40,11 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
         tenant_id: tenant.id(),
         visibility: settings.visibility,
         version: version_of(&settings.etag),
-        update_time: settings.update_time.as_ref().and_then(time::from_timestamp).unwrap_or(0),
+        update_time: settings
+            .update_time
+            .as_ref()
+            .and_then(time::from_timestamp)
+            .unwrap_or(0),
     };
     crm_tenancy::settings::put(&txn, copy).await?;
     let mut touched = clear(&txn, tenant).await?;

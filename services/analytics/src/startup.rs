@@ -40,7 +40,10 @@ pub async fn build(db: DatabaseConnection, shared: Shared, config: Config) -> an
     }
     let source = PipelineSource::connect_lazy(&config.pipeline_url)?;
     let auth = shared.authenticate();
-    let grpc = InterceptedService::new(AnalyticsServiceServer::new(Analytics::new(db.clone(), shared, source)), auth);
+    let grpc = InterceptedService::new(
+        AnalyticsServiceServer::new(Analytics::new(db.clone(), shared, source)),
+        auth,
+    );
     let pruned = db.clone();
     Ok(Service {
         name: SERVICE_NAME,

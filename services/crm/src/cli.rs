@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use crm_kit::{
-    auth::{ROLES, TokenVerifier},
+    auth::TokenVerifier,
     config::{AuthArgs, DataDirArgs, ListenArgs, LogArgs},
 };
 
@@ -25,7 +25,6 @@ pub struct Cli {
     pub log: LogArgs,
 }
 
-/// The subcommands.
 /// What `crm dlq` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DlqAction {
@@ -64,6 +63,7 @@ impl LimitArgs {
     }
 }
 
+/// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Every service on one port, SQLite files under the data directory,
@@ -143,7 +143,6 @@ pub enum Command {
         #[command(flatten)]
         auth: AuthArgs,
     },
-    /// Calls the suite: pipelines, deals, board, tasks, reports.
     /// The events a consumer gave up on: list, show one, replay, purge.
     Dlq {
         /// What to do.
@@ -158,6 +157,8 @@ pub enum Command {
         #[arg(long, env = "CRM_AMQP_URL", hide_env_values = true)]
         amqp_url: String,
     },
+    // The client commands (pipelines, deals, board, tasks, reports) call
+    // the suite; each documents itself in `client`.
     #[command(flatten)]
     Client(crate::client::ClientCommand),
     /// Mints a bearer token for development.
@@ -169,7 +170,7 @@ pub enum Command {
         #[arg(long)]
         user: String,
         /// A role: admin, manager, rep or viewer (repeatable).
-        #[arg(long = "role", value_parser = ROLES, default_value = "admin")]
+        #[arg(long = "role", value_parser = crm_tenancy::ROLES, default_value = "admin")]
         roles: Vec<String>,
         /// How long the token is valid, e.g. `12h`, `30m`.
         #[arg(long, default_value = "12h", value_parser = parse_ttl)]

@@ -1,21 +1,19 @@
 //! One service per process (`crm serve <service>`): its own database, its
-//! outbox relay publishing to RabbitMQ, and for tasks its consumer and its
-//! reminder scheduler.
+//! outbox relay publishing to RabbitMQ, its consumer and listeners on
+//! RabbitMQ, and its background jobs: whatever its `startup::build` returns.
 
-use std::{future::Future, sync::Arc};
+use std::future::Future;
 
 use anyhow::Context;
 use crm_kit::{
     Shared,
-    bus::amqp::{AmqpConfig, AmqpConsumer, AmqpPublisher},
+    bus::amqp::AmqpConfig,
     db,
-    server::Serve,
+    startup::{Service, Stop},
 };
 use tokio::net::TcpListener;
-use tonic::service::Routes;
 
-use crate::{Stop, serve_then_stop, spawn_relays};
-
+use crate::run::{serve_gateway, serve_then_stop};
 /// One service of the suite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
@@ -44,8 +42,9 @@ pub struct ServiceConfig {
     pub tasks_url: String,
     /// Where AnalyticsService answers (for the gateway).
     pub analytics_url: String,
-    /// The broker: the outbox relay publishes to it and tasks consumes from
-    /// it. Without one, events wait in the outbox (and tasks cannot run).
+    /// The broker: the outbox relay publishes to it and the consumers read
+    /// from it. Without one, events wait in the outbox (and a service that
+    /// consumes events cannot run).
     pub amqp: Option<AmqpConfig>,
     /// How tokens are verified.
     pub auth: crm_kit::auth::AuthConfig,
@@ -63,111 +62,63 @@ pub async fn run_service(
     if service == ServiceName::Gateway {
         return run_gateway(listener, &config, shutdown).await;
     }
+    let built = build(service, &config).await?;
+    let (stop_switch, stop) = Stop::new();
+    let (serve, mut works) = Service::serve_all(vec![built]);
+    let Some(work) = works.pop() else {
+        anyhow::bail!("{service:?} was built without its work");
+    };
+    match &config.amqp {
+        Some(amqp) => {
+            let relay_db = db::background(&config.database_url, &work.db).await?;
+            work.start_on_broker(amqp, relay_db, &stop);
+        }
+        None if work.consumer.is_some() => {
+            anyhow::bail!("`crm serve {}` consumes events: set CRM_AMQP_URL", work.label)
+        }
+        None => {
+            tracing::warn!("CRM_AMQP_URL is not set: events stay in the outbox until a relay can publish them");
+            let mut work = work;
+            work.spawn_jobs(&stop);
+        }
+    }
+    serve_then_stop(listener, serve, shutdown, stop_switch).await
+}
+
+/// `service` on its database (migrated), as its crate builds it.
+async fn build(service: ServiceName, config: &ServiceConfig) -> anyhow::Result<Service> {
     let shared = Shared::from_config(&config.auth)?;
-    let (stop_tx, stop) = Stop::new();
     let url = config.database_url.as_str();
-    let what = match service {
+    Ok(match service {
         ServiceName::Contacts => {
-            let amqp = config
-                .amqp
-                .clone()
-                .context("`crm serve contacts` follows the tenant settings' events: set CRM_AMQP_URL")?;
             let conn = db::connect_and_migrate::<crm_contacts::migration::Migrator>(url).await?;
-            let consumer = AmqpConsumer::new(amqp, crm_contacts::CONSUMER, &[crm_kit::settings::BINDING]);
-            tokio::spawn(consumer.run(conn.clone(), Arc::new(crm_kit::settings::Follower), stop.clone().wait()));
-            Serve {
-                routes: Routes::new(crm_contacts::service(conn.clone(), shared)),
-                service_names: vec![crm_contacts::SERVICE_NAME],
-                databases: vec![conn],
-            }
+            crm_contacts::startup::build(conn, shared)
         }
         ServiceName::Pipeline => {
             let conn = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(url).await?;
-            let contacts =
-                crm_pipeline::ContactsDirectory::connect_lazy(&config.contacts_url).context("CRM_CONTACTS_URL")?;
-            let scanner = crm_pipeline::stalls::Scanner::new(conn.clone(), crate::STALL_SCAN_EVERY);
-            tokio::spawn(scanner.run(stop.clone().wait()));
-            Serve {
-                routes: Routes::new(crm_pipeline::service(conn.clone(), shared, contacts)),
-                service_names: vec![crm_pipeline::SERVICE_NAME],
-                databases: vec![conn],
-            }
+            let peers = crm_pipeline::startup::Config::new(&config.contacts_url);
+            crm_pipeline::startup::build(conn, shared, peers).context("CRM_CONTACTS_URL")?
         }
         ServiceName::Tasks => {
-            let amqp = config
-                .amqp
-                .clone()
-                .context("`crm serve tasks` consumes events: set CRM_AMQP_URL")?;
+            use crm_tasks::startup::{Announce, Config};
             let conn = db::connect_and_migrate::<crm_tasks::migration::Migrator>(url).await?;
-            let pipelines =
-                crm_tasks::PipelineDirectory::connect_lazy(&config.pipeline_url).context("CRM_PIPELINE_URL")?;
-            let consumer = AmqpConsumer::new(
-                amqp.clone(),
-                crm_tasks::automation::CONSUMER,
-                crm_tasks::automation::BINDINGS,
-            );
-            tokio::spawn(consumer.run(
-                conn.clone(),
-                Arc::new(crm_tasks::automation::Automation),
-                stop.clone().wait(),
-            ));
             // Every replica's watchers hear every reminder, whichever replica
             // fired it: the hub is fed from the reminder events on the bus.
-            let hub = crm_tasks::reminders::ReminderHub::new();
-            let hears = hub.clone();
-            tokio::spawn(crm_kit::bus::fanout::run(
-                amqp,
-                vec![crm_tasks::events::types::REMINDER_DUE.to_owned()],
-                move |envelope| hears.hear(&envelope),
-                stop.clone().wait(),
-            ));
-            let scheduler =
-                crm_tasks::reminders::Scheduler::new(conn.clone(), hub.clone()).announcing_through_the_bus();
-            tokio::spawn(scheduler.run(stop.clone().wait()));
-            Serve {
-                routes: Routes::new(crm_tasks::service(conn.clone(), shared, pipelines, hub)),
-                service_names: vec![crm_tasks::SERVICE_NAME],
-                databases: vec![conn],
-            }
+            let peers = Config::new(&config.pipeline_url, Announce::ThroughTheBus);
+            crm_tasks::startup::build(conn, shared, peers).context("CRM_PIPELINE_URL")?
         }
-        ServiceName::Gateway => unreachable!("the gateway was served above"),
         ServiceName::Analytics => {
-            use crm_analytics::projection::{BINDINGS, CONSUMER, Projector};
-            let amqp = config
-                .amqp
-                .clone()
-                .context("`crm serve analytics` consumes events: set CRM_AMQP_URL")?;
             let conn = db::connect_and_migrate::<crm_analytics::migration::Migrator>(url).await?;
-            if crm_analytics::catch_up::mark_if_empty(&conn).await? {
-                tracing::info!(
-                    "analytics starts on an empty database: each tenant catches up from pipeline on its first read"
-                );
-            }
-            let source = crm_analytics::source::PipelineSource::connect_lazy(&config.pipeline_url)
-                .context("CRM_PIPELINE_URL")?;
-            let consumer = AmqpConsumer::new(amqp, CONSUMER, BINDINGS);
-            tokio::spawn(consumer.run(conn.clone(), Arc::new(Projector), stop.clone().wait()));
-            Serve {
-                routes: Routes::new(crm_analytics::service(conn.clone(), shared, source)),
-                service_names: vec![crm_analytics::SERVICE_NAME],
-                databases: vec![conn],
-            }
+            let peers = crm_analytics::startup::Config {
+                pipeline_url: config.pipeline_url.clone(),
+                catch_up_if_empty: true,
+            };
+            crm_analytics::startup::build(conn, shared, peers)
+                .await
+                .context("CRM_PIPELINE_URL")?
         }
-    };
-    match config.amqp {
-        Some(amqp) => {
-            // The relay has connections of its own: a burst of requests
-            // holding the service's pool does not hold its events back.
-            let mut relay_dbs = Vec::with_capacity(what.databases.len());
-            for (name, main) in what.service_names.iter().zip(&what.databases) {
-                let service = crm_kit::metrics::service_label(name).unwrap_or(name);
-                relay_dbs.push((service, db::background(url, main).await?));
-            }
-            spawn_relays(&relay_dbs, Arc::new(AmqpPublisher::new(amqp)), &stop);
-        }
-        None => tracing::warn!("CRM_AMQP_URL is not set: events stay in the outbox until a relay can publish them"),
-    }
-    serve_then_stop(listener, what, shutdown, stop_tx).await
+        ServiceName::Gateway => anyhow::bail!("the gateway is not a service with a database"),
+    })
 }
 
 /// Runs the gateway in front of the services at `config`'s URLs.
@@ -190,7 +141,7 @@ async fn run_gateway(
         limits: config.limits,
         ..crm_gateway::GatewayConfig::all_at("")
     };
-    crate::serve_gateway(listener, &gateway_config, &config.auth, shutdown).await
+    serve_gateway(listener, &gateway_config, &config.auth, shutdown).await
 }
 
 /// Applies one service's migrations and exits.

@@ -1,24 +1,19 @@
 //! The embedded mode: every service on one listener, the in-process bus
-//! between them.
+//! between them, each built by its crate's `startup::build` exactly as
+//! `crm serve` builds it.
 
-use std::{future::Future, sync::Arc};
+use std::future::Future;
 
 use crm_kit::{
     Shared,
-    bus::local::{LocalBus, Subscription},
+    bus::local::LocalBus,
     db,
-    server::Serve,
+    startup::{Service, Stop, start_in_process},
 };
-use crm_tasks::{
-    automation::{Automation, BINDINGS, CONSUMER},
-    reminders::{ReminderHub, Scheduler},
-};
-use sea_orm::EntityTrait;
+use sea_orm::{DatabaseConnection, EntityTrait};
 use tokio::net::TcpListener;
-use tonic::service::Routes;
 
-use crate::{Stop, local_url, serve_then_stop, spawn_relays};
-
+use crate::run::{local_url, serve_gateway, serve_then_stop};
 /// The databases and secret of a suite.
 #[derive(Clone, Debug)]
 pub struct SuiteConfig {
@@ -47,6 +42,33 @@ pub async fn run_suite(
     config: SuiteConfig,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let inner = TcpListener::bind("127.0.0.1:0").await?;
+    let self_url = local_url(inner.local_addr()?);
+    let services = build(&config, &self_url).await?;
+    let (stop_switch, stop) = Stop::new();
+    let (serve, works) = Service::serve_all(services);
+    start_in_process(works, &LocalBus::new(), &stop);
+    let (stopped_tx, stopped) = tokio::sync::oneshot::channel::<()>();
+    let services = tokio::spawn(serve_then_stop(
+        inner,
+        serve,
+        async move {
+            let _ = stopped.await;
+        },
+        stop_switch,
+    ));
+    let gateway_config = crm_gateway::GatewayConfig {
+        limits: config.limits,
+        ..crm_gateway::GatewayConfig::all_at(&self_url)
+    };
+    let gateway = serve_gateway(listener, &gateway_config, &config.auth, shutdown).await;
+    let _ = stopped_tx.send(());
+    services.await??;
+    gateway
+}
+
+/// The four services on their databases, each reaching the others at `self_url`.
+async fn build(config: &SuiteConfig, self_url: &str) -> anyhow::Result<Vec<Service>> {
     let shared = Shared::from_config(&config.auth)?;
     let contacts_db = db::connect_and_migrate::<crm_contacts::migration::Migrator>(&config.contacts_db).await?;
     let pipeline_db = db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&config.pipeline_db).await?;
@@ -55,91 +77,25 @@ pub async fn run_suite(
     // In one process analytics sees every pipeline event from the first on;
     // it has to catch up only when its file is new beside an older pipeline
     // one (marking a fresh suite would only make the first reads wait).
-    let pipeline_has_data = crm_pipeline::entity::pipeline::Entity::find()
-        .one(&pipeline_db)
-        .await?
-        .is_some();
-    if pipeline_has_data && crm_analytics::catch_up::mark_if_empty(&analytics_db).await? {
-        tracing::info!("analytics starts on an empty database: each tenant catches up from pipeline on its first read");
-    }
-    let inner = TcpListener::bind("127.0.0.1:0").await?;
-    let self_url = local_url(inner.local_addr()?);
-
-    let bus = LocalBus::new();
-    bus.subscribe(Subscription {
-        consumer: CONSUMER.to_owned(),
-        bindings: BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
-        db: tasks_db.clone(),
-        handler: Arc::new(Automation),
-    });
-    bus.subscribe(Subscription {
-        consumer: crm_analytics::projection::CONSUMER.to_owned(),
-        bindings: crm_analytics::projection::BINDINGS
-            .iter()
-            .map(|b| (*b).to_owned())
-            .collect(),
-        db: analytics_db.clone(),
-        handler: Arc::new(crm_analytics::projection::Projector),
-    });
-    bus.subscribe(Subscription {
-        consumer: crm_contacts::CONSUMER.to_owned(),
-        bindings: vec![crm_kit::settings::BINDING.to_owned()],
-        db: contacts_db.clone(),
-        handler: Arc::new(crm_kit::settings::Follower),
-    });
-    let (stop_tx, stop) = Stop::new();
-    spawn_relays(
-        &[
-            ("contacts", contacts_db.clone()),
-            ("pipeline", pipeline_db.clone()),
-            ("tasks", tasks_db.clone()),
-        ],
-        Arc::new(bus),
-        &stop,
-    );
-    tokio::spawn(
-        crm_pipeline::stalls::Scanner::new(pipeline_db.clone(), crate::STALL_SCAN_EVERY).run(stop.clone().wait()),
-    );
-    let hub = ReminderHub::new();
-    tokio::spawn(Scheduler::new(tasks_db.clone(), hub.clone()).run(stop.clone().wait()));
-
-    let contacts = crm_pipeline::ContactsDirectory::connect_lazy(&self_url)?;
-    let pipelines = crm_tasks::PipelineDirectory::connect_lazy(&self_url)?;
-    let source = crm_analytics::source::PipelineSource::connect_lazy(&self_url)?;
-    let routes = Routes::new(crm_contacts::service(contacts_db.clone(), shared.clone()))
-        .add_service(crm_pipeline::service(pipeline_db.clone(), shared.clone(), contacts))
-        .add_service(crm_tasks::service(tasks_db.clone(), shared.clone(), pipelines, hub))
-        .add_service(crm_analytics::service(analytics_db.clone(), shared, source));
-    let what = Serve {
-        routes,
-        service_names: vec![
-            crm_contacts::SERVICE_NAME,
-            crm_pipeline::SERVICE_NAME,
-            crm_tasks::SERVICE_NAME,
-            crm_analytics::SERVICE_NAME,
-        ],
-        databases: vec![contacts_db, pipeline_db, tasks_db, analytics_db],
+    let catch_up_if_empty = has_pipelines(&pipeline_db).await?;
+    let tasks = crm_tasks::startup::Config::new(self_url, crm_tasks::startup::Announce::Directly);
+    let analytics = crm_analytics::startup::Config {
+        pipeline_url: self_url.to_owned(),
+        catch_up_if_empty,
     };
-    let (stopped_tx, stopped) = tokio::sync::oneshot::channel::<()>();
-    let services = tokio::spawn(serve_then_stop(
-        inner,
-        what,
-        async move {
-            let _ = stopped.await;
-        },
-        stop_tx,
-    ));
-    let gateway = crate::serve_gateway(
-        listener,
-        &crm_gateway::GatewayConfig {
-            limits: config.limits,
-            ..crm_gateway::GatewayConfig::all_at(&self_url)
-        },
-        &config.auth,
-        shutdown,
-    )
-    .await;
-    let _ = stopped_tx.send(());
-    services.await??;
-    gateway
+    Ok(vec![
+        crm_contacts::startup::build(contacts_db, shared.clone()),
+        crm_pipeline::startup::build(
+            pipeline_db,
+            shared.clone(),
+            crm_pipeline::startup::Config::new(self_url),
+        )?,
+        crm_tasks::startup::build(tasks_db, shared.clone(), tasks)?,
+        crm_analytics::startup::build(analytics_db, shared, analytics).await?,
+    ])
+}
+
+/// Whether the pipeline database holds any pipeline yet.
+async fn has_pipelines(db: &DatabaseConnection) -> anyhow::Result<bool> {
+    Ok(crm_pipeline::entity::pipeline::Entity::find().one(db).await?.is_some())
 }

@@ -76,7 +76,11 @@ impl RequestKey {
     }
 
     /// The id of the resource this request_id created before, if any.
-    pub async fn created_before<C: ConnectionTrait>(&self, conn: &C, tenant: &Tenant) -> Result<Option<String>, ApiError> {
+    pub async fn created_before<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: &Tenant,
+    ) -> Result<Option<String>, ApiError> {
         let Some(key) = &self.0 else {
             return Ok(None);
         };
@@ -95,7 +99,12 @@ impl RequestKey {
 
     /// Records that this request_id created `resource_id` (in the creating
     /// transaction); nothing when the caller sent none.
-    pub async fn remember<C: ConnectionTrait>(&self, conn: &C, tenant: &Tenant, resource_id: &str) -> Result<(), DbErr> {
+    pub async fn remember<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: &Tenant,
+        resource_id: &str,
+    ) -> Result<(), DbErr> {
         let Some(key) = &self.0 else {
             return Ok(());
         };

@@ -18,8 +18,11 @@ use tonic::service::Routes;
 
 use crate::{
     bus::{
-        Handler,
+        Handler, Publisher,
+        amqp::{AmqpConfig, AmqpConsumer, AmqpPublisher},
+        fanout,
         local::{LocalBus, Subscription},
+        relay::Relay,
     },
     server::Serve,
 };
@@ -165,6 +168,50 @@ impl Work {
         for job in self.jobs.drain(..) {
             job.spawn(stop);
         }
+    }
+
+    /// Starts a relay that publishes this service's outbox through `publisher`.
+    pub fn spawn_relay(&self, db: DatabaseConnection, publisher: Arc<dyn Publisher>, stop: &Stop) {
+        let relay = Relay::new(db, publisher).named(self.label);
+        tokio::spawn(relay.run(stop.clone().wait()));
+    }
+
+    /// Runs this work against RabbitMQ: the consumer on the service's
+    /// durable queue, each listener on a queue of its own, the jobs, and a
+    /// relay on `relay_db` (connections of its own, so a burst of requests
+    /// holding the service's pool does not hold its events back).
+    pub fn start_on_broker(mut self, amqp: &AmqpConfig, relay_db: DatabaseConnection, stop: &Stop) {
+        if let Some(c) = &self.consumer {
+            let patterns: Vec<&str> = c.bindings.iter().map(String::as_str).collect();
+            let consumer = AmqpConsumer::new(amqp.clone(), c.name, &patterns);
+            tokio::spawn(consumer.run(self.db.clone(), c.handler.clone(), stop.clone().wait()));
+        }
+        for l in &self.listeners {
+            let on_event = l.on_event.clone();
+            let heard = move |envelope| on_event(envelope);
+            tokio::spawn(fanout::run(
+                amqp.clone(),
+                l.bindings.clone(),
+                heard,
+                stop.clone().wait(),
+            ));
+        }
+        self.spawn_jobs(stop);
+        self.spawn_relay(relay_db, Arc::new(AmqpPublisher::new(amqp.clone())), stop);
+    }
+}
+
+/// Runs `works` in one process on `bus`: every consumer and listener is
+/// subscribed before any relay starts, so no event is published before its
+/// consumers are there; then each service's jobs and its relay.
+pub fn start_in_process(works: Vec<Work>, bus: &LocalBus, stop: &Stop) {
+    for w in &works {
+        w.subscribe(bus);
+    }
+    let publisher: Arc<dyn Publisher> = Arc::new(bus.clone());
+    for mut w in works {
+        w.spawn_jobs(stop);
+        w.spawn_relay(w.db.clone(), publisher.clone(), stop);
     }
 }
 

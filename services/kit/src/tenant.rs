@@ -87,7 +87,12 @@ impl Tenant {
     }
 
     /// [`Tenant::save_guarded`] with every column of `next`.
-    pub async fn save_model_guarded<E, M>(&self, conn: &impl ConnectionTrait, next: &M, expected: i64) -> Result<(), ApiError>
+    pub async fn save_model_guarded<E, M>(
+        &self,
+        conn: &impl ConnectionTrait,
+        next: &M,
+        expected: i64,
+    ) -> Result<(), ApiError>
     where
         E: Versioned,
         M: sea_orm::ModelTrait<Entity = E> + IntoActiveModel<E::ActiveModel> + Clone + Record,

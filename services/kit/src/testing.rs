@@ -203,6 +203,15 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
+    /// Serves `service` (what its crate's `startup::build` returned) on a
+    /// port of its own, as `crm serve` would; its work (consumer, jobs) is
+    /// handed back for the test to run as it needs.
+    pub async fn start_service(service: crate::startup::Service) -> (Self, crate::startup::Work) {
+        let (serve, mut works) = crate::startup::Service::serve_all(vec![service]);
+        let work = works.pop().expect("one service, one work");
+        (Self::start(serve).await, work)
+    }
+
     /// A channel to the server.
     pub async fn channel(&self) -> tonic::transport::Channel {
         tonic::transport::Endpoint::from_shared(self.url())

@@ -65,7 +65,11 @@ async fn emit<P: Message + Name>(
 }
 
 /// `pipeline.pipeline.created`.
-pub async fn pipeline_created(conn: &impl ConnectionTrait, caller: &Caller, p: &PipelineWithStages) -> Result<(), DbErr> {
+pub async fn pipeline_created(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    p: &PipelineWithStages,
+) -> Result<(), DbErr> {
     let payload = ev::PipelineCreated {
         pipeline: Some(convert::pipeline(p)),
     };
@@ -84,7 +88,11 @@ pub async fn pipeline_updated(conn: &impl ConnectionTrait, caller: &Caller, c: &
 }
 
 /// `pipeline.pipeline.deleted`.
-pub async fn pipeline_deleted(conn: &impl ConnectionTrait, caller: &Caller, p: &PipelineWithStages) -> Result<(), DbErr> {
+pub async fn pipeline_deleted(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    p: &PipelineWithStages,
+) -> Result<(), DbErr> {
     let payload = ev::PipelineDeleted {
         pipeline_id: p.pipeline.id.clone(),
     };
@@ -148,7 +156,11 @@ pub async fn deal_moved(conn: &impl ConnectionTrait, caller: &Caller, m: &Moved)
             }
             MoveEvent::Won => {
                 let (deal, from_stage, stage) = (deal.clone(), from.clone(), to.clone());
-                let p = ev::DealWon { deal, from_stage, stage };
+                let p = ev::DealWon {
+                    deal,
+                    from_stage,
+                    stage,
+                };
                 emit(conn, caller, types::DEAL_WON, id, version, &p).await?;
             }
             MoveEvent::Lost => {
@@ -162,7 +174,11 @@ pub async fn deal_moved(conn: &impl ConnectionTrait, caller: &Caller, m: &Moved)
             }
             MoveEvent::Reopened => {
                 let (deal, from_stage, stage) = (deal.clone(), from.clone(), to.clone());
-                let p = ev::DealReopened { deal, from_stage, stage };
+                let p = ev::DealReopened {
+                    deal,
+                    from_stage,
+                    stage,
+                };
                 emit(conn, caller, types::DEAL_REOPENED, id, version, &p).await?;
             }
         }
@@ -221,5 +237,13 @@ pub async fn settings_updated(
         visibility: s.visibility,
     };
     let (tenant, version) = (&s.tenant_id, s.version);
-    emit(conn, caller, settings::TENANT_SETTINGS_UPDATED, tenant, version, &payload).await
+    emit(
+        conn,
+        caller,
+        settings::TENANT_SETTINGS_UPDATED,
+        tenant,
+        version,
+        &payload,
+    )
+    .await
 }

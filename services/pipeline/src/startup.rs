@@ -41,7 +41,10 @@ impl Config {
 pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::Result<Service> {
     let contacts = ContactsDirectory::connect_lazy(&config.contacts_url)?;
     let auth = shared.authenticate();
-    let grpc = InterceptedService::new(PipelineServiceServer::new(Pipelines::new(db.clone(), shared, contacts)), auth);
+    let grpc = InterceptedService::new(
+        PipelineServiceServer::new(Pipelines::new(db.clone(), shared, contacts)),
+        auth,
+    );
     let scanner = Scanner::new(db.clone(), config.stall_scan_every);
     Ok(Service {
         name: SERVICE_NAME,

@@ -99,7 +99,14 @@ impl Handler for Automation {
             }
             "contacts.contact.deleted" => {
                 let p: ev::ContactDeleted = decode(envelope)?;
-                cancel_about(txn, envelope, task_row::Column::ContactId, &p.contact_id, "contact deleted").await
+                cancel_about(
+                    txn,
+                    envelope,
+                    task_row::Column::ContactId,
+                    &p.contact_id,
+                    "contact deleted",
+                )
+                .await
             }
             _ => Ok(()),
         }
@@ -136,7 +143,12 @@ async fn fire(
     Ok(())
 }
 
-async fn create_task(txn: &DatabaseTransaction, tenant: &Tenant, t: &Trigger<'_>, r: &rule::Model) -> anyhow::Result<()> {
+async fn create_task(
+    txn: &DatabaseTransaction,
+    tenant: &Tenant,
+    t: &Trigger<'_>,
+    r: &rule::Model,
+) -> anyhow::Result<()> {
     let assignee = firing::assignee_of(r);
     let turn = match assignee.takes_turns() {
         true => store::rules::take_turn(txn, tenant, &r.id).await?,

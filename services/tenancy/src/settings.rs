@@ -5,6 +5,7 @@
 //! keeps its own copy from that event (the highest version wins), so each
 //! enforces visibility from its own database.
 
+use crm_kit::{migration::create_from_entity, tenant::Tenant};
 use crm_proto::{
     common::v1::Visibility,
     events::v1::{EventEnvelope, TenantSettingsUpdated},
@@ -14,8 +15,6 @@ use sea_orm::{
     ConnectionTrait, DbErr, EntityTrait,
     sea_query::{Alias, DynIden, Expr, ExprTrait, IntoIden, OnConflict},
 };
-
-use crm_kit::{migration::create_from_entity, tenant::Tenant};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
 /// The event type (and routing key) of a settings change.

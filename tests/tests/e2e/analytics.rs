@@ -5,16 +5,12 @@
 
 use std::time::Duration;
 
-use crm_kit::{
-    server::Serve,
-    testing::{Backend, TestDatabase, TestServer, authed, shared, token},
-};
+use crm_kit::testing::{Backend, TestDatabase, TestServer, authed, shared, token};
 use crm_proto::{
     analytics::v1::{self as a, analytics_service_client::AnalyticsServiceClient},
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
 use sea_orm::ConnectionTrait;
-use tonic::service::Routes;
 
 use super::harness::{create_deal, move_to, sales_pipeline, up};
 
@@ -141,7 +137,7 @@ async fn live_moves_reach_the_funnel_and_a_rebuild_restores_it(backend: Backend)
         scope: crm_analytics::entity::change::scope::ALL,
         deal_id: None,
     };
-    crm_analytics::projection::log_changes(&db, "acme", vec![reload])
+    crm_analytics::projection::log_changes(&db, &crm_kit::tenant::Tenant::of_row("acme"), vec![reload])
         .await
         .unwrap();
     assert!(
@@ -187,13 +183,14 @@ async fn an_analytics_service_on_an_empty_database_catches_up_on_the_first_read(
         .await
         .unwrap();
     assert!(crm_analytics::catch_up::mark_if_empty(&conn).await.unwrap());
-    let source = crm_analytics::source::PipelineSource::connect_lazy(&suite.url).unwrap();
-    let server = TestServer::start(Serve {
-        routes: Routes::new(crm_analytics::service(conn.clone(), shared(), source)),
-        service_names: vec![crm_analytics::SERVICE_NAME],
-        databases: vec![conn.clone()],
-    })
-    .await;
+    let config = crm_analytics::startup::Config {
+        pipeline_url: suite.url.clone(),
+        catch_up_if_empty: false,
+    };
+    let service = crm_analytics::startup::build(conn.clone(), shared(), config)
+        .await
+        .unwrap();
+    let (server, _) = TestServer::start_service(service).await;
     let mut fresh = AnalyticsServiceClient::new(server.channel().await);
     // A rep's read is enough: the service calls the export as itself. The
     // setting came along: raj owns none of ann's deals, so sees nothing.

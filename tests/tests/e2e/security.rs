@@ -9,15 +9,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::{Buf, BufMut, Bytes};
-use crm_kit::{
-    auth::Access,
-    testing::{TEST_SECRET, authed, token},
-};
+use crm_kit::testing::{TEST_SECRET, authed, token};
 use crm_proto::{
     contacts::v1::{self as cpb, contacts_service_client::ContactsServiceClient},
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
     tasks::v1::{self as tpb, tasks_service_client::TasksServiceClient},
 };
+use crm_tenancy::Access;
 use prost_reflect::DescriptorPool;
 use serde_json::json;
 use tonic::{

@@ -92,9 +92,9 @@ impl KeptFunnels {
 
 #[cfg(test)]
 mod tests {
-    use crm_proto::common::v1::{DealStatus, StageKind};
-
     use std::collections::BTreeSet;
+
+    use crm_proto::common::v1::{DealStatus, StageKind};
 
     use super::*;
     use crate::domain::{DAY, DealRow, Stage, Transition, rng::SplitMix64};

@@ -154,4 +154,3 @@ pub struct Stay {
     /// The stage.
     pub stage: Key,
 }
-

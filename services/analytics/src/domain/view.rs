@@ -79,4 +79,3 @@ impl<'a> View<'a> {
         self.h.stages.iter().map(|s| s.kind).collect()
     }
 }
-

@@ -39,7 +39,6 @@ impl Analytics {
     }
 }
 
-
 #[tonic::async_trait]
 impl AnalyticsService for Analytics {
     async fn get_funnel(&self, r: Request<pb::GetFunnelRequest>) -> Result<Response<pb::GetFunnelResponse>, Status> {

@@ -90,4 +90,3 @@ pub async fn log_changes(txn: &impl ConnectionTrait, tenant: &Tenant, touched: V
     change::Entity::insert_many(rows).exec_without_returning(txn).await?;
     Ok(())
 }
-

@@ -88,7 +88,8 @@ fn plan(tenant: &Tenant, mut state: HashMap<String, (bool, i64)>, changes: Vec<D
             continue;
         }
         state.insert(id.clone(), (false, e.aggregate_version));
-        w.snapshots.insert(id.clone(), snapshot(tenant, id, e, d).into_active_model());
+        w.snapshots
+            .insert(id.clone(), snapshot(tenant, id, e, d).into_active_model());
     }
     w
 }

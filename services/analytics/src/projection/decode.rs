@@ -120,7 +120,6 @@ pub(super) fn occurred(e: &EventEnvelope) -> i64 {
         .unwrap_or_else(time::now_micros)
 }
 
-
 impl DealChange<'_> {
     /// The deal's id: the payload's, else the event's aggregate.
     pub fn deal_id(&self) -> String {

@@ -102,7 +102,6 @@ impl Handler for Projector {
     }
 }
 
-
 /// Inserts or updates all columns of `row`.
 async fn save<A>(txn: &DatabaseTransaction, exists: bool, row: A) -> anyhow::Result<()>
 where

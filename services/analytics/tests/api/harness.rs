@@ -4,7 +4,6 @@
 use crm_analytics::projection::{CONSUMER, Projector};
 use crm_kit::{
     bus::inbox::{Applied, apply_batch, apply_once},
-    server::Serve,
     testing::{Backend, TestDatabase, TestServer, token},
 };
 use crm_proto::{
@@ -13,7 +12,7 @@ use crm_proto::{
     events::v1::EventEnvelope,
 };
 use sea_orm::DatabaseConnection;
-use tonic::{Code, Status, service::Routes, transport::Channel};
+use tonic::{Code, Status, transport::Channel};
 use tonic_types::StatusExt;
 
 /// The service under test and a client.
@@ -32,17 +31,15 @@ pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
     let conn = crm_kit::db::connect_and_migrate::<crm_analytics::migration::Migrator>(&db.url)
         .await
         .expect("analytics db");
-    let server = TestServer::start(Serve {
-        // No pipeline service here: RebuildProjections is tested end to end in tests/.
-        routes: Routes::new(crm_analytics::service(
-            conn.clone(),
-            crm_kit::testing::shared(),
-            crm_analytics::source::PipelineSource::connect_lazy("http://127.0.0.1:1").unwrap(),
-        )),
-        service_names: vec![crm_analytics::SERVICE_NAME],
-        databases: vec![conn.clone()],
-    })
-    .await;
+    // No pipeline service here: RebuildProjections is tested end to end in tests/.
+    let config = crm_analytics::startup::Config {
+        pipeline_url: "http://127.0.0.1:1".into(),
+        catch_up_if_empty: false,
+    };
+    let service = crm_analytics::startup::build(conn.clone(), crm_kit::testing::shared(), config)
+        .await
+        .expect("analytics service");
+    let (server, _work) = TestServer::start_service(service).await;
     Some(Suite {
         client: AnalyticsServiceClient::new(server.channel().await),
         db: conn,

@@ -216,11 +216,7 @@ impl ContactUpdate {
             values.owner_id = v.user_id("contact.owner_id", &c.owner_id);
         }
         let target = v.finish_with(target)?;
-        Ok(Self {
-            target,
-            paths,
-            values,
-        })
+        Ok(Self { target, paths, values })
     }
 
     /// The company the update points the contact at, if it sets one.

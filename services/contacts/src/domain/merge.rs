@@ -21,7 +21,9 @@ impl Merge {
         let mut v = Violations::new();
         let primary = v.required_id("primary_id", &req.primary_id);
         let duplicate = v.required_id("duplicate_id", &req.duplicate_id);
-        let primary_etag = v.absorb(crm_kit::etag::parse("primary_etag", &req.primary_etag)).flatten();
+        let primary_etag = v
+            .absorb(crm_kit::etag::parse("primary_etag", &req.primary_etag))
+            .flatten();
         if primary.is_some() && primary == duplicate {
             v.add("duplicate_id", "must differ from primary_id");
         }

@@ -123,7 +123,9 @@ pub async fn has_contacts(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str
 
 /// Deletes the tenant's company `current` if it is still at its version.
 pub async fn delete(conn: &impl ConnectionTrait, tenant: &Tenant, current: &Model) -> ApiResult<()> {
-    tenant.delete_guarded::<Entity>(conn, &current.id, current.version).await
+    tenant
+        .delete_guarded::<Entity>(conn, &current.id, current.version)
+        .await
 }
 
 /// Up to `limit` companies after id `after`, oldest first, whose name or

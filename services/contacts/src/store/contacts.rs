@@ -125,8 +125,7 @@ pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiR
 
 /// The tenant's contact `id`, if it exists.
 pub async fn find(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> Result<Option<ContactRecord>, DbErr> {
-    let row = tenant.find::<Entity>().filter(Column::Id.eq(id)).one(conn)
-        .await?;
+    let row = tenant.find::<Entity>().filter(Column::Id.eq(id)).one(conn).await?;
     match row {
         Some(row) => Ok(load(conn, tenant, vec![row]).await?.pop()),
         None => Ok(None),

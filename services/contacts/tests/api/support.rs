@@ -1,10 +1,6 @@
 //! The test harness: a fresh database, the service on port 0, a client.
 
-use crm_contacts::SERVICE_NAME;
-use crm_kit::{
-    server::Serve,
-    testing::{self, Backend, TestDatabase, TestServer},
-};
+use crm_kit::testing::{self, Backend, TestDatabase, TestServer};
 use crm_proto::contacts::v1::{self as pb, contacts_service_client::ContactsServiceClient};
 use sea_orm::DatabaseConnection;
 use tonic::{Code, Request, Status, transport::Channel};
@@ -26,12 +22,8 @@ pub async fn start(backend: Backend, name: &str) -> Option<Harness> {
     let conn = crm_kit::db::connect_and_migrate::<crm_contacts::migration::Migrator>(&db.url)
         .await
         .expect("connect and migrate");
-    let server = TestServer::start(Serve {
-        routes: tonic::service::Routes::new(crm_contacts::service(conn.clone(), testing::shared())),
-        service_names: vec![SERVICE_NAME],
-        databases: vec![conn.clone()],
-    })
-    .await;
+    let service = crm_contacts::startup::build(conn.clone(), testing::shared());
+    let (server, _) = TestServer::start_service(service).await;
     let client = ContactsServiceClient::new(server.channel().await);
     Some(Harness {
         client,

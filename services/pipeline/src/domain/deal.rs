@@ -245,7 +245,12 @@ mod tests {
         let req = pb::CreatePipelineRequest {
             pipeline: Some(pb::Pipeline {
                 name: "Sales".into(),
-                stages: vec![stage("Lead", Open), stage("Demo", Open), stage("Won", Won), stage("Lost", Lost)],
+                stages: vec![
+                    stage("Lead", Open),
+                    stage("Demo", Open),
+                    stage("Won", Won),
+                    stage("Lost", Lost),
+                ],
                 ..Default::default()
             }),
             request_id: String::new(),

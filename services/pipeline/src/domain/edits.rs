@@ -59,7 +59,13 @@ impl NewDeal {
 
     /// The deal of `tenant` in `pipeline`, created by `user` (its owner
     /// unless the request names one); it starts in an OPEN stage.
-    pub fn create(&self, tenant: &Tenant, pipeline: &PipelineWithStages, user: &str, now: i64) -> ApiResult<CreatedDeal> {
+    pub fn create(
+        &self,
+        tenant: &Tenant,
+        pipeline: &PipelineWithStages,
+        user: &str,
+        now: i64,
+    ) -> ApiResult<CreatedDeal> {
         let stage = match &self.stage_id {
             Some(id) => pipeline
                 .stage(id)

@@ -35,7 +35,9 @@ impl PipelineWithStages {
 
     /// The first OPEN stage, where a new deal starts by default.
     pub fn first_open(&self) -> Option<&stage::Model> {
-        self.stages.iter().find(|s| StageKind::from_db(&s.kind) == StageKind::Open)
+        self.stages
+            .iter()
+            .find(|s| StageKind::from_db(&s.kind) == StageKind::Open)
     }
 }
 
@@ -290,7 +292,9 @@ mod tests {
     #[test]
     fn a_new_stage_list_keeps_adds_and_removes_stages_in_its_order() {
         let current = created();
-        let change = restaged(&current, &[0, 2, 3]).apply(&current, &HashMap::new(), 2).unwrap();
+        let change = restaged(&current, &[0, 2, 3])
+            .apply(&current, &HashMap::new(), 2)
+            .unwrap();
         assert_eq!(change.removed, [current.stages[1].id.clone()]);
         assert_eq!((change.kept.len(), change.added.len()), (3, 1));
         let names: Vec<_> = change.next.stages.iter().map(|s| s.name.as_str()).collect();

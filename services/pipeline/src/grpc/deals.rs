@@ -1,7 +1,9 @@
 //! Deal RPCs: create (with the contacts check), get, update, delete, list,
 //! history. MoveDeal is in `moves`.
 
-use crm_kit::{ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id};
+use crm_kit::{
+    ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id,
+};
 use crm_proto::pipeline::v1 as pb;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
@@ -16,7 +18,10 @@ use crate::{
 impl Pipelines {
     /// The deal on the wire, with its stage's probability.
     async fn deal_reply(&self, conn: &impl ConnectionTrait, tenant: &Tenant, d: &deal::Model) -> ApiResult<pb::Deal> {
-        Ok(convert::deal(d, store::pipelines::probability_of(conn, tenant, d).await?))
+        Ok(convert::deal(
+            d,
+            store::pipelines::probability_of(conn, tenant, d).await?,
+        ))
     }
 
     /// Asks ContactsService about the references the change sets.

@@ -3,8 +3,7 @@
 //! [`crate::domain::pipeline`].
 
 use crm_kit::{
-    ApiError, ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time,
-    validate::parse_id,
+    ApiError, ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id,
 };
 use crm_proto::pipeline::v1 as pb;
 use sea_orm::TransactionTrait;

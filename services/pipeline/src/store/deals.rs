@@ -25,7 +25,9 @@ pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiR
 
 /// Inserts a new deal and its first stage entry.
 pub async fn insert(conn: &impl ConnectionTrait, c: &CreatedDeal) -> Result<(), DbErr> {
-    deal::Entity::insert(c.deal.clone().into_active_model()).exec(conn).await?;
+    deal::Entity::insert(c.deal.clone().into_active_model())
+        .exec(conn)
+        .await?;
     insert_transition(conn, &c.transition).await
 }
 
@@ -207,9 +209,7 @@ pub async fn column(
     owner_id: Option<&str>,
     limit: u64,
 ) -> Result<Vec<deal::Model>, DbErr> {
-    let mut q = tenant
-        .find::<deal::Entity>()
-        .filter(deal::Column::StageId.eq(stage_id));
+    let mut q = tenant.find::<deal::Entity>().filter(deal::Column::StageId.eq(stage_id));
     if let Some(owner) = owner_id {
         q = q.filter(deal::Column::OwnerId.eq(owner));
     }

@@ -1,10 +1,7 @@
 //! Starts contacts and pipeline on their own ports and databases, as they
 //! run in production, and gives tests clients and helpers.
 
-use crm_kit::{
-    server::Serve,
-    testing::{Backend, TestDatabase, TestServer, authed, shared, token},
-};
+use crm_kit::testing::{Backend, TestDatabase, TestServer, authed, shared, token};
 use crm_proto::{
     common::v1::{Money, StageKind},
     contacts::v1::{self as cpb, contacts_service_client::ContactsServiceClient},
@@ -12,7 +9,7 @@ use crm_proto::{
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
 use sea_orm::DatabaseConnection;
-use tonic::{Status, service::Routes, transport::Channel};
+use tonic::{Status, transport::Channel};
 
 /// The suite under test and its clients.
 pub struct Suite {
@@ -38,19 +35,11 @@ pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
     let pconn = crm_kit::db::connect_and_migrate::<crm_pipeline::migration::Migrator>(&pipeline_db.url)
         .await
         .expect("pipeline db");
-    let contacts_server = TestServer::start(Serve {
-        routes: Routes::new(crm_contacts::service(cconn.clone(), shared())),
-        service_names: vec![crm_contacts::SERVICE_NAME],
-        databases: vec![cconn],
-    })
-    .await;
-    let directory = crm_pipeline::ContactsDirectory::connect_lazy(&contacts_server.url()).expect("directory");
-    let pipeline_server = TestServer::start(Serve {
-        routes: Routes::new(crm_pipeline::service(pconn.clone(), shared(), directory)),
-        service_names: vec![crm_pipeline::SERVICE_NAME],
-        databases: vec![pconn.clone()],
-    })
-    .await;
+    let (contacts_server, _) = TestServer::start_service(crm_contacts::startup::build(cconn, shared())).await;
+    let config = crm_pipeline::startup::Config::new(contacts_server.url());
+    let pipeline = crm_pipeline::startup::build(pconn.clone(), shared(), config).expect("pipeline service");
+    // The stall scanner is run by the tests that need it.
+    let (pipeline_server, _) = TestServer::start_service(pipeline).await;
     Some(Suite {
         pipeline: PipelineServiceClient::new(pipeline_server.channel().await),
         contacts: ContactsServiceClient::new(contacts_server.channel().await),

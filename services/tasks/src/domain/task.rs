@@ -332,14 +332,20 @@ mod tests {
     #[test]
     fn a_new_task_is_open_assigned_to_its_creator_and_due_when_asked() {
         let t = open_task();
-        assert_eq!((t.status.as_str(), t.assignee_id.as_str(), t.due_at), ("open", "ann", 1_000));
+        assert_eq!(
+            (t.status.as_str(), t.assignee_id.as_str(), t.due_at),
+            ("open", "ann", 1_000)
+        );
         assert_eq!(t.priority, pb::TaskPriority::Normal as i32);
     }
 
     #[test]
     fn completing_a_done_task_is_a_failed_precondition() {
         let done = complete(&open_task(), 20).unwrap();
-        assert_eq!((done.status.as_str(), done.completed_at, done.version), ("done", Some(20), 2));
+        assert_eq!(
+            (done.status.as_str(), done.completed_at, done.version),
+            ("done", Some(20), 2)
+        );
         assert_eq!(complete(&done, 30).unwrap_err().code(), tonic::Code::FailedPrecondition);
     }
 

@@ -2,8 +2,7 @@
 //! get, list, update, delete. What a rule holds is [`crate::domain::rule`].
 
 use crm_kit::{
-    ApiError, ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time,
-    validate::parse_id,
+    ApiError, ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id,
 };
 use crm_proto::tasks::v1 as pb;
 use sea_orm::TransactionTrait;
@@ -94,7 +93,9 @@ impl Tasks {
         let update = RuleUpdate::parse(&req)?;
         let tenant = Tenant::of(&caller);
         // Cheap checks first, so a stale or foreign rule is not worth a peer call.
-        update.target.check(&store::rules::get(&self.db, &tenant, &update.target.id).await?)?;
+        update
+            .target
+            .check(&store::rules::get(&self.db, &tenant, &update.target.id).await?)?;
         if let Some(t) = &update.fields.trigger {
             self.check_trigger(&caller, t).await?;
         }

@@ -1,7 +1,9 @@
 //! Task RPCs: create (idempotent), get, update, complete, delete, list.
 //! What a task may become is [`crate::domain::task`].
 
-use crm_kit::{ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id};
+use crm_kit::{
+    ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id,
+};
 use crm_proto::tasks::v1 as pb;
 use sea_orm::TransactionTrait;
 

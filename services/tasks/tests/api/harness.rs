@@ -5,12 +5,7 @@
 use std::sync::Arc;
 
 use crm_kit::{
-    bus::{
-        Message, Publisher,
-        local::{LocalBus, Subscription},
-        relay::Relay,
-    },
-    server::Serve,
+    bus::{Message, Publisher, local::LocalBus, relay::Relay},
     testing::{Backend, TestDatabase, TestServer, authed, shared, token},
 };
 use crm_proto::{
@@ -20,13 +15,10 @@ use crm_proto::{
     pipeline::v1::{self as ppb, pipeline_service_client::PipelineServiceClient},
     tasks::v1::{self as pb, tasks_service_client::TasksServiceClient},
 };
-use crm_tasks::{
-    automation::{self, Automation},
-    reminders::ReminderHub,
-};
+use crm_tasks::{reminders::ReminderHub, startup::Announce};
 use prost::Message as _;
 use sea_orm::DatabaseConnection;
-use tonic::{Code, Status, service::Routes, transport::Channel};
+use tonic::{Code, Status, transport::Channel};
 use tonic_types::StatusExt;
 
 /// The suite under test and its clients.
@@ -69,34 +61,18 @@ pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
     let tconn = crm_kit::db::connect_and_migrate::<crm_tasks::migration::Migrator>(&tasks_db.url)
         .await
         .expect("tasks db");
-    let contacts_server = TestServer::start(Serve {
-        routes: Routes::new(crm_contacts::service(cconn.clone(), shared())),
-        service_names: vec![crm_contacts::SERVICE_NAME],
-        databases: vec![cconn.clone()],
-    })
-    .await;
-    let directory = crm_pipeline::ContactsDirectory::connect_lazy(&contacts_server.url()).expect("contacts directory");
-    let pipeline_server = TestServer::start(Serve {
-        routes: Routes::new(crm_pipeline::service(pconn.clone(), shared(), directory)),
-        service_names: vec![crm_pipeline::SERVICE_NAME],
-        databases: vec![pconn.clone()],
-    })
-    .await;
-    let pipelines = crm_tasks::PipelineDirectory::connect_lazy(&pipeline_server.url()).expect("pipeline directory");
-    let hub = ReminderHub::new();
-    let tasks_server = TestServer::start(Serve {
-        routes: Routes::new(crm_tasks::service(tconn.clone(), shared(), pipelines, hub.clone())),
-        service_names: vec![crm_tasks::SERVICE_NAME],
-        databases: vec![tconn.clone()],
-    })
-    .await;
+    let (contacts_server, _) = TestServer::start_service(crm_contacts::startup::build(cconn.clone(), shared())).await;
+    let config = crm_pipeline::startup::Config::new(contacts_server.url());
+    let pipeline = crm_pipeline::startup::build(pconn.clone(), shared(), config).expect("pipeline service");
+    let (pipeline_server, _) = TestServer::start_service(pipeline).await;
+    let config = crm_tasks::startup::Config::new(pipeline_server.url(), Announce::Directly);
+    let hub = config.hub.clone();
+    let tasks = crm_tasks::startup::build(tconn.clone(), shared(), config).expect("tasks service");
+    // The automation consumes through the in-process bus; the tests run
+    // the relays and the scheduler themselves.
+    let (tasks_server, work) = TestServer::start_service(tasks).await;
     let bus = LocalBus::new();
-    bus.subscribe(Subscription {
-        consumer: automation::CONSUMER.to_owned(),
-        bindings: automation::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
-        db: tconn.clone(),
-        handler: Arc::new(Automation),
-    });
+    work.subscribe(&bus);
     Some(Suite {
         tasks: TasksServiceClient::new(tasks_server.channel().await),
         pipeline: PipelineServiceClient::new(pipeline_server.channel().await),
