@@ -3,12 +3,8 @@
 //! committed. `aggregate_version` is the record's version after the change
 //! (for a delete, the deleted version plus one).
 
-use crm_kit::{
-    auth::Caller,
-    outbox::{self, Event},
-};
+use crm_kit::{auth::Caller, outbox};
 use crm_proto::events::v1 as ev;
-use prost::{Message, Name};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::{
@@ -17,29 +13,12 @@ use crate::{
     store::contacts::ContactRecord,
 };
 
-async fn emit<P: Message + Name>(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    event_type: &'static str,
-    aggregate_id: &str,
-    aggregate_version: i64,
-    payload: &P,
-) -> Result<(), DbErr> {
-    let event = Event {
-        event_type,
-        aggregate_id,
-        aggregate_version,
-        payload,
-    };
-    outbox::append(conn, caller, event).await
-}
-
 /// `contacts.company.created`.
 pub async fn company_created(conn: &impl ConnectionTrait, caller: &Caller, row: &company::Model) -> Result<(), DbErr> {
     let payload = ev::CompanyCreated {
         company: Some(convert::company(row)),
     };
-    emit(conn, caller, "contacts.company.created", &row.id, row.version, &payload).await
+    outbox::emit(conn, caller, "contacts.company.created", &row.id, row.version, &payload).await
 }
 
 /// `contacts.company.updated`, naming the changed fields.
@@ -53,7 +32,7 @@ pub async fn company_updated(
         company: Some(convert::company(row)),
         changed_fields,
     };
-    emit(conn, caller, "contacts.company.updated", &row.id, row.version, &payload).await
+    outbox::emit(conn, caller, "contacts.company.updated", &row.id, row.version, &payload).await
 }
 
 /// `contacts.company.deleted`.
@@ -61,7 +40,7 @@ pub async fn company_deleted(conn: &impl ConnectionTrait, caller: &Caller, row: 
     let payload = ev::CompanyDeleted {
         company_id: row.id.clone(),
     };
-    emit(
+    outbox::emit(
         conn,
         caller,
         "contacts.company.deleted",
@@ -77,7 +56,7 @@ pub async fn contact_created(conn: &impl ConnectionTrait, caller: &Caller, c: &C
     let payload = ev::ContactCreated {
         contact: Some(convert::contact(c)),
     };
-    emit(
+    outbox::emit(
         conn,
         caller,
         "contacts.contact.created",
@@ -99,7 +78,7 @@ pub async fn contact_updated(
         contact: Some(convert::contact(c)),
         changed_fields,
     };
-    emit(
+    outbox::emit(
         conn,
         caller,
         "contacts.contact.updated",
@@ -115,7 +94,7 @@ pub async fn contact_deleted(conn: &impl ConnectionTrait, caller: &Caller, c: &C
     let payload = ev::ContactDeleted {
         contact_id: c.row.id.clone(),
     };
-    emit(
+    outbox::emit(
         conn,
         caller,
         "contacts.contact.deleted",
@@ -140,7 +119,7 @@ pub async fn contact_merged(
         activities_moved: i64::try_from(activities_moved).unwrap_or(i64::MAX),
     };
     let (id, version) = (&primary.row.id, primary.row.version);
-    emit(conn, caller, "contacts.contact.merged", id, version, &payload).await?;
+    outbox::emit(conn, caller, "contacts.contact.merged", id, version, &payload).await?;
     contact_deleted(conn, caller, duplicate).await
 }
 
@@ -149,5 +128,5 @@ pub async fn activity_logged(conn: &impl ConnectionTrait, caller: &Caller, row: 
     let payload = ev::ActivityLogged {
         activity: Some(convert::activity(row)),
     };
-    emit(conn, caller, "contacts.activity.logged", &row.id, 1, &payload).await
+    outbox::emit(conn, caller, "contacts.activity.logged", &row.id, 1, &payload).await
 }

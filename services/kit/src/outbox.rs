@@ -67,6 +67,30 @@ where
     Ok(())
 }
 
+/// Writes one event about the record `aggregate_id`, at its version after
+/// the change, to the outbox on `conn`: what each service's typed writers
+/// in `events.rs` call.
+pub async fn emit<C, P>(
+    conn: &C,
+    caller: &Caller,
+    event_type: &'static str,
+    aggregate_id: &str,
+    aggregate_version: i64,
+    payload: &P,
+) -> Result<(), DbErr>
+where
+    C: ConnectionTrait,
+    P: Message + Name,
+{
+    let event = Event {
+        event_type,
+        aggregate_id,
+        aggregate_version,
+        payload,
+    };
+    append(conn, caller, event).await
+}
+
 /// Writes many events in one statement (bulk imports).
 pub async fn append_many<C, P>(conn: &C, caller: &Caller, events: &[Event<'_, P>]) -> Result<(), DbErr>
 where

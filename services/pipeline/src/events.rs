@@ -10,7 +10,6 @@ use crm_kit::{
 };
 use crm_proto::events::v1 as ev;
 use crm_tenancy::settings;
-use prost::{Message, Name};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::{
@@ -47,23 +46,6 @@ pub mod types {
     pub const DEAL_IMPORTED: &str = "pipeline.deal.imported";
 }
 
-async fn emit<P: Message + Name>(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    event_type: &'static str,
-    aggregate_id: &str,
-    aggregate_version: i64,
-    payload: &P,
-) -> Result<(), DbErr> {
-    let event = Event {
-        event_type,
-        aggregate_id,
-        aggregate_version,
-        payload,
-    };
-    outbox::append(conn, caller, event).await
-}
-
 /// `pipeline.pipeline.created`.
 pub async fn pipeline_created(
     conn: &impl ConnectionTrait,
@@ -73,7 +55,7 @@ pub async fn pipeline_created(
     let payload = ev::PipelineCreated {
         pipeline: Some(convert::pipeline(p)),
     };
-    emit(conn, caller, types::PIPELINE_CREATED, &p.pipeline.id, 1, &payload).await
+    outbox::emit(conn, caller, types::PIPELINE_CREATED, &p.pipeline.id, 1, &payload).await
 }
 
 /// `pipeline.pipeline.updated`, naming the changed fields and the removed stages.
@@ -84,7 +66,7 @@ pub async fn pipeline_updated(conn: &impl ConnectionTrait, caller: &Caller, c: &
         removed_stage_ids: c.removed.clone(),
     };
     let p = &c.next.pipeline;
-    emit(conn, caller, types::PIPELINE_UPDATED, &p.id, p.version, &payload).await
+    outbox::emit(conn, caller, types::PIPELINE_UPDATED, &p.id, p.version, &payload).await
 }
 
 /// `pipeline.pipeline.deleted`.
@@ -97,7 +79,7 @@ pub async fn pipeline_deleted(
         pipeline_id: p.pipeline.id.clone(),
     };
     let (id, version) = (&p.pipeline.id, p.pipeline.version + 1);
-    emit(conn, caller, types::PIPELINE_DELETED, id, version, &payload).await
+    outbox::emit(conn, caller, types::PIPELINE_DELETED, id, version, &payload).await
 }
 
 /// `pipeline.deal.created`.
@@ -106,7 +88,7 @@ pub async fn deal_created(conn: &impl ConnectionTrait, caller: &Caller, c: &Crea
         deal: Some(convert::deal(&c.deal, c.stage.probability)),
         stage: Some(stage_ref(&c.stage)),
     };
-    emit(conn, caller, types::DEAL_CREATED, &c.deal.id, 1, &payload).await
+    outbox::emit(conn, caller, types::DEAL_CREATED, &c.deal.id, 1, &payload).await
 }
 
 /// `pipeline.deal.updated`, naming the changed fields; `probability` is
@@ -122,7 +104,7 @@ pub async fn deal_updated(
         deal: Some(convert::deal(d, probability)),
         changed_fields,
     };
-    emit(conn, caller, types::DEAL_UPDATED, &d.id, d.version, &payload).await
+    outbox::emit(conn, caller, types::DEAL_UPDATED, &d.id, d.version, &payload).await
 }
 
 /// `pipeline.deal.deleted`.
@@ -132,7 +114,7 @@ pub async fn deal_deleted(conn: &impl ConnectionTrait, caller: &Caller, d: &deal
         pipeline_id: d.pipeline_id.clone(),
         stage_id: d.stage_id.clone(),
     };
-    emit(conn, caller, types::DEAL_DELETED, &d.id, d.version + 1, &payload).await
+    outbox::emit(conn, caller, types::DEAL_DELETED, &d.id, d.version + 1, &payload).await
 }
 
 /// What a move announces: `pipeline.deal.stage_changed`, then
@@ -152,7 +134,7 @@ pub async fn deal_moved(conn: &impl ConnectionTrait, caller: &Caller, m: &Moved)
                     time_in_from_stage: m.transition.time_in_from_stage.map(crm_kit::time::to_duration),
                     moved_at: Some(crm_kit::time::to_timestamp(m.transition.moved_at)),
                 };
-                emit(conn, caller, types::DEAL_STAGE_CHANGED, id, version, &p).await?;
+                outbox::emit(conn, caller, types::DEAL_STAGE_CHANGED, id, version, &p).await?;
             }
             MoveEvent::Won => {
                 let (deal, from_stage, stage) = (deal.clone(), from.clone(), to.clone());
@@ -161,7 +143,7 @@ pub async fn deal_moved(conn: &impl ConnectionTrait, caller: &Caller, m: &Moved)
                     from_stage,
                     stage,
                 };
-                emit(conn, caller, types::DEAL_WON, id, version, &p).await?;
+                outbox::emit(conn, caller, types::DEAL_WON, id, version, &p).await?;
             }
             MoveEvent::Lost => {
                 let p = ev::DealLost {
@@ -170,7 +152,7 @@ pub async fn deal_moved(conn: &impl ConnectionTrait, caller: &Caller, m: &Moved)
                     lost_reason: m.next.lost_reason.clone().unwrap_or_default(),
                     stage: to.clone(),
                 };
-                emit(conn, caller, types::DEAL_LOST, id, version, &p).await?;
+                outbox::emit(conn, caller, types::DEAL_LOST, id, version, &p).await?;
             }
             MoveEvent::Reopened => {
                 let (deal, from_stage, stage) = (deal.clone(), from.clone(), to.clone());
@@ -179,7 +161,7 @@ pub async fn deal_moved(conn: &impl ConnectionTrait, caller: &Caller, m: &Moved)
                     from_stage,
                     stage,
                 };
-                emit(conn, caller, types::DEAL_REOPENED, id, version, &p).await?;
+                outbox::emit(conn, caller, types::DEAL_REOPENED, id, version, &p).await?;
             }
         }
     }
@@ -199,7 +181,7 @@ pub async fn deal_stalled(
         rotting_days: s.rotting_days,
         stage_entered_at: Some(crm_kit::time::to_timestamp(d.stage_entered_at)),
     };
-    emit(conn, system, types::DEAL_STALLED, &d.id, d.version, &payload).await
+    outbox::emit(conn, system, types::DEAL_STALLED, &d.id, d.version, &payload).await
 }
 
 /// `pipeline.deal.imported` for each of `rows`, a thousand to a statement.
@@ -237,7 +219,7 @@ pub async fn settings_updated(
         visibility: s.visibility,
     };
     let (tenant, version) = (&s.tenant_id, s.version);
-    emit(
+    outbox::emit(
         conn,
         caller,
         settings::TENANT_SETTINGS_UPDATED,

@@ -4,13 +4,8 @@
 //! record's version after the change (for a delete, the deleted version
 //! plus one).
 
-use crm_kit::{
-    auth::Caller,
-    outbox::{self, Event},
-    tenant::Tenant,
-};
+use crm_kit::{auth::Caller, outbox, tenant::Tenant};
 use crm_proto::{events::v1 as ev, tasks::v1 as pb};
-use prost::{Message, Name};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::{
@@ -53,23 +48,6 @@ pub fn system_caller(tenant: &Tenant, actor: &str) -> Caller {
     }
 }
 
-async fn emit<P: Message + Name>(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    event_type: &'static str,
-    aggregate_id: &str,
-    aggregate_version: i64,
-    payload: &P,
-) -> Result<(), DbErr> {
-    let event = Event {
-        event_type,
-        aggregate_id,
-        aggregate_version,
-        payload,
-    };
-    outbox::append(conn, caller, event).await
-}
-
 /// `tasks.task.created`; `trigger_event_id` names the event a rule fired
 /// on (empty for a task created by hand).
 pub async fn task_created(
@@ -82,7 +60,7 @@ pub async fn task_created(
         task: Some(convert::task(t)),
         trigger_event_id: trigger_event_id.to_owned(),
     };
-    emit(conn, caller, types::TASK_CREATED, &t.id, t.version, &payload).await
+    outbox::emit(conn, caller, types::TASK_CREATED, &t.id, t.version, &payload).await
 }
 
 /// `tasks.task.updated`, naming the changed fields.
@@ -96,7 +74,7 @@ pub async fn task_updated(
         task: Some(convert::task(t)),
         changed_fields,
     };
-    emit(conn, caller, types::TASK_UPDATED, &t.id, t.version, &payload).await
+    outbox::emit(conn, caller, types::TASK_UPDATED, &t.id, t.version, &payload).await
 }
 
 /// `tasks.task.completed`.
@@ -104,7 +82,7 @@ pub async fn task_completed(conn: &impl ConnectionTrait, caller: &Caller, t: &ta
     let payload = ev::TaskCompleted {
         task: Some(convert::task(t)),
     };
-    emit(conn, caller, types::TASK_COMPLETED, &t.id, t.version, &payload).await
+    outbox::emit(conn, caller, types::TASK_COMPLETED, &t.id, t.version, &payload).await
 }
 
 /// `tasks.task.cancelled`, saying why.
@@ -118,13 +96,13 @@ pub async fn task_cancelled(
         task: Some(convert::task(t)),
         reason: reason.to_owned(),
     };
-    emit(conn, caller, types::TASK_CANCELLED, &t.id, t.version, &payload).await
+    outbox::emit(conn, caller, types::TASK_CANCELLED, &t.id, t.version, &payload).await
 }
 
 /// `tasks.task.deleted`.
 pub async fn task_deleted(conn: &impl ConnectionTrait, caller: &Caller, t: &task::Model) -> Result<(), DbErr> {
     let payload = ev::TaskDeleted { task_id: t.id.clone() };
-    emit(conn, caller, types::TASK_DELETED, &t.id, t.version + 1, &payload).await
+    outbox::emit(conn, caller, types::TASK_DELETED, &t.id, t.version + 1, &payload).await
 }
 
 /// `tasks.task.overdue`, by the scheduler.
@@ -132,7 +110,7 @@ pub async fn task_overdue(conn: &impl ConnectionTrait, system: &Caller, t: &task
     let payload = ev::TaskOverdue {
         task: Some(convert::task(t)),
     };
-    emit(conn, system, types::TASK_OVERDUE, &t.id, t.version, &payload).await
+    outbox::emit(conn, system, types::TASK_OVERDUE, &t.id, t.version, &payload).await
 }
 
 /// `tasks.reminder.due`, by the scheduler: `reminder` of task `t` fell due.
@@ -145,7 +123,7 @@ pub async fn reminder_due(
     let payload = ev::ReminderDue {
         reminder: Some(reminder.clone()),
     };
-    emit(conn, system, types::REMINDER_DUE, &t.id, t.version, &payload).await
+    outbox::emit(conn, system, types::REMINDER_DUE, &t.id, t.version, &payload).await
 }
 
 /// `tasks.rule.created`.
@@ -173,5 +151,5 @@ async fn rule_changed(
     let payload = ev::RuleChanged {
         rule: Some(convert::rule(r)),
     };
-    emit(conn, caller, event_type, &r.id, version, &payload).await
+    outbox::emit(conn, caller, event_type, &r.id, version, &payload).await
 }
