@@ -7,7 +7,15 @@
 
 use std::io::Write;
 
+mod broker;
+mod metrics;
+
 use uuid::Uuid;
+
+pub use self::{
+    broker::{TestBroker, wait_queue},
+    metrics::{has_sample, sample, scrape},
+};
 
 /// Which database a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,84 +238,6 @@ impl Drop for TestServer {
     }
 }
 
-/// A RabbitMQ namespace of one test: its own exchange and queue prefix on
-/// the broker of `CRM_TEST_AMQP_URL`, deleted when dropped.
-pub struct TestBroker {
-    /// The names to use.
-    pub config: crate::bus::amqp::AmqpConfig,
-    services: std::sync::Mutex<Vec<String>>,
-}
-
-impl TestBroker {
-    /// A fresh namespace, or `None` (announced) when `CRM_TEST_AMQP_URL` is
-    /// unset outside CI; under CI=true it panics instead.
-    pub fn create(test: &str) -> Option<Self> {
-        let url = match std::env::var("CRM_TEST_AMQP_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("CI=true but CRM_TEST_AMQP_URL is not set: the RabbitMQ half must run in CI")
-            }
-            _ => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED (RabbitMQ half): {test}: set CRM_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f to run it"
-                );
-                return None;
-            }
-        };
-        let ns = format!("test.{}", Uuid::now_v7().simple());
-        let config = crate::bus::amqp::AmqpConfig {
-            url,
-            exchange: format!("{ns}.events"),
-            queue_prefix: ns,
-        };
-        Some(Self {
-            config,
-            services: std::sync::Mutex::new(Vec::new()),
-        })
-    }
-
-    /// A consumer of `service` in this namespace (its queues are deleted with it).
-    pub fn consumer(&self, service: &str, bindings: &[&str]) -> crate::bus::amqp::AmqpConsumer {
-        self.services
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(service.to_owned());
-        crate::bus::amqp::AmqpConsumer::new(self.config.clone(), service, bindings)
-    }
-}
-
-impl Drop for TestBroker {
-    fn drop(&mut self) {
-        let config = self.config.clone();
-        let services = std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()));
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(async {
-                use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-                let Ok(conn) = lapin::Connection::connect(&config.url, lapin::ConnectionProperties::default()).await
-                else {
-                    return;
-                };
-                let Ok(ch) = conn.create_channel().await else { return };
-                for s in &services {
-                    for q in [config.queue(s), config.dead_letter_queue(s)] {
-                        let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
-                    }
-                }
-                for x in [config.exchange.clone(), config.dead_letter_exchange()] {
-                    let _ = ch
-                        .exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default())
-                        .await;
-                }
-                let _ = conn.close(200, "test done".into()).await;
-            });
-            Ok::<_, std::io::Error>(())
-        })
-        .join();
-    }
-}
-
 /// Asserts `status` is INVALID_ARGUMENT naming `field` in its BadRequest.
 pub fn assert_bad_field(status: &tonic::Status, field: &str) {
     use tonic_types::StatusExt;
@@ -321,78 +251,6 @@ pub fn assert_bad_field(status: &tonic::Status, field: &str) {
         "expected a violation of {field}, got {fields:?} ({})",
         status.message()
     );
-}
-
-/// Waits (up to 20 s) until `queue` exists on the broker at `url`: the
-/// consumer declared its topology, so what is published from now on reaches it.
-pub async fn wait_queue(url: &str, queue: &str) {
-    use lapin::{options::QueueDeclareOptions, types::FieldTable};
-    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
-        .await
-        .expect("the test broker answers");
-    for _ in 0..200 {
-        let ch = conn.create_channel().await.expect("a channel");
-        let passive = QueueDeclareOptions {
-            passive: true,
-            durable: true,
-            ..Default::default()
-        };
-        if ch
-            .queue_declare(queue.into(), passive, FieldTable::default())
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("queue {queue} was never declared");
-}
-
-/// Scrapes `GET /metrics` at `addr` over a plain HTTP/1.1 connection and
-/// returns the exposition; panics unless it answered 200 in the OpenMetrics
-/// text format.
-pub async fn scrape(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("reach the metrics port");
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send the scrape");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await.expect("read the scrape");
-    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/openmetrics-text"),
-        "{head}"
-    );
-    body.to_owned()
-}
-
-/// The value of the sample of `name` whose labels include every one of
-/// `labels`, summed over the samples that match (0 when none does).
-pub fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    exposition
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-            let matches = metric == name && labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
-            matches.then(|| value.parse::<f64>().ok()).flatten()
-        })
-        .sum()
-}
-
-/// Whether `exposition` has any sample of `name` with all of `labels`.
-pub fn has_sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> bool {
-    exposition.lines().any(|line| {
-        let series = line.rsplit_once(' ').map_or("", |(s, _)| s);
-        let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-        !line.starts_with('#') && metric == name && labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-    })
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use sea_orm::DatabaseTransaction;
 
 use crate::{
     domain::{
+        edits,
         firing::{self, Trigger},
         rule::TriggerKind,
-        task,
     },
     entity::{rule, task as task_row},
     events::{self, system_caller},
@@ -175,7 +175,7 @@ async fn cancel_about(
     let tenant = Tenant::of_event(envelope);
     let caller = system_caller(&tenant, ACTOR);
     for current in store::tasks::open_about(txn, &tenant, column, id).await? {
-        let next = task::cancel(&current, time::now_micros());
+        let next = edits::cancel(&current, time::now_micros());
         store::tasks::save(txn, &tenant, &next, current.version, false)
             .await
             .with_context(|| format!("task {} changed while being cancelled", current.id))?;

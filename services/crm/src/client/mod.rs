@@ -2,7 +2,9 @@
 //! them: tables by default, the proto3 JSON of the reply with `--json`.
 
 mod commands;
+mod deals;
 pub mod output;
+mod report;
 
 use clap::{Args, Subcommand};
 use crm_kit::{auth::TokenVerifier, config::AuthArgs};

@@ -6,10 +6,12 @@
 //! types and write what they return.
 
 pub mod durations;
+pub mod edits;
 pub mod firing;
 pub mod listing;
 pub mod rule;
 pub mod task;
 pub mod template;
 
-pub use task::{NewTask, Priority, TaskStatus, TaskUpdate};
+pub use edits::{NewRule, NewTask, RuleUpdate, TaskUpdate};
+pub use task::{Priority, TaskStatus};

@@ -1,17 +1,10 @@
 //! Rule values: the trigger (kept in columns so matching rules are found by
 //! index) and the create-task action, parsed with every violation named.
 
-use crm_kit::{
-    ApiResult,
-    etag::Target,
-    handler::mask_paths,
-    tenant::Tenant,
-    validate::{Violations, new_id},
-};
+use crm_kit::validate::Violations;
 use crm_proto::tasks::v1::{self as pb, action, create_task_action, trigger};
 
 use super::{Priority, durations, template};
-use crate::entity::rule;
 
 /// What makes a rule fire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,137 +241,6 @@ fn parse_assignee(v: &mut Violations, a: Option<&create_task_action::Assignee>) 
     }
 }
 
-/// The parsed fields of a rule request; `None` when not being set.
-#[derive(Clone, Debug, Default)]
-pub struct RuleFields {
-    /// The name.
-    pub name: Option<String>,
-    /// Whether it fires.
-    pub enabled: Option<bool>,
-    /// What makes it fire.
-    pub trigger: Option<TriggerSpec>,
-    /// What it does.
-    pub action: Option<ActionSpec>,
-}
-
-/// Every field of a rule, as a create sets them.
-const ALL: [&str; 4] = ["name", "enabled", "trigger", "action"];
-
-impl RuleFields {
-    fn parse(v: &mut Violations, r: &pb::Rule, paths: &[&str]) -> Self {
-        let mut f = Self::default();
-        for path in paths {
-            match *path {
-                "name" => f.name = Some(v.required_text("rule.name", &r.name, 100)),
-                "enabled" => f.enabled = Some(r.enabled),
-                "trigger" => f.trigger = TriggerSpec::parse(v, r.trigger.as_ref()),
-                "action" => f.action = ActionSpec::parse(v, r.action.as_ref()),
-                other => v.add("update_mask", format!("{other:?} is not a field that can be changed")),
-            }
-        }
-        f
-    }
-
-    /// Sets the given fields on `row`.
-    fn apply_to(&self, row: &mut rule::Model) {
-        if let Some(name) = &self.name {
-            row.name.clone_from(name);
-        }
-        if let Some(enabled) = self.enabled {
-            row.enabled = enabled;
-        }
-        if let Some(t) = &self.trigger {
-            row.trigger_kind = t.kind.as_str().to_owned();
-            row.pipeline_id.clone_from(&t.pipeline_id);
-            row.stage_id.clone_from(&t.stage_id);
-        }
-        if let Some(a) = &self.action {
-            row.title_template.clone_from(&a.title_template);
-            row.due_in = a.due_in;
-            row.assignee_kind = a.assignee.kind().to_owned();
-            row.assignee_users = serde_json::to_string(&a.assignee.users()).unwrap_or_else(|_| "[]".to_owned());
-            row.priority = a.priority;
-            row.remind_before = durations::to_json(&a.remind_before);
-        }
-    }
-}
-
-/// A valid CreateRule request: every field set.
-#[derive(Clone, Debug)]
-pub struct NewRule {
-    fields: RuleFields,
-    /// What makes it fire (to check against the pipeline service).
-    pub trigger: TriggerSpec,
-}
-
-impl NewRule {
-    /// Parses the request, naming every bad field.
-    pub fn parse(req: &pb::CreateRuleRequest) -> ApiResult<Self> {
-        let input = req.rule.clone().unwrap_or_default();
-        let mut v = Violations::new();
-        let fields = RuleFields::parse(&mut v, &input, &ALL);
-        let trigger = fields.trigger.clone().filter(|_| fields.action.is_some());
-        let trigger = v.finish_with(trigger)?;
-        Ok(Self { fields, trigger })
-    }
-
-    /// The new rule of `tenant` at version 1.
-    pub fn create(&self, tenant: &Tenant, now: i64) -> rule::Model {
-        let mut created = rule::Model {
-            id: new_id().to_string(),
-            tenant_id: tenant.id(),
-            name: String::new(),
-            enabled: false,
-            trigger_kind: String::new(),
-            pipeline_id: String::new(),
-            stage_id: None,
-            title_template: String::new(),
-            due_in: 0,
-            assignee_kind: String::new(),
-            assignee_users: String::new(),
-            rr_cursor: 0,
-            priority: 0,
-            remind_before: String::new(),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
-        self.fields.apply_to(&mut created);
-        created
-    }
-}
-
-/// A valid UpdateRule request: the fields its mask names.
-#[derive(Clone, Debug)]
-pub struct RuleUpdate {
-    /// The rule and the etag the caller read.
-    pub target: Target,
-    /// The new values of the fields in the mask.
-    pub fields: RuleFields,
-}
-
-impl RuleUpdate {
-    /// Parses the request, naming every bad field.
-    pub fn parse(req: &pb::UpdateRuleRequest) -> ApiResult<Self> {
-        let paths = mask_paths(req.update_mask.as_ref())?;
-        let input = req.rule.clone().unwrap_or_default();
-        let mut v = Violations::new();
-        let target = Target::parse_in(&mut v, "rule.id", &input.id, "rule.etag", &input.etag);
-        let fields = RuleFields::parse(&mut v, &input, &paths);
-        let target = v.finish_with(target)?;
-        Ok(Self { target, fields })
-    }
-
-    /// `current` with the update applied, as the next version at `now`.
-    pub fn apply(&self, current: &rule::Model, now: i64) -> rule::Model {
-        let mut next = current.clone();
-        self.fields.apply_to(&mut next);
-        next.version += 1;
-        next.updated_at = now;
-        next
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,14 +252,5 @@ mod tests {
         assert_eq!(rr.clone().pick("owner", 3), "bob");
         assert_eq!(rr.pick("owner", -2), "ann");
         assert_eq!(Assignee::DealOwner.pick("owner", 0), "owner");
-    }
-
-    #[test]
-    fn a_rule_without_trigger_or_action_names_both() {
-        let Err(crm_kit::ApiError::InvalidArgument(v)) = NewRule::parse(&pb::CreateRuleRequest::default()) else {
-            panic!("expected violations")
-        };
-        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["rule.name", "rule.trigger", "rule.action"]);
     }
 }

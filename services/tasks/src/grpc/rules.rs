@@ -10,7 +10,7 @@ use sea_orm::TransactionTrait;
 use super::Tasks;
 use crate::{
     convert,
-    domain::rule::{NewRule, RuleUpdate, TriggerSpec},
+    domain::{NewRule, RuleUpdate, rule::TriggerSpec},
     events, store,
 };
 

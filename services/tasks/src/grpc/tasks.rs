@@ -10,7 +10,7 @@ use sea_orm::TransactionTrait;
 use super::Tasks;
 use crate::{
     convert,
-    domain::{NewTask, TaskUpdate, listing::TaskFilter, task},
+    domain::{NewTask, TaskUpdate, edits, listing::TaskFilter},
     events, store,
 };
 
@@ -78,7 +78,7 @@ impl Tasks {
         let txn = self.db.begin().await?;
         let current = store::tasks::get(&txn, &tenant, &target.id).await?;
         let current = crm_tenancy::changeable(&txn, &caller, current, &target).await?;
-        let next = task::complete(&current, time::now_micros())?;
+        let next = edits::complete(&current, time::now_micros())?;
         store::tasks::save(&txn, &tenant, &next, current.version, false).await?;
         events::task_completed(&txn, &caller, &next).await?;
         txn.commit().await?;

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 
 use crate::{
-    domain::{listing::TaskFilter, task::reminder_offsets},
+    domain::{edits::reminder_offsets, listing::TaskFilter},
     entity::task,
     store::reminders,
 };
