@@ -338,7 +338,49 @@ async fn a_poison_event_counts_its_retries_then_its_dead_letter_and_is_published
     assert_eq!(of("crm_events_published_total", service), 1.0);
 }
 
+async fn a_listener_hears_each_event_once_its_consumers_committed_it(backend: Backend) {
+    let Some((_p, producer)) = database(backend, "local_listener_producer").await else {
+        return;
+    };
+    let Some((_c, consumer)) = database(backend, "local_listener_consumer").await else {
+        return;
+    };
+    let ids = produce(&producer, 2).await;
+    let recorder = Recorder::new("tasks");
+    recorder.fail_first.store(1, Ordering::SeqCst);
+    let bus = LocalBus::new();
+    bus.subscribe(Subscription {
+        consumer: "tasks".into(),
+        bindings: vec!["#".into()],
+        db: consumer.clone(),
+        handler: recorder,
+    });
+    let heard = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (deals, others) = (heard.clone(), heard.clone());
+    bus.listen(
+        vec!["pipeline.deal.*".into()],
+        Arc::new(move |e: EventEnvelope| deals.lock().unwrap().push(e.event_id)),
+    );
+    bus.listen(
+        vec!["contacts.#".into()],
+        Arc::new(move |e: EventEnvelope| others.lock().unwrap().push(format!("contacts {}", e.event_id))),
+    );
+    let relay = Relay::new(producer.clone(), Arc::new(bus));
+    assert!(relay.publish_pending().await.is_err());
+    assert!(
+        heard.lock().unwrap().is_empty(),
+        "nothing is heard before the consumer committed"
+    );
+    assert_eq!(relay.publish_pending().await.unwrap(), 2);
+    assert_eq!(
+        *heard.lock().unwrap(),
+        ids,
+        "each event once, in order, by the listener it binds"
+    );
+}
+
 crm_kit::backend_tests!(
+    a_listener_hears_each_event_once_its_consumers_committed_it,
     one_trace_runs_from_the_writer_through_the_consumer_to_what_it_writes,
     the_local_bus_applies_each_event_once_and_marks_rows_after_commit,
     a_failing_local_consumer_keeps_the_row_until_it_succeeds,
