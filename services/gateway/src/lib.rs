@@ -154,6 +154,14 @@ impl Gateway {
         };
         line.tenant.clone_from(&caller.tenant_id);
         line.user.clone_from(&caller.user_id);
+        let size = header_bytes(req.headers());
+        if size > crm_kit::server::MAX_FORWARDED_HEADERS {
+            let status = Status::resource_exhausted(format!(
+                "the call's headers are {size} bytes; at most {} are forwarded",
+                crm_kit::server::MAX_FORWARDED_HEADERS
+            ));
+            return self.refuse(kind, line, &status);
+        }
         let permit = match self.0.limits.admit(&caller.tenant_id) {
             Ok(p) => p,
             Err(status) => return self.refuse(kind, line, &status),
@@ -249,6 +257,11 @@ fn gateway_span(path: &str, kind: Kind) -> tracing::Span {
         ],
     );
     span
+}
+
+/// The size of `headers` as HTTP/2 counts it: names, values, 32 bytes each.
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 32).sum()
 }
 
 /// `/pkg.Service/Method` as (service, method); empty parts when the path is not of that shape.
@@ -370,7 +383,10 @@ impl Gateway {
 /// Serves `gateway` on `listener` (gRPC and JSON, HTTP/1.1 and HTTP/2 on
 /// the one port) until `shutdown`, then lets in-flight calls finish.
 pub async fn serve(listener: TcpListener, gateway: Gateway, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // Explicit, and the same on every hop (see crm_kit::server::MAX_HEADER_LIST).
+    builder.http2().max_header_list_size(crm_kit::server::MAX_HEADER_LIST);
+    builder.http1().max_buf_size(crm_kit::server::MAX_HEADER_LIST as usize);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

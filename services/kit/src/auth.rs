@@ -15,6 +15,11 @@ use tonic::{Request, Status, metadata::MetadataValue, service::Interceptor};
 
 use crate::error::ApiError;
 
+/// The longest bearer token accepted, in bytes: a longer one is
+/// UNAUTHENTICATED before anything of it is parsed (real tokens are well
+/// under 2 KiB; this bounds what one header can cost every hop).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
 /// Who is calling: taken from a verified token, never from the request body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
@@ -177,6 +182,12 @@ impl TokenVerifier {
 
     /// Verifies `token` and returns its caller.
     pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(ApiError::Unauthenticated(format!(
+                "invalid token: it is {} bytes; at most {MAX_TOKEN_BYTES} are accepted",
+                token.len()
+            )));
+        }
         // A header that does not parse (`alg: none` among them) is refused here.
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| ApiError::Unauthenticated(format!("invalid token: {e}")))?;
@@ -288,6 +299,13 @@ mod tests {
         let theirs = TokenVerifier::hs256(b"fedcba9876543210fedcba9876543210");
         let token = theirs.mint("acme", "ann", &["rep"], 60);
         assert!(matches!(ours.verify(&token), Err(ApiError::Unauthenticated(_))));
+    }
+
+    #[test]
+    fn an_oversized_token_is_refused_before_it_is_parsed() {
+        let v = TokenVerifier::hs256(b"0123456789abcdef0123456789abcdef");
+        let err = v.verify(&"x".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err();
+        assert!(matches!(err, ApiError::Unauthenticated(m) if m.contains("8192")));
     }
 
     #[test]

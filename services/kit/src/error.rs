@@ -14,6 +14,32 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The `google.rpc.ErrorInfo` domain of every error of the suite.
 pub const ERROR_DOMAIN: &str = "crm.example.com";
 
+/// The most field violations one BadRequest lists; past it, a last entry
+/// says how many more there were. With [`MAX_DETAIL_TEXT`] and
+/// [`MAX_MESSAGE`] this keeps every error's trailers under 16 KiB, the
+/// smallest header-list limit a gRPC client has by default.
+pub const MAX_VIOLATIONS: usize = 20;
+
+/// The longest field path or description in an error's details, in bytes
+/// (longer ones are cut, at a character boundary, and end in `…`).
+pub const MAX_DETAIL_TEXT: usize = 160;
+
+/// The longest `grpc-message` of an error, in bytes (cut likewise).
+pub const MAX_MESSAGE: usize = 1024;
+
+/// `text` cut to at most `max` bytes at a character boundary, with `…` at
+/// the cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// One bad field of a request: its path (e.g. `deal.amount.currency_code`)
 /// and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +116,18 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+/// The message of `err`: its text, but a BadRequest's lists only the
+/// violations its details list.
+fn message(err: &ApiError) -> String {
+    match err {
+        ApiError::InvalidArgument(v) if v.len() > MAX_VIOLATIONS => {
+            let listed = describe(&v[..MAX_VIOLATIONS]);
+            format!("invalid argument: {listed}; and {} more", v.len() - MAX_VIOLATIONS)
+        }
+        other => other.to_string(),
+    }
+}
+
 fn describe(violations: &[FieldViolation]) -> String {
     violations
         .iter()
@@ -146,8 +184,17 @@ impl From<ApiError> for Status {
         let details = match &err {
             ApiError::InvalidArgument(violations) => {
                 let mut d = ErrorDetails::new();
-                for v in violations {
-                    d.add_bad_request_violation(v.field.clone(), v.description.clone());
+                for v in violations.iter().take(MAX_VIOLATIONS) {
+                    d.add_bad_request_violation(
+                        bounded(&v.field, MAX_DETAIL_TEXT),
+                        bounded(&v.description, MAX_DETAIL_TEXT),
+                    );
+                }
+                if let Some(more) = violations.len().checked_sub(MAX_VIOLATIONS).filter(|n| *n > 0) {
+                    d.add_bad_request_violation(
+                        "",
+                        format!("and {more} more, not listed (at most {MAX_VIOLATIONS} are)"),
+                    );
                 }
                 d
             }
@@ -185,7 +232,7 @@ impl From<ApiError> for Status {
             }
             ApiError::Unauthenticated(_) | ApiError::PermissionDenied(_) => ErrorDetails::new(),
         };
-        Status::with_error_details(code, err.to_string(), details)
+        Status::with_error_details(code, bounded(&message(&err), MAX_MESSAGE), details)
     }
 }
 
@@ -253,6 +300,35 @@ mod tests {
             .map(|v| v.field)
             .collect();
         assert_eq!(fields, ["deal.title", "deal.amount"]);
+    }
+
+    #[test]
+    fn a_bad_request_lists_twenty_violations_and_counts_the_rest() {
+        let violations = (0..150)
+            .map(|i| FieldViolation {
+                field: format!("contact.emails[{i}]"),
+                description: format!("{:?} is not an email address", "x".repeat(500)),
+            })
+            .collect();
+        let status = Status::from(ApiError::InvalidArgument(violations));
+        let listed = status.get_details_bad_request().unwrap().field_violations;
+        assert_eq!(listed.len(), MAX_VIOLATIONS + 1);
+        assert_eq!(
+            listed[MAX_VIOLATIONS].description,
+            "and 130 more, not listed (at most 20 are)"
+        );
+        assert!(listed.iter().all(|v| v.description.len() <= MAX_DETAIL_TEXT));
+        assert!(status.message().len() <= MAX_MESSAGE);
+        let mut headers = http::HeaderMap::new();
+        status.add_header(&mut headers).unwrap();
+        let size: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 32).sum();
+        assert!(size < 16 * 1024, "the trailers take {size} bytes");
+    }
+
+    #[test]
+    fn a_cut_text_ends_at_a_character_boundary() {
+        assert_eq!(bounded("ééé", 5), "é…");
+        assert_eq!(bounded("short", 160), "short");
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub fn channel(urls: &str, connect_timeout: Duration, timeout: Option<Duration>)
         let mut endpoint = Endpoint::from_shared(url.to_owned())
             .with_context(|| format!("{url:?} is not a URL"))?
             .connect_timeout(connect_timeout)
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // A reply's headers over the limit would end the connection
+            // every call to this peer shares (see MAX_HEADER_LIST).
+            .http2_max_header_list_size(crate::server::MAX_HEADER_LIST);
         if let Some(timeout) = timeout {
             endpoint = endpoint.timeout(timeout);
         }

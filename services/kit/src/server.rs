@@ -2,6 +2,8 @@
 //! (readiness follows the databases), server reflection over every
 //! contract, a span per RPC, and graceful shutdown.
 
+pub mod mistakes;
+
 use std::{future::Future, time::Duration};
 
 use anyhow::Context;
@@ -9,6 +11,20 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tonic::{service::Routes, transport::server::TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
+
+/// The HTTP/2 header-list limit (`SETTINGS_MAX_HEADER_LIST_SIZE`) of every
+/// server and every client of the suite, in bytes. A header block over it
+/// is refused by h2 for that stream alone when it fits one frame, but one
+/// that spans CONTINUATION frames past it ends the whole connection: so
+/// every hop accepts far more than any hop sends (tokens are at most
+/// [`crate::auth::MAX_TOKEN_BYTES`], errors stay under 16 KiB, and the
+/// gateway forwards at most [`MAX_FORWARDED_HEADERS`]).
+pub const MAX_HEADER_LIST: u32 = 256 * 1024;
+
+/// The most header bytes the gateway forwards with one call (names and
+/// values); a call with more is RESOURCE_EXHAUSTED, before it reaches a
+/// service.
+pub const MAX_FORWARDED_HEADERS: usize = 32 * 1024;
 
 /// What to serve: the services' routes, the names the health service
 /// reports, and the databases whose reachability decides readiness.
@@ -61,11 +77,16 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
     };
 
     let server = tonic::transport::Server::builder()
+        // Explicit, and the same on every hop (see MAX_HEADER_LIST).
+        .http2_max_header_list_size(MAX_HEADER_LIST)
         // One span per RPC (method, trace id), and the call's W3C trace
         // context made current so the events it writes carry it.
         .layer(crate::trace::TraceLayer)
         // Counts and times every call by method and code (crm_rpc_*).
         .layer(crate::metrics::rpc::RpcMetricsLayer::for_services(&what.service_names))
+        // A request tonic cannot decode is the caller's mistake, counted
+        // as such: INVALID_ARGUMENT or RESOURCE_EXHAUSTED, not INTERNAL.
+        .layer(mistakes::CallerMistakesLayer)
         .add_routes(what.routes)
         .add_service(health)
         .add_service(reflection_v1)

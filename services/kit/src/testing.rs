@@ -173,9 +173,15 @@ pub fn own_tenants(suffix: &str) {
     TENANT_SUFFIX.with(|s| *s.borrow_mut() = format!("-{suffix}"));
 }
 
+/// The tenant id that [`token`] puts in tokens for `tenant` on this thread
+/// (see [`own_tenants`]).
+pub fn tenant_name(tenant: &str) -> String {
+    TENANT_SUFFIX.with(|s| format!("{tenant}{}", s.borrow()))
+}
+
 /// A token for `user` of `tenant` with `roles`, valid for an hour.
 pub fn token(tenant: &str, user: &str, roles: &[&str]) -> String {
-    let tenant = TENANT_SUFFIX.with(|s| format!("{tenant}{}", s.borrow()));
+    let tenant = tenant_name(tenant);
     crate::auth::TokenVerifier::hs256(TEST_SECRET).mint(&tenant, user, roles, 3600)
 }
 

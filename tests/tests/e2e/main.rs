@@ -13,6 +13,7 @@ mod distributed;
 mod embedded;
 mod gateway;
 mod harness;
+mod hostile;
 mod metrics;
 mod security;
 mod topology;
