@@ -93,7 +93,7 @@ pub enum Command {
         /// gateway has none.
         #[arg(long, env = "CRM_DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
-        /// Where ContactsService answers (used by pipeline and the gateway).
+        /// Where ContactsService answers (used by pipeline, tasks and the gateway).
         #[arg(long, env = "CRM_CONTACTS_URL", default_value = "http://127.0.0.1:50051")]
         contacts_url: String,
         /// Where PipelineService answers (used by tasks, analytics and the gateway).

@@ -34,7 +34,7 @@ pub enum ServiceName {
 pub struct ServiceConfig {
     /// Its database.
     pub database_url: String,
-    /// Where ContactsService answers (for pipeline).
+    /// Where ContactsService answers (for pipeline and tasks).
     pub contacts_url: String,
     /// Where PipelineService answers (for tasks, analytics and the gateway).
     pub pipeline_url: String,
@@ -104,8 +104,8 @@ async fn build(service: ServiceName, config: &ServiceConfig) -> anyhow::Result<S
             let conn = db::connect_and_migrate::<crm_tasks::migration::Migrator>(url).await?;
             // Every replica's watchers hear every reminder, whichever replica
             // fired it: the hub is fed from the reminder events on the bus.
-            let peers = Config::new(&config.pipeline_url, Announce::ThroughTheBus);
-            crm_tasks::startup::build(conn, shared, peers).context("CRM_PIPELINE_URL")?
+            let peers = Config::new(&config.pipeline_url, &config.contacts_url, Announce::ThroughTheBus);
+            crm_tasks::startup::build(conn, shared, peers).context("CRM_PIPELINE_URL or CRM_CONTACTS_URL")?
         }
         ServiceName::Analytics => {
             let conn = db::connect_and_migrate::<crm_analytics::migration::Migrator>(url).await?;

@@ -78,7 +78,7 @@ async fn build(config: &SuiteConfig, self_url: &str) -> anyhow::Result<Vec<Servi
     // it has to catch up only when its file is new beside an older pipeline
     // one (marking a fresh suite would only make the first reads wait).
     let catch_up_if_empty = has_pipelines(&pipeline_db).await?;
-    let tasks = crm_tasks::startup::Config::new(self_url, crm_tasks::startup::Announce::Directly);
+    let tasks = crm_tasks::startup::Config::new(self_url, self_url, crm_tasks::startup::Announce::Directly);
     let analytics = crm_analytics::startup::Config {
         pipeline_url: self_url.to_owned(),
         catch_up_if_empty,

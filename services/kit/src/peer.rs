@@ -42,6 +42,34 @@ pub fn channel(urls: &str, connect_timeout: Duration, timeout: Option<Duration>)
     }
 }
 
+/// The answer of a peer asked whether the `what` record `id` that the
+/// caller's `field` names exists: NOT_FOUND (the caller's tenant has no
+/// such record, or cannot see it) is FAILED_PRECONDITION
+/// `REFERENCE_NOT_FOUND` naming the field; a peer that is down is
+/// UNAVAILABLE naming it; anything else is INTERNAL (logged).
+pub fn reference<T>(
+    result: Result<T, tonic::Status>,
+    field: &str,
+    what: &str,
+    id: &str,
+    peer: &'static str,
+) -> Result<T, crate::ApiError> {
+    use tonic::Code;
+    match result {
+        Ok(found) => Ok(found),
+        Err(s) if s.code() == Code::NotFound => Err(crate::ApiError::precondition(
+            "REFERENCE_NOT_FOUND",
+            field,
+            format!("{field}: {what} {id} does not exist"),
+        )),
+        Err(s) if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) => {
+            tracing::warn!(status = %s, peer, "peer unreachable");
+            Err(crate::ApiError::Unavailable(peer))
+        }
+        Err(s) => Err(crate::ApiError::Internal(anyhow::anyhow!("{peer} answered {s}"))),
+    }
+}
+
 /// Which replicas are healthy and which are in the balancer's rotation.
 struct Rotation {
     endpoints: Vec<Endpoint>,

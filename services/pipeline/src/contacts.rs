@@ -7,9 +7,13 @@ use std::time::Duration;
 use crm_kit::{
     ApiError,
     auth::{self, Caller},
+    peer,
 };
 use crm_proto::contacts::v1::{GetCompanyRequest, GetContactRequest, contacts_service_client::ContactsServiceClient};
-use tonic::{Code, Request, transport::Channel};
+use tonic::{Request, transport::Channel};
+
+/// How the contacts service is named when it is down.
+const PEER: &str = "the contacts service";
 
 /// A client of ContactsService.
 #[derive(Clone, Debug)]
@@ -33,7 +37,7 @@ impl ContactsDirectory {
         let mut req = Request::new(GetContactRequest { id: id.to_owned() });
         auth::forward(caller, &mut req)?;
         let result = self.client.clone().get_contact(req).await;
-        answer(result.map(drop), field, "contact", id)
+        peer::reference(result.map(drop), field, "contact", id, PEER)
     }
 
     /// FAILED_PRECONDITION naming `field` unless the company exists.
@@ -41,22 +45,6 @@ impl ContactsDirectory {
         let mut req = Request::new(GetCompanyRequest { id: id.to_owned() });
         auth::forward(caller, &mut req)?;
         let result = self.client.clone().get_company(req).await;
-        answer(result.map(drop), field, "company", id)
-    }
-}
-
-fn answer(result: Result<(), tonic::Status>, field: &str, what: &str, id: &str) -> Result<(), ApiError> {
-    match result {
-        Ok(()) => Ok(()),
-        Err(s) if s.code() == Code::NotFound => Err(ApiError::precondition(
-            "REFERENCE_NOT_FOUND",
-            field,
-            format!("{field}: {what} {id} does not exist"),
-        )),
-        Err(s) if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) => {
-            tracing::warn!(status = %s, "contacts service unreachable");
-            Err(ApiError::Unavailable("the contacts service"))
-        }
-        Err(s) => Err(ApiError::Internal(anyhow::anyhow!("contacts service answered {s}"))),
+        peer::reference(result.map(drop), field, "company", id, PEER)
     }
 }

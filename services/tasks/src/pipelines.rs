@@ -1,15 +1,23 @@
-//! The synchronous question the tasks service asks PipelineService when a
-//! rule is saved: does this pipeline (and stage) exist for the caller's
-//! tenant? The caller's token is forwarded, so the answer is the caller's view.
+//! The synchronous questions the tasks service asks PipelineService: does
+//! this pipeline (and stage) exist, when a rule is saved; does this deal
+//! exist, when a task names one? The caller's token is forwarded, so the
+//! answer is the caller's view (another tenant's deal, or one hidden from
+//! the caller, does not exist).
 
 use std::time::Duration;
 
 use crm_kit::{
     ApiError,
     auth::{self, Caller},
+    peer,
 };
-use crm_proto::pipeline::v1::{GetPipelineRequest, Pipeline, pipeline_service_client::PipelineServiceClient};
-use tonic::{Code, Request, transport::Channel};
+use crm_proto::pipeline::v1::{
+    GetDealRequest, GetPipelineRequest, Pipeline, pipeline_service_client::PipelineServiceClient,
+};
+use tonic::{Request, transport::Channel};
+
+/// How the pipeline service is named when it is down.
+const PEER: &str = "the pipeline service";
 
 /// A client of PipelineService.
 #[derive(Clone, Debug)]
@@ -33,21 +41,18 @@ impl PipelineDirectory {
     pub async fn require_pipeline(&self, caller: &Caller, field: &str, id: &str) -> Result<Pipeline, ApiError> {
         let mut req = Request::new(GetPipelineRequest { id: id.to_owned() });
         auth::forward(caller, &mut req)?;
-        match self.client.clone().get_pipeline(req).await {
-            Ok(reply) => reply
-                .into_inner()
-                .pipeline
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("pipeline service answered no pipeline"))),
-            Err(s) if s.code() == Code::NotFound => Err(ApiError::precondition(
-                "REFERENCE_NOT_FOUND",
-                field,
-                format!("{field}: pipeline {id} does not exist"),
-            )),
-            Err(s) if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) => {
-                tracing::warn!(status = %s, "pipeline service unreachable");
-                Err(ApiError::Unavailable("the pipeline service"))
-            }
-            Err(s) => Err(ApiError::Internal(anyhow::anyhow!("pipeline service answered {s}"))),
-        }
+        let reply = self.client.clone().get_pipeline(req).await;
+        let pipeline = peer::reference(reply, field, "pipeline", id, PEER)?
+            .into_inner()
+            .pipeline;
+        pipeline.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("pipeline service answered no pipeline")))
+    }
+
+    /// FAILED_PRECONDITION naming `field` unless the deal `id` exists for the caller.
+    pub async fn require_deal(&self, caller: &Caller, field: &str, id: &str) -> Result<(), ApiError> {
+        let mut req = Request::new(GetDealRequest { id: id.to_owned() });
+        auth::forward(caller, &mut req)?;
+        let reply = self.client.clone().get_deal(req).await;
+        peer::reference(reply.map(drop), field, "deal", id, PEER)
     }
 }

@@ -16,6 +16,7 @@ use tonic::service::interceptor::InterceptedService;
 use crate::{
     SERVICE_NAME,
     automation::{Automation, BINDINGS, CONSUMER},
+    contacts::ContactsDirectory,
     events::types,
     grpc::Tasks,
     pipelines::PipelineDirectory,
@@ -37,8 +38,11 @@ pub enum Announce {
 /// Where the tasks service finds its peers, and how it announces reminders.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// PipelineService, asked whether a rule's pipeline and stage exist.
+    /// PipelineService, asked whether a rule's pipeline and stage, and a
+    /// task's deal, exist.
     pub pipeline_url: String,
+    /// ContactsService, asked whether a task's contact exists.
+    pub contacts_url: String,
     /// How fired reminders reach the watchers.
     pub announce: Announce,
     /// The hub `WatchReminders` streams from (the tests keep a handle).
@@ -46,10 +50,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// PipelineService at `pipeline_url`, reminders announced as `announce`.
-    pub fn new(pipeline_url: impl Into<String>, announce: Announce) -> Self {
+    /// PipelineService at `pipeline_url`, ContactsService at
+    /// `contacts_url`, reminders announced as `announce`.
+    pub fn new(pipeline_url: impl Into<String>, contacts_url: impl Into<String>, announce: Announce) -> Self {
         Self {
             pipeline_url: pipeline_url.into(),
+            contacts_url: contacts_url.into(),
             announce,
             hub: ReminderHub::new(),
         }
@@ -59,9 +65,10 @@ impl Config {
 /// The tasks service on `db` (migrated), checking tokens with `shared`.
 pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::Result<Service> {
     let pipelines = PipelineDirectory::connect_lazy(&config.pipeline_url)?;
+    let contacts = ContactsDirectory::connect_lazy(&config.contacts_url)?;
     let auth = shared.authenticate();
     let hub = config.hub;
-    let service = Tasks::new(db.clone(), shared, pipelines, hub.clone());
+    let service = Tasks::new(db.clone(), shared, pipelines, contacts, hub.clone());
     let grpc = InterceptedService::new(TasksServiceServer::new(service), auth);
     let mut scheduler = Scheduler::new(db.clone(), hub.clone());
     let mut listeners = Vec::new();

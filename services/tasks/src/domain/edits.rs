@@ -33,6 +33,11 @@ impl NewTask {
         Ok(Self(f))
     }
 
+    /// The fields the request sets.
+    pub fn fields(&self) -> &TaskFields {
+        &self.0
+    }
+
     /// The new open task of `tenant` by `user` (its assignee unless the
     /// request names one), at version 1.
     pub fn create(&self, tenant: &Tenant, user: &str, now: i64) -> task::Model {

@@ -137,6 +137,14 @@ impl TaskFields {
     }
 }
 
+impl TaskFields {
+    /// Whether the fields set a deal or a contact (which their services
+    /// are asked about).
+    pub fn names_references(&self) -> bool {
+        matches!(self.deal_id, Some(Some(_))) || matches!(self.contact_id, Some(Some(_)))
+    }
+}
+
 fn parse_due(v: &mut Violations, due: Option<&prost_types::Timestamp>) -> Option<i64> {
     match due {
         None => {

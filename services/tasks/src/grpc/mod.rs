@@ -17,7 +17,7 @@ use sea_orm::DatabaseConnection;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::{pipelines::PipelineDirectory, reminders::ReminderHub};
+use crate::{contacts::ContactsDirectory, pipelines::PipelineDirectory, reminders::ReminderHub};
 
 /// The TasksService implementation.
 #[derive(Clone, Debug)]
@@ -25,17 +25,26 @@ pub struct Tasks {
     db: DatabaseConnection,
     shared: Shared,
     pipelines: PipelineDirectory,
+    contacts: ContactsDirectory,
     hub: ReminderHub,
 }
 
 impl Tasks {
-    /// A service on `db` that checks rule triggers with `pipelines` and
-    /// streams reminders from `hub`.
-    pub fn new(db: DatabaseConnection, shared: Shared, pipelines: PipelineDirectory, hub: ReminderHub) -> Self {
+    /// A service on `db` that checks rule triggers and tasks' deals with
+    /// `pipelines`, tasks' contacts with `contacts`, and streams reminders
+    /// from `hub`.
+    pub fn new(
+        db: DatabaseConnection,
+        shared: Shared,
+        pipelines: PipelineDirectory,
+        contacts: ContactsDirectory,
+        hub: ReminderHub,
+    ) -> Self {
         Self {
             db,
             shared,
             pipelines,
+            contacts,
             hub,
         }
     }

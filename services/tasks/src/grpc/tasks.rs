@@ -10,11 +10,23 @@ use sea_orm::TransactionTrait;
 use super::Tasks;
 use crate::{
     convert,
-    domain::{NewTask, TaskUpdate, edits, listing::TaskFilter},
+    domain::{NewTask, TaskUpdate, edits, listing::TaskFilter, task::TaskFields},
     events, store,
 };
 
 impl Tasks {
+    /// Asks the pipeline and contacts services about the deal and contact
+    /// the change sets (in the caller's tenant, as the caller sees them).
+    async fn check_references(&self, caller: &Caller, f: &TaskFields) -> ApiResult<()> {
+        if let Some(Some(id)) = &f.deal_id {
+            self.pipelines.require_deal(caller, "task.deal_id", id).await?;
+        }
+        if let Some(Some(id)) = &f.contact_id {
+            self.contacts.require_contact(caller, "task.contact_id", id).await?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn create_task(
         &self,
         caller: Caller,
@@ -29,6 +41,7 @@ impl Tasks {
                 task: Some(convert::task(&existing)),
             });
         }
+        self.check_references(&caller, new.fields()).await?;
         let created = new.create(&tenant, &caller.user_id, time::now_micros());
         let txn = self.db.begin().await?;
         store::tasks::insert(&txn, &created).await?;
@@ -56,6 +69,12 @@ impl Tasks {
     ) -> ApiResult<pb::UpdateTaskResponse> {
         let update = TaskUpdate::parse(&req)?;
         let tenant = Tenant::of(&caller);
+        if update.fields.names_references() {
+            // Cheap checks first, so a stale or foreign task is not worth a peer call.
+            let before = store::tasks::get(&self.db, &tenant, &update.target.id).await?;
+            crm_tenancy::changeable(&self.db, &caller, before, &update.target).await?;
+            self.check_references(&caller, &update.fields).await?;
+        }
         let txn = self.db.begin().await?;
         let current = store::tasks::get(&txn, &tenant, &update.target.id).await?;
         let current = crm_tenancy::changeable(&txn, &caller, current, &update.target).await?;

@@ -65,7 +65,7 @@ pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
     let config = crm_pipeline::startup::Config::new(contacts_server.url());
     let pipeline = crm_pipeline::startup::build(pconn.clone(), shared(), config).expect("pipeline service");
     let (pipeline_server, _) = TestServer::start_service(pipeline).await;
-    let config = crm_tasks::startup::Config::new(pipeline_server.url(), Announce::Directly);
+    let config = crm_tasks::startup::Config::new(pipeline_server.url(), contacts_server.url(), Announce::Directly);
     let hub = config.hub.clone();
     let tasks = crm_tasks::startup::build(tconn.clone(), shared(), config).expect("tasks service");
     // The automation consumes through the in-process bus; the tests run

@@ -323,7 +323,62 @@ async fn tasks_list_soonest_due_first_in_pages_and_filter(backend: Backend) {
     assert_bad_field(&bad, "status");
 }
 
+async fn a_task_names_only_a_deal_and_a_contact_its_tenant_has(backend: Backend) {
+    let Some(mut s) = suite(backend, "task_references").await else {
+        return;
+    };
+    let pipeline = s.sales_pipeline().await;
+    let contact = s.contact("dana@acme.example").await;
+    let deal = s.deal(&pipeline, "Acme", 100, &contact.id).await;
+    // Another tenant's deal and contact, and ids nobody has.
+    let own = s.token.clone();
+    s.token = token("globex", "gil", &["admin"]);
+    let theirs = s.sales_pipeline().await;
+    let their_contact = s.contact("gil@globex.example").await;
+    let their_deal = s.deal(&theirs, "Globex", 100, &their_contact.id).await;
+    s.token = own;
+    let random = crm_kit::validate::new_id().to_string();
+    for (deal_id, contact_id, subject) in [
+        (their_deal.id.as_str(), "", "task.deal_id"),
+        (random.as_str(), "", "task.deal_id"),
+        ("", their_contact.id.as_str(), "task.contact_id"),
+        ("", random.as_str(), "task.contact_id"),
+    ] {
+        let mut t = task("Pointing elsewhere");
+        (t.deal_id, t.contact_id) = (deal_id.into(), contact_id.into());
+        let err = s.create_task(t).await.unwrap_err();
+        super::harness::assert_precondition(&err, subject);
+    }
+    assert!(s.all_tasks().await.is_empty(), "nothing was created");
+    let mut t = task("Follow up");
+    (t.deal_id, t.contact_id) = (deal.id.clone(), contact.id.clone());
+    let created = s.create_task(t).await.unwrap();
+    // An update that points the task at another tenant's deal changes nothing.
+    let req = pb::UpdateTaskRequest {
+        task: Some(pb::Task {
+            id: created.id.clone(),
+            deal_id: their_deal.id.clone(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["deal_id".into()],
+        }),
+    };
+    let err = s.tasks.update_task(authed(&s.token, req)).await.unwrap_err();
+    super::harness::assert_precondition(&err, "task.deal_id");
+    let got = s
+        .tasks
+        .get_task(authed(&s.token, pb::GetTaskRequest { id: created.id.clone() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    assert_eq!(got, created);
+}
+
 crm_kit::backend_tests!(
+    a_task_names_only_a_deal_and_a_contact_its_tenant_has,
     a_new_task_is_open_assigned_to_its_creator_and_announced,
     the_same_request_id_twice_creates_one_task,
     bad_task_input_names_every_field,
