@@ -63,15 +63,17 @@ impl Transcoder {
         }
         let m = self.method(service, method)?;
         let (parts, body) = req.into_parts();
+        let body = crm_kit::server::stall::StalledBody::new(body, crm_kit::server::stall::BODY_IDLE_TIMEOUT);
         let body = Limited::new(body, max_body_bytes)
             .collect()
             .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
+            .map_err(|e| match e.downcast::<Status>() {
+                // The body stalled: DEADLINE_EXCEEDED, as it says.
+                Ok(stalled) => *stalled,
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                     Status::resource_exhausted(format!("the request body is larger than {max_body_bytes} bytes"))
-                } else {
-                    Status::invalid_argument("the request body could not be read")
                 }
+                Err(_) => Status::invalid_argument("the request body could not be read"),
             })?
             .to_bytes();
         let input = if body.iter().all(u8::is_ascii_whitespace) {

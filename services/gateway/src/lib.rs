@@ -16,11 +16,10 @@
 
 pub mod connect;
 pub mod limits;
+mod serve;
 
 use std::{
     collections::HashMap,
-    convert::Infallible,
-    future::Future,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -29,8 +28,7 @@ use anyhow::Context;
 use crm_kit::auth::{Caller, TokenVerifier};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
+pub use serve::serve;
 use tonic::{Status, body::Body, service::Routes, transport::Channel};
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tower::ServiceExt;
@@ -275,11 +273,22 @@ fn is_local(service: &str) -> bool {
     service == "grpc.health.v1.Health" || service.starts_with("grpc.reflection.")
 }
 
-/// Passes a gRPC call to `backend` as it is; a backend that cannot be
-/// reached is UNAVAILABLE.
+/// Passes a gRPC call to `backend` as it is, ending it when its body
+/// stalls (DEADLINE_EXCEEDED); a backend that cannot be reached is
+/// UNAVAILABLE.
 async fn forward(backend: Channel, req: Request<Incoming>) -> Response<Body> {
-    match backend.oneshot(req.map(Body::new)).await {
+    use crm_kit::server::stall::{BODY_IDLE_TIMEOUT, StalledBody};
+    let (parts, body) = req.into_parts();
+    let body = StalledBody::new(body, BODY_IDLE_TIMEOUT);
+    let stalled = body.stalled();
+    match backend.oneshot(Request::from_parts(parts, Body::new(body))).await {
         Ok(reply) => reply,
+        Err(_) if stalled.load(std::sync::atomic::Ordering::Relaxed) => {
+            grpc_error(&Status::deadline_exceeded(format!(
+                "the request body sent nothing for {} s; the call is ended",
+                BODY_IDLE_TIMEOUT.as_secs()
+            )))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "backend unreachable");
             grpc_error(&Status::unavailable(
@@ -378,46 +387,4 @@ impl Gateway {
         };
         reporter.set_service_status("", status).await;
     }
-}
-
-/// Serves `gateway` on `listener` (gRPC and JSON, HTTP/1.1 and HTTP/2 on
-/// the one port) until `shutdown`, then lets in-flight calls finish.
-pub async fn serve(listener: TcpListener, gateway: Gateway, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    // Explicit, and the same on every hop (see crm_kit::server::MAX_HEADER_LIST).
-    builder.http2().max_header_list_size(crm_kit::server::MAX_HEADER_LIST);
-    builder.http1().max_buf_size(crm_kit::server::MAX_HEADER_LIST as usize);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let gateway = gateway.clone();
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(gateway.handle(req).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    tracing::info!("gateway shutting down: finishing in-flight calls");
-    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
-    Ok(())
 }

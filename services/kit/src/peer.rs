@@ -29,7 +29,11 @@ pub fn channel(urls: &str, connect_timeout: Duration, timeout: Option<Duration>)
             .tcp_nodelay(true)
             // A reply's headers over the limit would end the connection
             // every call to this peer shares (see MAX_HEADER_LIST).
-            .http2_max_header_list_size(crate::server::MAX_HEADER_LIST);
+            .http2_max_header_list_size(crate::server::MAX_HEADER_LIST)
+            // A peer that vanished without a FIN is found out, and the
+            // channel reconnects instead of waiting on a dead connection.
+            .http2_keep_alive_interval(crate::server::KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(crate::server::KEEPALIVE_TIMEOUT);
         if let Some(timeout) = timeout {
             endpoint = endpoint.timeout(timeout);
         }

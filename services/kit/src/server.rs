@@ -3,6 +3,7 @@
 //! contract, a span per RPC, and graceful shutdown.
 
 pub mod mistakes;
+pub mod stall;
 
 use std::{future::Future, time::Duration};
 
@@ -25,6 +26,29 @@ pub const MAX_HEADER_LIST: u32 = 256 * 1024;
 /// values); a call with more is RESOURCE_EXHAUSTED, before it reaches a
 /// service.
 pub const MAX_FORWARDED_HEADERS: usize = 32 * 1024;
+
+/// HTTP/2 keep-alive, on every server and client of the suite: a PING
+/// this often on a connection, and the connection is closed when the peer
+/// has not answered within [`KEEPALIVE_TIMEOUT`] (a peer that vanished
+/// without a FIN is found out, and its streams end).
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// See [`KEEPALIVE_INTERVAL`].
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most concurrent streams (calls) one HTTP/2 connection may hold, on
+/// the gateway and the services: a flood on one connection waits for its
+/// own streams, and what one connection can hold in memory is bounded by
+/// this times the message limit (4 MiB).
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+
+/// How long a caller may take to send an HTTP/1.1 request head (the
+/// gateway's JSON face); also how long an idle keep-alive HTTP/1.1
+/// connection stays open between requests.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the gateway keeps an HTTP/2 connection that holds no call.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What to serve: the services' routes, the names the health service
 /// reports, and the databases whose reachability decides readiness.
@@ -79,6 +103,11 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
     let server = tonic::transport::Server::builder()
         // Explicit, and the same on every hop (see MAX_HEADER_LIST).
         .http2_max_header_list_size(MAX_HEADER_LIST)
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        // A peer that vanished is found out, and its calls end.
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .tcp_keepalive(Some(Duration::from_secs(60)))
         // One span per RPC (method, trace id), and the call's W3C trace
         // context made current so the events it writes carry it.
         .layer(crate::trace::TraceLayer)
@@ -87,6 +116,8 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
         // A request tonic cannot decode is the caller's mistake, counted
         // as such: INVALID_ARGUMENT or RESOURCE_EXHAUSTED, not INTERNAL.
         .layer(mistakes::CallerMistakesLayer)
+        // A request body that sends nothing for a while ends its call.
+        .layer(stall::StallLayer(stall::BODY_IDLE_TIMEOUT))
         .add_routes(what.routes)
         .add_service(health)
         .add_service(reflection_v1)

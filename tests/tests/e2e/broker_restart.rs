@@ -61,7 +61,7 @@ async fn every_rule_fires_once_across_a_broker_restart() {
     };
     let (contacts_url, _c) = serve(ServiceName::Contacts, config(&dbs[0], "", "")).await;
     let (pipeline_url, _p) = serve(ServiceName::Pipeline, config(&dbs[1], &contacts_url, "")).await;
-    let (tasks_url, _t) = serve(ServiceName::Tasks, config(&dbs[2], "", &pipeline_url)).await;
+    let (tasks_url, _t) = serve(ServiceName::Tasks, config(&dbs[2], &contacts_url, &pipeline_url)).await;
     wait_queue(
         &broker.config.url,
         &broker.config.queue(crm_tasks::automation::CONSUMER),

@@ -59,7 +59,7 @@ async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(ba
     };
     let (contacts_url, _c) = serve(ServiceName::Contacts, config(&contacts_db, "", "")).await;
     let (pipeline_url, _p) = serve(ServiceName::Pipeline, config(&pipeline_db, &contacts_url, "")).await;
-    let (tasks_url, _t) = serve(ServiceName::Tasks, config(&tasks_db, "", &pipeline_url)).await;
+    let (tasks_url, _t) = serve(ServiceName::Tasks, config(&tasks_db, &contacts_url, &pipeline_url)).await;
     wait_queue(
         &broker.config.url,
         &broker.config.queue(crm_tasks::automation::CONSUMER),
@@ -128,7 +128,7 @@ async fn a_reminder_reaches_the_watchers_of_every_tasks_replica() {
     let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
     let config = ServiceConfig {
         database_url: tasks_db.url.clone(),
-        contacts_url: String::new(),
+        contacts_url: "http://127.0.0.1:1".into(),
         pipeline_url: "http://127.0.0.1:1".into(),
         tasks_url: String::new(),
         analytics_url: String::new(),
