@@ -69,6 +69,7 @@ async fn run() {
             rate: 1e9,
             burst: 1e9,
             in_flight: 64,
+            capacity: 1024,
         },
         ..crm_gateway::GatewayConfig::all_at(&direct_url)
     };

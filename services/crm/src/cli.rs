@@ -50,6 +50,10 @@ pub struct LimitArgs {
     /// Calls a tenant may have in flight at once.
     #[arg(long = "tenant-in-flight", env = "CRM_TENANT_IN_FLIGHT", default_value_t = 64)]
     pub in_flight: usize,
+    /// Calls in flight through the gateway at once, all tenants together; a
+    /// busy tenant holds at most a fair share of them.
+    #[arg(long = "gateway-capacity", env = "CRM_GATEWAY_CAPACITY", default_value_t = 1024)]
+    pub capacity: usize,
 }
 
 impl LimitArgs {
@@ -59,6 +63,7 @@ impl LimitArgs {
             rate: self.rate.max(0.001),
             burst: self.burst.max(1.0),
             in_flight: self.in_flight.max(1),
+            capacity: self.capacity.max(2),
         }
     }
 }

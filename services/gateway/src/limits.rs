@@ -3,6 +3,13 @@
 //! the others. Over either limit a call is RESOURCE_EXHAUSTED with a
 //! `google.rpc.RetryInfo` saying when to try again.
 //!
+//! Above them, the gateway's own capacity: at most `capacity` calls in
+//! flight in all, and a tenant with calls in flight may hold at most
+//! `capacity / (k + 1)` of them, `k` being how many tenants have calls in
+//! flight. So however high one tenant's own limits are raised, a flood of
+//! its calls leaves room (half the capacity when it is alone) for a tenant
+//! that comes next, and what the gateway holds at once is bounded.
+//!
 //! A bucket is a few numbers under one mutex: a dependency would not make
 //! it shorter, and the delay it reports is exact.
 
@@ -27,6 +34,8 @@ pub struct LimitConfig {
     pub burst: f64,
     /// Calls in flight at once.
     pub in_flight: usize,
+    /// Calls in flight at once through this gateway, all tenants together.
+    pub capacity: usize,
 }
 
 impl Default for LimitConfig {
@@ -35,6 +44,7 @@ impl Default for LimitConfig {
             rate: 500.0,
             burst: 1000.0,
             in_flight: 64,
+            capacity: 1024,
         }
     }
 }
@@ -44,6 +54,8 @@ impl Default for LimitConfig {
 pub struct Limits {
     config: LimitConfig,
     tenants: Mutex<HashMap<String, Tenant>>,
+    /// Calls in flight, all tenants together.
+    total: Arc<AtomicUsize>,
 }
 
 #[derive(Debug)]
@@ -53,13 +65,18 @@ struct Tenant {
     in_flight: Arc<AtomicUsize>,
 }
 
-/// A call let through: it counts as in flight until dropped.
+/// A call let through: it counts as in flight (its tenant's, and the
+/// gateway's) until dropped.
 #[derive(Debug)]
-pub struct Permit(Arc<AtomicUsize>);
+pub struct Permit {
+    tenant: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
+}
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.tenant.fetch_sub(1, Ordering::AcqRel);
+        self.total.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -69,6 +86,7 @@ impl Limits {
         Self {
             config,
             tenants: Mutex::new(HashMap::new()),
+            total: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -90,15 +108,39 @@ impl Limits {
                 wait,
             ));
         }
-        if t.in_flight.load(Ordering::Acquire) >= self.config.in_flight {
+        let held = t.in_flight.load(Ordering::Acquire);
+        if held >= self.config.in_flight {
             return Err(exhausted(
                 format!("tenant {tenant} has {} calls in flight already", self.config.in_flight),
                 Duration::from_millis(100),
             ));
         }
+        // Under the one lock, so the counts are those of this moment.
+        // A tenant already holding calls keeps room for one more tenant: at
+        // most capacity / (k + 1), k tenants (itself among them) holding calls.
+        let busy = tenants
+            .values()
+            .filter(|t| t.in_flight.load(Ordering::Acquire) > 0)
+            .count();
+        let total = self.total.load(Ordering::Acquire);
+        let share = (self.config.capacity / (busy + 1)).max(1);
+        if total >= self.config.capacity || (held > 0 && held >= share) {
+            return Err(exhausted(
+                format!(
+                    "the gateway is busy: tenant {tenant} holds {held} of its {} calls in flight, its share now",
+                    self.config.capacity
+                ),
+                Duration::from_millis(100),
+            ));
+        }
+        let t = tenants.get_mut(tenant).expect("entered above");
         t.tokens -= 1.0;
         t.in_flight.fetch_add(1, Ordering::AcqRel);
-        Ok(Permit(t.in_flight.clone()))
+        self.total.fetch_add(1, Ordering::AcqRel);
+        Ok(Permit {
+            tenant: t.in_flight.clone(),
+            total: self.total.clone(),
+        })
     }
 }
 
@@ -120,6 +162,7 @@ mod tests {
             rate: 10.0,
             burst: 5.0,
             in_flight: 100,
+            capacity: 1000,
         });
         let permits: Vec<Permit> = (0..5).map(|_| limits.admit("a").unwrap()).collect();
         let err = limits.admit("a").unwrap_err();
@@ -136,11 +179,30 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_whose_limits_are_raised_leaves_room_for_the_next() {
+        let limits = Limits::new(LimitConfig {
+            rate: 1e9,
+            burst: 1e9,
+            in_flight: 1_000_000,
+            capacity: 100,
+        });
+        let flood: Vec<Permit> = std::iter::from_fn(|| limits.admit("a").ok()).take(1000).collect();
+        assert_eq!(flood.len(), 50, "alone, a tenant holds half the capacity");
+        let b: Vec<Permit> = std::iter::from_fn(|| limits.admit("b").ok()).take(1000).collect();
+        assert_eq!(b.len(), 33, "with two busy tenants, a third of it each");
+        assert!(limits.admit("c").is_ok(), "and a third tenant still gets in");
+        assert!(limits.admit("a").is_err(), "while the flood waits");
+        drop(flood);
+        assert!(limits.admit("a").is_ok(), "its calls ended: it is let in again");
+    }
+
+    #[test]
     fn calls_in_flight_are_capped_until_they_finish() {
         let limits = Limits::new(LimitConfig {
             rate: 1000.0,
             burst: 1000.0,
             in_flight: 2,
+            capacity: 1000,
         });
         let first = limits.admit("a").unwrap();
         let _second = limits.admit("a").unwrap();

@@ -396,6 +396,7 @@ async fn one_tenant_over_its_rate_is_refused_while_another_goes_through() {
             rate: 1.0,
             burst: 5.0,
             in_flight: 64,
+            capacity: 1024,
         },
         ..crm_gateway::GatewayConfig::all_at(&suite.url)
     };

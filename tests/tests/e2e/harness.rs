@@ -40,6 +40,11 @@ impl Drop for Running {
 /// distributed shape (a container per replica) in place of `crm up`, each
 /// test in tenants of its own. The SQLite variants have nothing to add there.
 pub async fn up(backend: Backend, test: &str) -> Option<Running> {
+    up_with(backend, test, crm_gateway::limits::LimitConfig::default()).await
+}
+
+/// [`up`], with the gateway's `limits`.
+pub async fn up_with(backend: Backend, test: &str, limits: crm_gateway::limits::LimitConfig) -> Option<Running> {
     if let Ok(gateway) = std::env::var("CRM_TOPOLOGY_GATEWAY") {
         if backend == Backend::Sqlite {
             return None;
@@ -66,7 +71,7 @@ pub async fn up(backend: Backend, test: &str) -> Option<Running> {
         auth: crm_kit::auth::AuthConfig::hs256(
             String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).expect("utf-8"),
         ),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        limits,
     };
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(crm::run_suite(listener, config, async {

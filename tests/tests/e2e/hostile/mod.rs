@@ -4,6 +4,7 @@
 //! other tenant's ([`sizes`]), and a caller that never finishes its
 //! request is cut off ([`slow`]).
 
+mod flood;
 mod frames;
 mod sizes;
 mod slow;
