@@ -6,6 +6,7 @@
 
 mod flood;
 mod frames;
+mod fuzz;
 mod sizes;
 mod slow;
 
