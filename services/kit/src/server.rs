@@ -2,6 +2,7 @@
 //! (readiness follows the databases), server reflection over every
 //! contract, a span per RPC, and graceful shutdown.
 
+pub mod deadline;
 pub mod mistakes;
 pub mod stall;
 
@@ -113,6 +114,8 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
         .layer(crate::trace::TraceLayer)
         // Counts and times every call by method and code (crm_rpc_*).
         .layer(crate::metrics::rpc::RpcMetricsLayer::for_services(&what.service_names))
+        // An expired deadline is DEADLINE_EXCEEDED (tonic says CANCELLED).
+        .layer(deadline::DeadlineLayer)
         // A request tonic cannot decode is the caller's mistake, counted
         // as such: INVALID_ARGUMENT or RESOURCE_EXHAUSTED, not INTERNAL.
         .layer(mistakes::CallerMistakesLayer)
@@ -178,7 +181,10 @@ async fn watch_databases(reporter: HealthReporter, names: Vec<&'static str>, dbs
         crate::metrics::pools_sampled(&names, &dbs);
         let mut up = true;
         for db in &dbs {
-            up &= db.ping().await.is_ok();
+            // A database behind a partition answers nothing at all: a ping
+            // that takes this long counts as down.
+            let ping = tokio::time::timeout(Duration::from_secs(2), db.ping()).await;
+            up &= matches!(ping, Ok(Ok(())));
         }
         if up != serving {
             serving = up;

@@ -9,6 +9,7 @@ use std::io::Write;
 
 mod broker;
 mod metrics;
+pub mod proxy;
 
 use uuid::Uuid;
 

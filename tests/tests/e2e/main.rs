@@ -11,6 +11,7 @@ mod client;
 mod demo;
 mod distributed;
 mod embedded;
+mod faults;
 mod gateway;
 mod harness;
 mod hostile;
