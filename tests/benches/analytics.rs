@@ -98,6 +98,12 @@ async fn run() {
     let Some(broker) = TestBroker::create("bench") else {
         panic!("the benchmark needs RabbitMQ: set CRM_TEST_AMQP_URL");
     };
+    // Whichever service starts first declares every consumer's queue.
+    broker.will_hold(&[
+        crm_contacts::CONSUMER,
+        crm_tasks::automation::CONSUMER,
+        crm_analytics::projection::CONSUMER,
+    ]);
     let mut dbs = Vec::new();
     for name in ["bench_contacts", "bench_pipeline", "bench_analytics"] {
         let db = TestDatabase::create(Backend::Postgres, name).await;

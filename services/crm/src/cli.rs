@@ -121,6 +121,40 @@ pub enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Copies the embedded mode's SQLite files while the suite runs (see
+    /// the README's Backups: consumers first, then producers).
+    Backup {
+        /// The data directory to copy.
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// A new, empty directory for the copy.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Milliseconds to wait between two files, to spread the I/O.
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
+    /// Puts a backup into a data directory without the suite's files, and
+    /// marks what was published after the backup began for publishing again.
+    Restore {
+        /// The backup's directory.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Where the suite will run from.
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// Marks a service database's outbox rows published since a time as
+    /// unpublished, so its relay publishes them again (after a PostgreSQL
+    /// restore; consumers skip what they had applied).
+    Republish {
+        /// The producer's database.
+        #[arg(long, env = "CRM_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// Microseconds since the epoch (a backup's `started_at`).
+        #[arg(long)]
+        since: i64,
+    },
     /// Applies one service's database migrations and exits.
     Migrate {
         /// Which service.

@@ -9,6 +9,7 @@
 //! this library exactly as the binary does.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod demo;

@@ -100,6 +100,33 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Migrate { service, database_url }) => crm::migrate(service, &database_url).await,
+        Some(Command::Backup { data, to, pause_ms }) => {
+            let pause = std::time::Duration::from_millis(pause_ms);
+            let m = crm::backup::backup(&data.data_dir, &to, pause).await?;
+            println!(
+                "backed up {} files into {} (started_at {})",
+                m.files.len(),
+                to.display(),
+                m.started_at
+            );
+            Ok(())
+        }
+        Some(Command::Restore { from, data }) => {
+            for (service, n) in crm::backup::restore(&from, &data.data_dir).await? {
+                println!("{service}: {n} events to publish again");
+            }
+            println!(
+                "restored into {}; start it with `crm up --data-dir {}`",
+                data.data_dir.display(),
+                data.data_dir.display()
+            );
+            Ok(())
+        }
+        Some(Command::Republish { database_url, since }) => {
+            let db = crm_kit::db::connect(&database_url).await?;
+            println!("{} events to publish again", crm::backup::republish(&db, since).await?);
+            Ok(())
+        }
         Some(Command::Token {
             tenant,
             user,

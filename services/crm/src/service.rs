@@ -2,18 +2,26 @@
 //! outbox relay publishing to RabbitMQ, its consumer and listeners on
 //! RabbitMQ, and its background jobs: whatever its `startup::build` returns.
 
-use std::future::Future;
+use std::{future::Future, time::Duration};
 
 use anyhow::Context;
 use crm_kit::{
     Shared,
-    bus::amqp::AmqpConfig,
+    bus::amqp::{AmqpConfig, declare_consumers},
     db,
     startup::{Service, Stop},
 };
 use tokio::net::TcpListener;
 
 use crate::run::{serve_gateway, serve_then_stop};
+
+/// Every consumer of the suite with its bindings: the queues each service
+/// declares before it publishes (see `declare_consumers`).
+const CONSUMERS: [(&str, &[&str]); 3] = [
+    (crm_contacts::CONSUMER, &[crm_tenancy::settings::BINDING]),
+    (crm_tasks::automation::CONSUMER, crm_tasks::automation::BINDINGS),
+    (crm_analytics::projection::CONSUMER, crm_analytics::projection::BINDINGS),
+];
 /// One service of the suite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
@@ -70,6 +78,11 @@ pub async fn run_service(
     };
     match &config.amqp {
         Some(amqp) => {
+            // Every consumer's queue exists before this service publishes.
+            let declared = declare_consumers(amqp, &CONSUMERS, Duration::from_secs(30)).await;
+            if let Err(e) = declared {
+                tracing::warn!(error = %e, "the broker is unreachable: the relay retries until it is back");
+            }
             let relay_db = db::background(&config.database_url, &work.db).await?;
             work.start_on_broker(amqp, relay_db, &stop);
         }

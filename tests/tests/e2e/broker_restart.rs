@@ -9,7 +9,7 @@
 use std::{io::Write, process::Command, time::Duration};
 
 use crm::{ServiceConfig, ServiceName};
-use crm_kit::testing::{Backend, TestBroker, TestDatabase, token, wait_queue};
+use crm_kit::testing::{Backend, TestDatabase, token, wait_queue};
 use crm_proto::{
     pipeline::v1::pipeline_service_client::PipelineServiceClient, tasks::v1::tasks_service_client::TasksServiceClient,
 };
@@ -40,7 +40,7 @@ async fn every_rule_fires_once_across_a_broker_restart() {
         );
         return;
     }
-    let broker = TestBroker::create("e2e_broker_restart").expect("CRM_TEST_AMQP_URL is required");
+    let broker = crate::harness::suite_broker("e2e_broker_restart").expect("CRM_TEST_AMQP_URL is required");
     drop(broker.consumer(crm_tasks::automation::CONSUMER, &[]));
     drop(broker.consumer(crm_contacts::CONSUMER, &[]));
     let dbs = [

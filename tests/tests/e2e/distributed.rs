@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use crm::{ServiceConfig, ServiceName};
 use crm_kit::{
     bus::{Message, Publisher, amqp::AmqpPublisher},
-    testing::{Backend, TestBroker, TestDatabase, authed, token, wait_queue},
+    testing::{Backend, TestDatabase, authed, token, wait_queue},
 };
 use crm_proto::{
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
@@ -31,7 +31,7 @@ pub(super) async fn serve(service: ServiceName, config: ServiceConfig) -> (Strin
 }
 
 async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(backend: Backend) {
-    let Some(broker) = TestBroker::create("distributed_rule") else {
+    let Some(broker) = crate::harness::suite_broker("distributed_rule") else {
         return;
     };
     let Some(contacts_db) = TestDatabase::create(backend, "dist_contacts").await else {
@@ -118,7 +118,7 @@ async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(ba
 async fn a_reminder_reaches_the_watchers_of_every_tasks_replica() {
     use crm_proto::tasks::v1 as t;
     let backend = Backend::Postgres;
-    let Some(broker) = TestBroker::create("distributed_reminders") else {
+    let Some(broker) = crate::harness::suite_broker("distributed_reminders") else {
         return;
     };
     let Some(tasks_db) = TestDatabase::create(backend, "dist_reminders").await else {

@@ -46,7 +46,7 @@ enum Between {
 }
 
 async fn rig(test: &str, between: Between) -> Option<Rig> {
-    let broker = TestBroker::create(test)?;
+    let broker = crate::harness::suite_broker(test)?;
     let pipeline_db = TestDatabase::create(Backend::Postgres, test).await?;
     let analytics_db = TestDatabase::create(Backend::Postgres, test).await?;
     drop(broker.consumer(crm_analytics::projection::CONSUMER, &[]));

@@ -308,3 +308,16 @@ pub fn spawn_mover(
     });
     (mover, moved)
 }
+
+/// A RabbitMQ namespace for a test that runs the suite's services: every
+/// consumer's queue is declared by whichever service starts first, so all
+/// of them are deleted with it. `None` when the RabbitMQ half is skipped.
+pub fn suite_broker(test: &str) -> Option<crm_kit::testing::TestBroker> {
+    let broker = crm_kit::testing::TestBroker::create(test)?;
+    broker.will_hold(&[
+        crm_contacts::CONSUMER,
+        crm_tasks::automation::CONSUMER,
+        crm_analytics::projection::CONSUMER,
+    ]);
+    Some(broker)
+}

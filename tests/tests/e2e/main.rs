@@ -6,6 +6,7 @@
 
 mod analytics;
 mod automation;
+mod backup;
 mod broker_restart;
 mod client;
 mod demo;

@@ -20,7 +20,7 @@ use clap::ValueEnum;
 use crm::{ServiceConfig, ServiceName};
 use crm_kit::{
     bus::amqp::AmqpConfig,
-    testing::{Backend, TestBroker, TestDatabase, authed, token, wait_queue},
+    testing::{Backend, TestDatabase, authed, token, wait_queue},
 };
 use crm_proto::{
     contacts::v1::{self as cpb, contacts_service_client::ContactsServiceClient},
@@ -216,7 +216,7 @@ async fn serve_child(service: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_runs_from_the_gateway_through_the_relay_to_the_tasks_consumer() {
     let test = "trace_across_processes";
-    let Some(broker) = TestBroker::create(test) else {
+    let Some(broker) = crate::harness::suite_broker(test) else {
         return;
     };
     let Some(contacts_db) = TestDatabase::create(Backend::Postgres, "trace_contacts").await else {

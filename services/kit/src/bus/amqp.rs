@@ -14,7 +14,7 @@ use lapin::{
 use prost::Message as _;
 use tokio::sync::Mutex;
 
-pub use self::consumer::AmqpConsumer;
+pub use self::consumer::{AmqpConsumer, declare_consumers};
 use super::{EXCHANGE, Message, PublishError, Publisher};
 
 /// Where the broker is and how the suite's names are spelled there.

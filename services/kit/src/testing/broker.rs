@@ -41,6 +41,15 @@ impl TestBroker {
         })
     }
 
+    /// Registers the queues of `services` (declared by whatever the test
+    /// runs) to be deleted with the namespace.
+    pub fn will_hold(&self, services: &[&str]) {
+        self.services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(services.iter().map(|s| (*s).to_owned()));
+    }
+
     /// A consumer of `service` in this namespace (its queues are deleted with it).
     pub fn consumer(&self, service: &str, bindings: &[&str]) -> crate::bus::amqp::AmqpConsumer {
         self.services
@@ -54,7 +63,9 @@ impl TestBroker {
 impl Drop for TestBroker {
     fn drop(&mut self) {
         let config = self.config.clone();
-        let services = std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut services = std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()));
+        services.sort();
+        services.dedup();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             rt.block_on(async {

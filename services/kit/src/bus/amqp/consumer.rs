@@ -38,6 +38,41 @@ pub struct AmqpConsumer {
     pub delivery_limit: i64,
 }
 
+/// Declares the durable queues (with their dead-letter queues and
+/// bindings) of `consumers` (name, bindings): what any service of the suite
+/// does before its relay publishes, so that an event is never published
+/// before the queue of a consumer that binds it exists (a broker drops
+/// what no queue binds: on a fresh broker, or after a restore onto one,
+/// the first events would otherwise be lost for consumers not yet started).
+/// Tries for up to `patience` while the broker is unreachable.
+pub async fn declare_consumers(
+    config: &AmqpConfig,
+    consumers: &[(&str, &[&str])],
+    patience: Duration,
+) -> lapin::Result<()> {
+    let until = tokio::time::Instant::now() + patience;
+    loop {
+        let attempt = async {
+            let conn = connect(&config.url).await?;
+            let channel = conn.create_channel().await?;
+            for (name, bindings) in consumers {
+                AmqpConsumer::new(config.clone(), name, bindings)
+                    .declare(&channel)
+                    .await?;
+            }
+            conn.close(0, "declared".into()).await
+        };
+        match attempt.await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= until => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "declaring the consumers' queues; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
 impl AmqpConsumer {
     /// A consumer with a prefetch of 64 and a delivery limit of 5.
     pub fn new(config: AmqpConfig, service: &str, bindings: &[&str]) -> Self {
