@@ -296,3 +296,89 @@ async fn events_survive_a_slow_a_cut_and_a_blackholed_broker() {
     let outcomes = through(&mut rig, &faults).await;
     check(&rig, &outcomes, false).await;
 }
+
+/// The gateway in front of `crm up`, its PipelineService backend behind a
+/// proxy that cuts every connection for two seconds: calls to the pipeline
+/// fail with UNAVAILABLE while it is cut and succeed again after (tonic's
+/// channel makes a new connection on the next call), and ContactsService
+/// calls through the same gateway all succeed throughout (each backend has
+/// a connection of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_reconnects_a_cut_backend_and_no_other_backend_notices() {
+    use crm_proto::contacts::v1::{ListContactsRequest, contacts_service_client::ContactsServiceClient};
+    let suite = crate::harness::up(Backend::Sqlite, "faults_gateway").await.unwrap();
+    let proxy = FaultProxy::start(suite.url.trim_start_matches("http://")).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = crm::local_url(listener.local_addr().unwrap());
+    let config = ServiceConfig {
+        database_url: String::new(),
+        contacts_url: suite.url.clone(),
+        pipeline_url: proxy.url(&suite.url),
+        tasks_url: suite.url.clone(),
+        analytics_url: suite.url.clone(),
+        amqp: None,
+        auth: crm_kit::auth::AuthConfig::hs256(String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap()),
+        limits: crm_gateway::limits::LimitConfig::default(),
+    };
+    tokio::spawn(crm::run_service(
+        ServiceName::Gateway,
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    let channel = crate::harness::wait_serving(&url).await;
+    let t = token("acme", "ann", &["admin"]);
+    let (halt, halted) = tokio::sync::watch::channel(false);
+    let contacts = {
+        let (mut client, t, halted) = (ContactsServiceClient::new(channel.clone()), t.clone(), halted.clone());
+        tokio::spawn(async move {
+            let mut codes = Vec::new();
+            while !*halted.borrow() {
+                let r = client.list_contacts(authed(&t, ListContactsRequest::default())).await;
+                codes.push(r.map_or_else(|s| s.code(), |_| Code::Ok));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            codes
+        })
+    };
+    let pipelines = {
+        let (mut client, t) = (PipelineServiceClient::new(channel.clone()), t.clone());
+        tokio::spawn(async move {
+            let mut codes = Vec::new();
+            while !*halted.borrow() {
+                let r = client
+                    .list_pipelines(authed(&t, pb::ListPipelinesRequest::default()))
+                    .await;
+                codes.push((Instant::now(), r.map_or_else(|s| s.code(), |_| Code::Ok)));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            codes
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    proxy.set(Fault::Down);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.set(Fault::None);
+    let healed = Instant::now();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let _ = halt.send(true);
+    let contacts = contacts.await.unwrap();
+    let pipelines = pipelines.await.unwrap();
+    assert!(contacts.iter().all(|c| *c == Code::Ok), "contacts calls: {contacts:?}");
+    assert!(
+        pipelines.iter().all(|(_, c)| matches!(c, Code::Ok | Code::Unavailable)),
+        "pipeline calls: {pipelines:?}"
+    );
+    assert!(
+        pipelines.iter().any(|(_, c)| *c == Code::Unavailable),
+        "the cut was felt"
+    );
+    let after: Vec<_> = pipelines
+        .iter()
+        .filter(|(at, _)| *at > healed + Duration::from_secs(2))
+        .collect();
+    assert!(
+        !after.is_empty() && after.iter().all(|(_, c)| *c == Code::Ok),
+        "reconnected: {after:?}"
+    );
+}
