@@ -4,6 +4,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261127_000002_create_pipeline_tables;
 mod m20261127_000003_create_deal_stalls;
+mod m20261201_000004_index_deal_pages;
 
 /// Every migration of the pipeline database, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_deal_stalls::Migration),
             Box::new(crm_kit::migration::IndexPendingOutbox),
             Box::new(crm_tenancy::settings::CreateTenantSettings),
+            Box::new(m20261201_000004_index_deal_pages::Migration),
         ]
     }
 }
