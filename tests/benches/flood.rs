@@ -26,6 +26,10 @@ use crm_proto::{
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
+/// The allocator of the `crm` binary, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -29,6 +29,10 @@ use sea_orm::{ConnectionTrait, Statement};
 use tokio::net::TcpListener;
 use tonic::{Code, transport::Channel};
 
+/// The allocator of the `crm` binary, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -52,7 +52,7 @@ pub struct LimitArgs {
     pub in_flight: usize,
     /// Calls in flight through the gateway at once, all tenants together; a
     /// busy tenant holds at most a fair share of them.
-    #[arg(long = "gateway-capacity", env = "CRM_GATEWAY_CAPACITY", default_value_t = 1024)]
+    #[arg(long = "gateway-capacity", env = "CRM_GATEWAY_CAPACITY", default_value_t = 256)]
     pub capacity: usize,
 }
 

@@ -16,6 +16,11 @@ use crm_kit::{
 };
 use tokio::net::TcpListener;
 
+/// mimalloc: it returns what a burst allocated to the system afterwards
+/// (see the root Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -160,7 +160,7 @@ impl Gateway {
             ));
             return self.refuse(kind, line, &status);
         }
-        let permit = match self.0.limits.admit(&caller.tenant_id) {
+        let permit = match self.0.limits.admit_within(&caller.tenant_id, limits::SHARE_WAIT).await {
             Ok(p) => p,
             Err(status) => return self.refuse(kind, line, &status),
         };
