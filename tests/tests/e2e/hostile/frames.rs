@@ -128,6 +128,14 @@ async fn malformed_grpc_input_is_the_callers_mistake_on_every_unary_rpc(backend:
     let auth = vec![("authorization", format!("Bearer {}", token("acme", "ann", &["admin"])))];
     let rpcs = unary_rpcs();
     assert!(rpcs.len() >= 40, "every unary RPC: {}", rpcs.len());
+    // The metrics count the caller's mistakes as such (the registry is the
+    // process's: other tests add to it, never to INTERNAL).
+    const GET_DEAL: &str = "/crm.pipeline.v1.PipelineService/GetDeal";
+    let counted = |code: &str| {
+        let labels = [("service", "pipeline"), ("method", GET_DEAL), ("code", code)];
+        crm_kit::testing::sample(&crm_kit::metrics::render(), "crm_rpc_requests_total", &labels)
+    };
+    let (invalid_before, internal_before) = (counted("INVALID_ARGUMENT"), counted("INTERNAL"));
     let mut wrong = Vec::new();
     for (path, input) in &rpcs {
         for (what, message) in malformed_messages(input) {
@@ -150,6 +158,13 @@ async fn malformed_grpc_input_is_the_callers_mistake_on_every_unary_rpc(backend:
         }
     }
     assert!(wrong.is_empty(), "{} wrong answers:\n{}", wrong.len(), wrong.join("\n"));
+    let get_deal = rpcs.iter().find(|(p, _)| p == GET_DEAL).map(|(_, m)| m).unwrap();
+    let sent = malformed_messages(get_deal).len() + 6;
+    assert!(
+        counted("INVALID_ARGUMENT") - invalid_before >= sent as f64,
+        "GetDeal's malformed calls are counted as INVALID_ARGUMENT"
+    );
+    assert_eq!(counted("INTERNAL"), internal_before, "and none as INTERNAL");
 }
 
 crm_kit::backend_tests!(malformed_grpc_input_is_the_callers_mistake_on_every_unary_rpc);
