@@ -25,7 +25,7 @@ use crm::{
     demo::data::{self, date, ts},
 };
 use crm_analytics::domain::rng::SplitMix64;
-use crm_kit::testing::{Backend, TEST_SECRET, TestBroker, TestDatabase, authed, token, wait_queue};
+use crm_kit::testing::{Backend, TestBroker, TestDatabase, auth_config, authed, token, wait_queue};
 use crm_proto::{
     analytics::v1::{self as a, analytics_service_client::AnalyticsServiceClient},
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
@@ -53,20 +53,16 @@ const PROFILE: data::Profile = data::Profile {
     owners: &OWNERS,
 };
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+mod common;
+
+use common::env_or;
 
 fn main() {
     // RUST_LOG=crm_analytics=debug shows where each report spent its time.
     if std::env::var_os("RUST_LOG").is_some() {
         drop(crm_kit::telemetry::init(false, "crm-bench"));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    common::block_on(run());
 }
 
 async fn serve(service: ServiceName, config: ServiceConfig) -> (String, oneshot::Sender<()>) {
@@ -76,17 +72,7 @@ async fn serve(service: ServiceName, config: ServiceConfig) -> (String, oneshot:
     tokio::spawn(crm::run_service(service, listener, config, async {
         let _ = stopped.await;
     }));
-    for _ in 0..200 {
-        if tonic::transport::Endpoint::from_shared(url.clone())
-            .unwrap()
-            .connect()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::connect(&url).await;
     (url, stop)
 }
 
@@ -112,16 +98,11 @@ async fn run() {
     // Registers the analytics queues with the test broker, so they go with it.
     drop(broker.consumer(crm_analytics::projection::CONSUMER, &[]));
     drop(broker.consumer(crm_contacts::CONSUMER, &[]));
-    let secret = String::from_utf8(TEST_SECRET.to_vec()).unwrap();
     let config = |db: &TestDatabase, contacts: &str, pipeline: &str| ServiceConfig {
-        database_url: db.url.clone(),
         contacts_url: contacts.to_owned(),
         pipeline_url: pipeline.to_owned(),
-        tasks_url: String::new(),
-        analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
-        auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..ServiceConfig::new(&db.url, auth_config())
     };
     let (contacts_url, _c) = serve(ServiceName::Contacts, config(&dbs[0], "", "")).await;
     let (pipeline_url, _p) = serve(ServiceName::Pipeline, config(&dbs[1], &contacts_url, "")).await;

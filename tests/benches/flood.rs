@@ -18,11 +18,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crm_kit::testing::{Backend, TEST_SECRET, TestDatabase, authed, token};
-use crm_proto::{
-    common::v1::StageKind,
-    pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
-};
+use crm_kit::testing::{Backend, TestDatabase, authed, token};
+use crm_proto::pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient};
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
@@ -30,89 +27,19 @@ use tonic::transport::Channel;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+
+use common::{connect, env_or, quantile_ms, rss_mib};
+
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
-}
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
-async fn channel(url: &str) -> Channel {
-    for _ in 0..400 {
-        if let Ok(c) = tonic::transport::Endpoint::from_shared(url.to_owned())
-            .unwrap()
-            .connect()
-            .await
-        {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} does not answer");
+    common::block_on(run());
 }
 
 /// A deal of `tenant` to read.
 async fn a_deal(c: Channel, tenant: &str) -> String {
     let t = token(tenant, "ann", &["admin"]);
-    let mut client = PipelineServiceClient::new(c);
-    let stage = |name: &str, kind: StageKind| pb::Stage {
-        name: name.into(),
-        kind: kind as i32,
-        ..Default::default()
-    };
-    let p = pb::Pipeline {
-        name: "Flood".into(),
-        stages: vec![
-            stage("Lead", StageKind::Open),
-            stage("Won", StageKind::Won),
-            stage("Lost", StageKind::Lost),
-        ],
-        ..Default::default()
-    };
-    let req = pb::CreatePipelineRequest {
-        pipeline: Some(p),
-        request_id: String::new(),
-    };
-    let p = client
-        .create_pipeline(authed(&t, req))
-        .await
-        .unwrap()
-        .into_inner()
-        .pipeline
-        .unwrap();
-    let deal = pb::Deal {
-        pipeline_id: p.id,
-        title: "Flooded".into(),
-        ..Default::default()
-    };
-    let req = pb::CreateDealRequest {
-        deal: Some(deal),
-        request_id: String::new(),
-    };
-    client
-        .create_deal(authed(&t, req))
-        .await
-        .unwrap()
-        .into_inner()
-        .deal
-        .unwrap()
-        .id
+    let p = common::create_pipeline(c.clone(), &t, "Flood", &["Lead"]).await;
+    common::create_deal(c, &t, &p.id, "Flooded").await.id
 }
 
 /// B's GetDeal, one after another for `d`: p50 and p99 in ms, and failures.
@@ -130,15 +57,14 @@ async fn measure(c: Channel, id: &str, d: Duration) -> (f64, f64, usize) {
         failed += usize::from(r.is_err());
     }
     took.sort_unstable();
-    let at = |q: f64| took[((took.len() as f64 * q).ceil() as usize).clamp(1, took.len()) - 1].as_secs_f64() * 1e3;
-    (at(0.50), at(0.99), failed)
+    (quantile_ms(&took, 0.50), quantile_ms(&took, 0.99), failed)
 }
 
 async fn run() {
     let (connections, streams, seconds) = (
-        env("CRM_FLOOD_CONNECTIONS", 10),
-        env("CRM_FLOOD_STREAMS", 1000),
-        env("CRM_FLOOD_SECONDS", 20),
+        env_or("CRM_FLOOD_CONNECTIONS", 10),
+        env_or("CRM_FLOOD_STREAMS", 1000),
+        env_or("CRM_FLOOD_SECONDS", 20_u64),
     );
     let dbs: Vec<TestDatabase> =
         futures_util::future::join_all((0..4).map(|_| TestDatabase::create(Backend::Sqlite, "flood")))
@@ -153,7 +79,7 @@ async fn run() {
         pipeline_db: dbs[1].url.clone(),
         tasks_db: dbs[2].url.clone(),
         analytics_db: dbs[3].url.clone(),
-        auth: crm_kit::auth::AuthConfig::hs256(String::from_utf8(TEST_SECRET.to_vec()).unwrap()),
+        auth: crm_kit::testing::auth_config(),
         // Every per-tenant limit raised: only the gateway's capacity holds.
         limits: crm_gateway::limits::LimitConfig {
             rate: 1e9,
@@ -163,7 +89,7 @@ async fn run() {
         },
     };
     tokio::spawn(crm::run_suite(listener, config, std::future::pending()));
-    let b = channel(&url).await;
+    let b = connect(&url).await;
     let (a_id, b_id) = (a_deal(b.clone(), "tenant-a").await, a_deal(b.clone(), "tenant-b").await);
     let before = rss_mib();
     let (alone50, alone99, _) = measure(b.clone(), &b_id, Duration::from_secs(10)).await;
@@ -172,7 +98,7 @@ async fn run() {
     let peak = Arc::new(AtomicU64::new(0));
     let mut flood = Vec::new();
     for _ in 0..connections {
-        let c = channel(&url).await;
+        let c = connect(&url).await;
         for _ in 0..streams {
             let (c, stop, codes, id) = (c.clone(), stop.clone(), codes.clone(), a_id.clone());
             flood.push(tokio::spawn(async move {

@@ -10,19 +10,17 @@
 use std::time::{Duration, Instant};
 
 use crm::{ServiceConfig, ServiceName};
-use crm_kit::testing::{Backend, TEST_SECRET, TestDatabase, authed, token};
+use crm_kit::testing::{Backend, TEST_SECRET, TestDatabase, auth_config, authed, token};
 use crm_proto::pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
 };
 
+mod common;
+
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    common::block_on(run());
 }
 
 async fn listen() -> (TcpListener, String) {
@@ -32,10 +30,7 @@ async fn listen() -> (TcpListener, String) {
 }
 
 async fn run() {
-    let calls: usize = std::env::var("CRM_BENCH_CALLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5000);
+    let calls: usize = common::env_or("CRM_BENCH_CALLS", 5000);
     let (backend, db) = match TestDatabase::create(Backend::Postgres, "bench_gateway").await {
         Some(db) => ("PostgreSQL", db),
         None => (
@@ -43,17 +38,10 @@ async fn run() {
             TestDatabase::create(Backend::Sqlite, "bench_gateway").await.unwrap(),
         ),
     };
-    let secret = String::from_utf8(TEST_SECRET.to_vec()).unwrap();
     let config = ServiceConfig {
-        database_url: db.url.clone(),
         // GetDeal asks nobody; a contact check would fail fast.
         contacts_url: "http://127.0.0.1:9".into(),
-        pipeline_url: String::new(),
-        tasks_url: String::new(),
-        analytics_url: String::new(),
-        amqp: None,
-        auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..ServiceConfig::new(&db.url, auth_config())
     };
     let (listener, direct_url) = listen().await;
     tokio::spawn(crm::run_service(
@@ -78,69 +66,13 @@ async fn run() {
     tokio::spawn(crm_gateway::serve(listener, gateway, std::future::pending()));
 
     let t = token("bench", "ann", &["admin"]);
-    let connect = |url: String| async move {
-        for _ in 0..200 {
-            if let Ok(c) = tonic::transport::Endpoint::from_shared(url.clone())
-                .unwrap()
-                .connect()
-                .await
-            {
-                return PipelineServiceClient::new(c);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{url} does not answer");
-    };
-    let mut direct = connect(direct_url).await;
-    let mut through = connect(gateway_url.clone()).await;
+    let direct_channel = common::connect(&direct_url).await;
+    let mut direct = PipelineServiceClient::new(direct_channel.clone());
+    let mut through = PipelineServiceClient::new(common::connect(&gateway_url).await);
 
     // One deal to read.
-    let stage = |name: &str, kind: crm_proto::common::v1::StageKind| pb::Stage {
-        name: name.into(),
-        kind: kind as i32,
-        ..Default::default()
-    };
-    use crm_proto::common::v1::StageKind;
-    let pipeline = pb::Pipeline {
-        name: "Bench".into(),
-        stages: vec![
-            stage("Lead", StageKind::Open),
-            stage("Won", StageKind::Won),
-            stage("Lost", StageKind::Lost),
-        ],
-        ..Default::default()
-    };
-    let p = direct
-        .create_pipeline(authed(
-            &t,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pipeline),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .pipeline
-        .unwrap();
-    let deal = pb::Deal {
-        pipeline_id: p.id,
-        title: "Bench deal".into(),
-        ..Default::default()
-    };
-    let deal = direct
-        .create_deal(authed(
-            &t,
-            pb::CreateDealRequest {
-                deal: Some(deal),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .deal
-        .unwrap();
+    let p = common::create_pipeline(direct_channel.clone(), &t, "Bench", &["Lead"]).await;
+    let deal = common::create_deal(direct_channel, &t, &p.id, "Bench deal").await;
     let get = || authed(&t, pb::GetDealRequest { id: deal.id.clone() });
 
     println!("GetDeal, {calls} sequential calls each, {backend}; p50 / p99 in ms:");
@@ -152,21 +84,21 @@ async fn run() {
         for _ in 0..100 {
             let t0 = Instant::now();
             direct.get_deal(get()).await.unwrap();
-            a.push(t0.elapsed().as_secs_f64() * 1e3);
+            a.push(t0.elapsed());
             let t0 = Instant::now();
             through.get_deal(get()).await.unwrap();
-            b.push(t0.elapsed().as_secs_f64() * 1e3);
+            b.push(t0.elapsed());
             let t0 = Instant::now();
             let status = http.post("/crm.pipeline.v1.PipelineService/GetDeal", &t, &body).await;
             assert_eq!(status, 200);
-            c.push(t0.elapsed().as_secs_f64() * 1e3);
+            c.push(t0.elapsed());
         }
     }
-    let report = |name: &str, v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        let rank = |p: usize| v[((p * v.len()).div_ceil(100)).max(1) - 1];
-        println!("  {name:<38} {:>6.2} / {:>6.2}", rank(50), rank(99));
-        (rank(50), rank(99))
+    let report = |name: &str, v: &mut Vec<Duration>| {
+        v.sort_unstable();
+        let (p50, p99) = (common::quantile_ms(v, 0.50), common::quantile_ms(v, 0.99));
+        println!("  {name:<38} {p50:>6.2} / {p99:>6.2}");
+        (p50, p99)
     };
     let d = report("direct (gRPC)", &mut a);
     let g = report("through the gateway (gRPC)", &mut b);

@@ -19,9 +19,8 @@ use std::{
 };
 
 use crm::{ServiceConfig, ServiceName};
-use crm_kit::testing::{Backend, TEST_SECRET, TestBroker, TestDatabase, authed, token};
+use crm_kit::testing::{Backend, TestBroker, TestDatabase, auth_config, authed, token};
 use crm_proto::{
-    common::v1::StageKind,
     contacts::v1::{self as cpb, contacts_service_client::ContactsServiceClient},
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
@@ -33,16 +32,12 @@ use tonic::{Code, transport::Channel};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
-}
+mod common;
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+use common::{connect, env_or, quantile_ms, rss_mib};
+
+fn main() {
+    common::block_on(run());
 }
 
 async fn serve(service: ServiceName, config: ServiceConfig) -> String {
@@ -52,20 +47,6 @@ async fn serve(service: ServiceName, config: ServiceConfig) -> String {
     url
 }
 
-async fn connect(url: &str) -> Channel {
-    for _ in 0..400 {
-        if let Ok(c) = tonic::transport::Endpoint::from_shared(url.to_owned())
-            .unwrap()
-            .connect()
-            .await
-        {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} does not answer");
-}
-
 /// What the callers saw in one window.
 #[derive(Default)]
 struct Window {
@@ -73,25 +54,8 @@ struct Window {
     codes: BTreeMap<String, u64>,
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
-}
-
-fn nearest(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 /// One caller: create a deal, read it, move it, list a page, now and then
@@ -162,9 +126,9 @@ async fn caller(channel: Channel, tenant: String, pipeline: pb::Pipeline, window
 }
 
 async fn run() {
-    let seconds = env("CRM_SOAK_SECONDS", 1800);
-    let every = env("CRM_SOAK_EVERY", 60);
-    let workers = env("CRM_SOAK_WORKERS", 16);
+    let seconds = env_or("CRM_SOAK_SECONDS", 1800_u64);
+    let every = env_or("CRM_SOAK_EVERY", 60_u64);
+    let workers = env_or("CRM_SOAK_WORKERS", 16);
     let broker = TestBroker::create("soak").expect("the soak needs RabbitMQ: set CRM_TEST_AMQP_URL");
     broker.will_hold(&[
         crm_contacts::CONSUMER,
@@ -179,16 +143,13 @@ async fn run() {
                 .expect("the soak needs PostgreSQL: set CRM_TEST_DATABASE_URL"),
         );
     }
-    let secret = String::from_utf8(TEST_SECRET.to_vec()).unwrap();
     let config = |db: &str, contacts: &str, pipeline: &str, tasks: &str, analytics: &str| ServiceConfig {
-        database_url: db.to_owned(),
         contacts_url: contacts.to_owned(),
         pipeline_url: pipeline.to_owned(),
         tasks_url: tasks.to_owned(),
         analytics_url: analytics.to_owned(),
         amqp: Some(broker.config.clone()),
-        auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..ServiceConfig::new(db, auth_config())
     };
     let contacts = serve(ServiceName::Contacts, config(&dbs[0].url, "", "", "", "")).await;
     let pipeline = serve(ServiceName::Pipeline, config(&dbs[1].url, &contacts, "", "", "")).await;
@@ -201,37 +162,13 @@ async fn run() {
     .await;
     let channel = connect(&gateway).await;
     let pipeline_db = sea_orm::Database::connect(&dbs[1].url).await.unwrap();
-    let stage = |name: &str, kind: StageKind| pb::Stage {
-        name: name.into(),
-        kind: kind as i32,
-        probability: if kind == StageKind::Open { 50 } else { 0 },
-        ..Default::default()
-    };
     let window = Arc::new(Mutex::new(Window::default()));
     let until = Instant::now() + Duration::from_secs(seconds);
     // A tenant per four callers (each tenant well inside its own limits).
     for w in 0..workers {
         let tenant = format!("soak-{}", w / 4);
-        let p = pb::Pipeline {
-            name: format!("Soak {w}"),
-            stages: vec![
-                stage("Lead", StageKind::Open),
-                stage("Demo", StageKind::Open),
-                stage("Won", StageKind::Won),
-                stage("Lost", StageKind::Lost),
-            ],
-            ..Default::default()
-        };
-        let req = pb::CreatePipelineRequest {
-            pipeline: Some(p),
-            request_id: String::new(),
-        };
         let t = token(&tenant, "ann", &["admin"]);
-        let created = PipelineServiceClient::new(channel.clone())
-            .create_pipeline(authed(&t, req))
-            .await
-            .unwrap();
-        let p = created.into_inner().pipeline.unwrap();
+        let p = common::create_pipeline(channel.clone(), &t, &format!("Soak {w}"), &["Lead", "Demo"]).await;
         tokio::spawn(caller(channel.clone(), tenant, p, window.clone(), until));
     }
     println!("soak: {workers} callers through the gateway for {seconds} s, one line per {every} s");
@@ -258,9 +195,9 @@ async fn run() {
             "{:>6} {calls:>8} {:>9.0} {:>8.1} {:>8.1} {:>9.1} {:>5} {backlog:>7}  {errors:?}",
             started.elapsed().as_secs(),
             calls as f64 / every as f64,
-            nearest(&latencies, 0.50).as_secs_f64() * 1e3,
-            nearest(&latencies, 0.99).as_secs_f64() * 1e3,
-            rss_kib() as f64 / 1024.0,
+            quantile_ms(&latencies, 0.50),
+            quantile_ms(&latencies, 0.99),
+            rss_mib(),
             open_fds(),
         );
     }

@@ -60,6 +60,24 @@ pub struct ServiceConfig {
     pub limits: crm_gateway::limits::LimitConfig,
 }
 
+impl ServiceConfig {
+    /// A service on `database_url` (empty for the gateway) verifying tokens
+    /// by `auth`, with no peers, no broker and the default limits: name the
+    /// rest with struct update syntax.
+    pub fn new(database_url: impl Into<String>, auth: crm_kit::auth::AuthConfig) -> Self {
+        Self {
+            database_url: database_url.into(),
+            contacts_url: String::new(),
+            pipeline_url: String::new(),
+            tasks_url: String::new(),
+            analytics_url: String::new(),
+            amqp: None,
+            auth,
+            limits: crm_gateway::limits::LimitConfig::default(),
+        }
+    }
+}
+
 /// Runs one service alone on `listener` until `shutdown` resolves.
 pub async fn run_service(
     service: ServiceName,

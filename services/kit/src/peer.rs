@@ -9,6 +9,8 @@
 //! none is healthy, all stay in, so calls fail fast rather than wait. One
 //! URL is one endpoint, as before; on Kubernetes that is the Service.
 
+pub mod contacts;
+
 use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};

@@ -118,7 +118,7 @@ pub async fn serve(listener: TcpListener, what: Serve, shutdown: impl Future<Out
         .layer(deadline::DeadlineLayer)
         // A request tonic cannot decode is the caller's mistake, counted
         // as such: INVALID_ARGUMENT or RESOURCE_EXHAUSTED, not INTERNAL.
-        .layer(mistakes::CallerMistakesLayer)
+        .layer(mistakes::layer())
         // A request body that sends nothing for a while ends its call.
         .layer(stall::StallLayer(stall::BODY_IDLE_TIMEOUT))
         .add_routes(what.routes)

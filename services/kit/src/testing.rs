@@ -154,8 +154,16 @@ macro_rules! backend_tests {
     };
 }
 
+/// The secret every test signs its tokens with, as text.
+pub const TEST_SECRET_TEXT: &str = "crm-test-secret-0123456789abcdef0123";
+
 /// The secret every test signs its tokens with.
-pub const TEST_SECRET: &[u8] = b"crm-test-secret-0123456789abcdef0123";
+pub const TEST_SECRET: &[u8] = TEST_SECRET_TEXT.as_bytes();
+
+/// The token configuration that verifies what [`token`] mints.
+pub fn auth_config() -> crate::auth::AuthConfig {
+    crate::auth::AuthConfig::hs256(TEST_SECRET_TEXT)
+}
 
 /// The shared context of a test service.
 pub fn shared() -> crate::Shared {

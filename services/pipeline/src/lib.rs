@@ -11,7 +11,6 @@
 // A failed unwrap in a unit test is the test failing, with its location.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod contacts;
 pub mod convert;
 pub mod domain;
 pub mod entity;
@@ -21,8 +20,6 @@ pub mod migration;
 pub mod stalls;
 pub mod startup;
 pub mod store;
-
-pub use crate::contacts::ContactsDirectory;
 
 /// The fully-qualified gRPC name, for health and routing.
 pub const SERVICE_NAME: &str = "crm.pipeline.v1.PipelineService";

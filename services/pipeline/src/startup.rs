@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use crm_kit::{
     Shared,
+    peer::contacts::ContactsDirectory,
     startup::{Job, Service, Work},
 };
 use crm_proto::pipeline::v1::pipeline_service_server::PipelineServiceServer;
 use sea_orm::DatabaseConnection;
 use tonic::service::interceptor::InterceptedService;
 
-use crate::{SERVICE_NAME, contacts::ContactsDirectory, grpc::Pipelines, stalls::Scanner};
+use crate::{SERVICE_NAME, grpc::Pipelines, stalls::Scanner};
 
 /// How often the scanner looks for deals that outstayed their stage.
 pub const STALL_SCAN_EVERY: Duration = Duration::from_secs(60);

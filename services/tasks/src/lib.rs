@@ -15,7 +15,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod automation;
-pub mod contacts;
 pub mod convert;
 pub mod domain;
 pub mod entity;

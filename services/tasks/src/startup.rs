@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crm_kit::{
     Shared,
+    peer::contacts::ContactsDirectory,
     startup::{Consumer, Job, Listener, Service, Work, bindings},
 };
 use crm_proto::tasks::v1::tasks_service_server::TasksServiceServer;
@@ -16,7 +17,6 @@ use tonic::service::interceptor::InterceptedService;
 use crate::{
     SERVICE_NAME,
     automation::{Automation, BINDINGS, CONSUMER},
-    contacts::ContactsDirectory,
     events::types,
     grpc::Tasks,
     pipelines::PipelineDirectory,

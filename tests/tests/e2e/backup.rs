@@ -30,7 +30,7 @@ async fn up_on(data: &Path) -> (String, oneshot::Sender<()>) {
         pipeline_db: file("pipeline"),
         tasks_db: file("tasks"),
         analytics_db: file("analytics"),
-        auth: crm_kit::auth::AuthConfig::hs256(String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap()),
+        auth: crm_kit::testing::auth_config(),
         limits: crm_gateway::limits::LimitConfig::default(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
@@ -204,16 +204,11 @@ async fn serve_all(dbs: &[TestDatabase], broker: &TestBroker) -> (String, String
     ] {
         drop(broker.consumer(consumer, &[]));
     }
-    let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
     let config = |db: &TestDatabase, contacts_url: &str, pipeline_url: &str| crm::ServiceConfig {
-        database_url: db.url.clone(),
         contacts_url: contacts_url.to_owned(),
         pipeline_url: pipeline_url.to_owned(),
-        tasks_url: String::new(),
-        analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
-        auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..crm::ServiceConfig::new(&db.url, crm_kit::testing::auth_config())
     };
     let [analytics, tasks, contacts, pipeline] = dbs else {
         panic!("four databases, in ORDER");

@@ -48,16 +48,11 @@ async fn every_rule_fires_once_across_a_broker_restart() {
         TestDatabase::create(Backend::Sqlite, "restart_pipeline").await.unwrap(),
         TestDatabase::create(Backend::Sqlite, "restart_tasks").await.unwrap(),
     ];
-    let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
     let config = |db: &TestDatabase, contacts_url: &str, pipeline_url: &str| ServiceConfig {
-        database_url: db.url.clone(),
         contacts_url: contacts_url.to_owned(),
         pipeline_url: pipeline_url.to_owned(),
-        tasks_url: String::new(),
-        analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
-        auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..ServiceConfig::new(&db.url, crm_kit::testing::auth_config())
     };
     let (contacts_url, _c) = serve(ServiceName::Contacts, config(&dbs[0], "", "")).await;
     let (pipeline_url, _p) = serve(ServiceName::Pipeline, config(&dbs[1], &contacts_url, "")).await;

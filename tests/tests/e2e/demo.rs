@@ -12,7 +12,7 @@ async fn the_demo_fills_a_tenant_and_reports_demo_as_the_bottleneck(backend: Bac
         tenant: "demo".into(),
         deals: 400,
         seed: 7,
-        secret: String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap(),
+        secret: crm_kit::testing::TEST_SECRET_TEXT.into(),
     };
     let report = crm::demo::run(&opts).await.unwrap();
     assert_eq!(report.imported, 400);

@@ -46,16 +46,11 @@ async fn a_deal_entering_a_stage_with_a_rule_yields_one_task_through_rabbitmq(ba
     // Registers the tasks queues with the test broker, so they are deleted after.
     drop(broker.consumer(crm_tasks::automation::CONSUMER, &[]));
     drop(broker.consumer(crm_contacts::CONSUMER, &[]));
-    let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
     let config = |db: &TestDatabase, contacts_url: &str, pipeline_url: &str| ServiceConfig {
-        database_url: db.url.clone(),
         contacts_url: contacts_url.to_owned(),
         pipeline_url: pipeline_url.to_owned(),
-        tasks_url: String::new(),
-        analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
-        auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..ServiceConfig::new(&db.url, crm_kit::testing::auth_config())
     };
     let (contacts_url, _c) = serve(ServiceName::Contacts, config(&contacts_db, "", "")).await;
     let (pipeline_url, _p) = serve(ServiceName::Pipeline, config(&pipeline_db, &contacts_url, "")).await;
@@ -125,16 +120,11 @@ async fn a_reminder_reaches_the_watchers_of_every_tasks_replica() {
         return;
     };
     drop(broker.consumer(crm_tasks::automation::CONSUMER, &[]));
-    let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
     let config = ServiceConfig {
-        database_url: tasks_db.url.clone(),
         contacts_url: "http://127.0.0.1:1".into(),
         pipeline_url: "http://127.0.0.1:1".into(),
-        tasks_url: String::new(),
-        analytics_url: String::new(),
         amqp: Some(broker.config.clone()),
-        auth: crm_kit::auth::AuthConfig::hs256(secret),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..ServiceConfig::new(&tasks_db.url, crm_kit::testing::auth_config())
     };
     let (one, _one) = serve(ServiceName::Tasks, config.clone()).await;
     let (two, _two) = serve(ServiceName::Tasks, config).await;

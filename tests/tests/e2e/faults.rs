@@ -63,16 +63,11 @@ async fn rig(test: &str, between: Between) -> Option<Rig> {
     if between == Between::Broker {
         amqp.url = proxy.url(&amqp.url);
     }
-    let secret = String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap();
     let config = |database_url: String, pipeline_url: &str| ServiceConfig {
-        database_url,
         contacts_url: "http://127.0.0.1:1".into(),
         pipeline_url: pipeline_url.to_owned(),
-        tasks_url: String::new(),
-        analytics_url: String::new(),
         amqp: Some(amqp.clone()),
-        auth: crm_kit::auth::AuthConfig::hs256(secret.clone()),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..ServiceConfig::new(database_url, crm_kit::testing::auth_config())
     };
     let db_url = match between {
         Between::Database => proxy.url(&pipeline_db.url),
@@ -311,14 +306,11 @@ async fn the_gateway_reconnects_a_cut_backend_and_no_other_backend_notices() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = crm::local_url(listener.local_addr().unwrap());
     let config = ServiceConfig {
-        database_url: String::new(),
         contacts_url: suite.url.clone(),
         pipeline_url: proxy.url(&suite.url),
         tasks_url: suite.url.clone(),
         analytics_url: suite.url.clone(),
-        amqp: None,
-        auth: crm_kit::auth::AuthConfig::hs256(String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap()),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..ServiceConfig::new("", crm_kit::testing::auth_config())
     };
     tokio::spawn(crm::run_service(
         ServiceName::Gateway,

@@ -493,14 +493,11 @@ async fn crm_serve_gateway_routes_each_service_to_its_url() {
     // The four services at their own URLs (here all behind the suite's port);
     // the gateway has no database.
     let config = crm::ServiceConfig {
-        database_url: String::new(),
         contacts_url: suite.url.clone(),
         pipeline_url: suite.url.clone(),
         tasks_url: suite.url.clone(),
         analytics_url: suite.url.clone(),
-        amqp: None,
-        auth: crm_kit::auth::AuthConfig::hs256(String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap()),
-        limits: crm_gateway::limits::LimitConfig::default(),
+        ..crm::ServiceConfig::new("", crm_kit::testing::auth_config())
     };
     tokio::spawn(crm::run_service(
         crm::ServiceName::Gateway,

@@ -24,6 +24,14 @@ pub struct Running {
     pub dbs: Option<(TestDatabase, TestDatabase, TestDatabase, TestDatabase)>,
 }
 
+impl Running {
+    /// Whether the suite runs in this process (so its metrics are this
+    /// process's registry), not on a shared topology.
+    pub fn in_process(&self) -> bool {
+        self.stop.is_some()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -68,9 +76,7 @@ pub async fn up_with(backend: Backend, test: &str, limits: crm_gateway::limits::
         pipeline_db: pipeline_db.url.clone(),
         tasks_db: tasks_db.url.clone(),
         analytics_db: analytics_db.url.clone(),
-        auth: crm_kit::auth::AuthConfig::hs256(
-            String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).expect("utf-8"),
-        ),
+        auth: crm_kit::testing::auth_config(),
         limits,
     };
     let (stop, stopped) = oneshot::channel::<()>();

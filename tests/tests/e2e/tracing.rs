@@ -203,7 +203,7 @@ async fn serve_child(service: &str) {
             exchange: var("EXCHANGE"),
             queue_prefix: var("QUEUE_PREFIX"),
         }),
-        auth: crm_kit::auth::AuthConfig::hs256(String::from_utf8(crm_kit::testing::TEST_SECRET.to_vec()).unwrap()),
+        auth: crm_kit::testing::auth_config(),
         limits: crm_gateway::limits::LimitConfig::default(),
     };
     let stdin_closed = async {

@@ -15,56 +15,24 @@
 //! sends every one of them to every unary RPC, so a tonic that words them
 //! otherwise fails it).
 
-use std::{
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll},
-};
-
 use http::{HeaderMap, Response};
 use tonic::{Code, Status, body::Body};
+use tower::util::MapResponseLayer;
 
 /// The layer; see the module docs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CallerMistakesLayer;
+pub type CallerMistakesLayer = MapResponseLayer<fn(Response<Body>) -> Response<Body>>;
 
-impl<S> tower::Layer<S> for CallerMistakesLayer {
-    type Service = CallerMistakes<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        CallerMistakes { inner }
-    }
+/// The layer that restates every reply tonic gave a caller's mistake.
+pub fn layer() -> CallerMistakesLayer {
+    MapResponseLayer::new(answer as fn(Response<Body>) -> Response<Body>)
 }
 
-/// The service of [`CallerMistakesLayer`].
-#[derive(Clone, Debug)]
-pub struct CallerMistakes<S> {
-    inner: S,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for CallerMistakes<S>
-where
-    S: tower::Service<http::Request<B>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+/// The reply, restated if it answered a caller's mistake as tonic does.
+fn answer(mut reply: Response<Body>) -> Response<Body> {
+    if let Some(status) = Status::from_header_map(reply.headers()).and_then(|s| restate(&s)) {
+        rewrite(reply.headers_mut(), &status);
     }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let reply = self.inner.call(req);
-        Box::pin(async move {
-            let mut reply = reply.await?;
-            if let Some(status) = Status::from_header_map(reply.headers()).and_then(|s| restate(&s)) {
-                rewrite(reply.headers_mut(), &status);
-            }
-            Ok(reply)
-        })
-    }
+    reply
 }
 
 /// What a caller's mistake that tonic answered as `status` is, if it is one.

@@ -12,13 +12,11 @@ mod moves;
 mod pipelines;
 mod settings;
 
-use crm_kit::{Shared, handler::call_as};
+use crm_kit::{Shared, handler::call_as, peer::contacts::ContactsDirectory};
 use crm_proto::pipeline::v1::{self as pb, pipeline_service_server::PipelineService};
 use crm_tenancy::Access;
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
-
-use crate::contacts::ContactsDirectory;
 
 /// The PipelineService implementation.
 #[derive(Clone, Debug)]

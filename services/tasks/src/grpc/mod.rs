@@ -10,14 +10,14 @@ mod watch;
 
 use std::pin::Pin;
 
-use crm_kit::{Shared, handler::call_as};
+use crm_kit::{Shared, handler::call_as, peer::contacts::ContactsDirectory};
 use crm_proto::tasks::v1::{self as pb, tasks_service_server::TasksService};
 use crm_tenancy::Access;
 use sea_orm::DatabaseConnection;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::{contacts::ContactsDirectory, pipelines::PipelineDirectory, reminders::ReminderHub};
+use crate::{pipelines::PipelineDirectory, reminders::ReminderHub};
 
 /// The TasksService implementation.
 #[derive(Clone, Debug)]

@@ -129,7 +129,8 @@ async fn malformed_grpc_input_is_the_callers_mistake_on_every_unary_rpc(backend:
     let rpcs = unary_rpcs();
     assert!(rpcs.len() >= 40, "every unary RPC: {}", rpcs.len());
     // The metrics count the caller's mistakes as such (the registry is the
-    // process's: other tests add to it, never to INTERNAL).
+    // process's: other tests add to it, never to INTERNAL). On the topology
+    // the services count in their containers, so only the answers are checked.
     const GET_DEAL: &str = "/crm.pipeline.v1.PipelineService/GetDeal";
     let counted = |code: &str| {
         let labels = [("service", "pipeline"), ("method", GET_DEAL), ("code", code)];
@@ -158,6 +159,9 @@ async fn malformed_grpc_input_is_the_callers_mistake_on_every_unary_rpc(backend:
         }
     }
     assert!(wrong.is_empty(), "{} wrong answers:\n{}", wrong.len(), wrong.join("\n"));
+    if !suite.in_process() {
+        return;
+    }
     let get_deal = rpcs.iter().find(|(p, _)| p == GET_DEAL).map(|(_, m)| m).unwrap();
     let sent = malformed_messages(get_deal).len() + 6;
     assert!(

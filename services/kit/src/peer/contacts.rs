@@ -1,10 +1,12 @@
-//! The synchronous question the pipeline asks ContactsService: do this
-//! contact and this company exist (for the caller's tenant)? The caller's
-//! token is forwarded, so the answer is the caller's view.
+//! The synchronous question a service asks ContactsService when a record
+//! names a contact or a company (the pipeline for deals, tasks for tasks):
+//! does it exist for the caller? The caller's token is forwarded, so the
+//! answer is the caller's view: another tenant's record, or one the caller
+//! may not see, does not exist.
 
 use std::time::Duration;
 
-use crm_kit::{
+use crate::{
     ApiError,
     auth::{self, Caller},
     peer,
@@ -23,10 +25,10 @@ pub struct ContactsDirectory {
 
 impl ContactsDirectory {
     /// A client of the ContactsService at `url`, connecting on first use, so
-    /// the pipeline starts even while contacts is still coming up.
+    /// a service starts even while contacts is still coming up.
     pub fn connect_lazy(url: &str) -> anyhow::Result<Self> {
         // A peer that is down is UNAVAILABLE quickly, not a hang.
-        let channel = crm_kit::peer::channel(url, Duration::from_secs(2), Some(Duration::from_secs(5)))?;
+        let channel = peer::channel(url, Duration::from_secs(2), Some(Duration::from_secs(5)))?;
         Ok(Self {
             client: ContactsServiceClient::new(channel),
         })
