@@ -6,13 +6,14 @@
 
 use std::time::Duration;
 
+use crm_proto::contacts::v1::{GetCompanyRequest, GetContactRequest, contacts_service_client::ContactsServiceClient};
+use tonic::{Request, transport::Channel};
+
 use crate::{
     ApiError,
     auth::{self, Caller},
     peer,
 };
-use crm_proto::contacts::v1::{GetCompanyRequest, GetContactRequest, contacts_service_client::ContactsServiceClient};
-use tonic::{Request, transport::Channel};
 
 /// How the contacts service is named when it is down.
 const PEER: &str = "the contacts service";
