@@ -8,6 +8,7 @@ use prost::Message;
 
 const PROTOS: &[&str] = &[
     "crm/common/v1/common.proto",
+    "crm/common/v1/fields.proto",
     "crm/contacts/v1/contacts.proto",
     "crm/pipeline/v1/pipeline.proto",
     "crm/tasks/v1/tasks.proto",
@@ -25,6 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `Name` impls let the outbox wrap payloads in `google.protobuf.Any`.
     let mut config = prost_build::Config::new();
     config.enable_type_names();
+    // Custom values in key order, so replies and events are deterministic.
+    config.btree_map(["."]);
     tonic_prost_build::configure().compile_fds_with_config(fds, config)?;
     Ok(())
 }

@@ -98,6 +98,15 @@ pub enum ApiError {
         /// What is wrong, in a sentence.
         description: String,
     },
+    /// A documented limit would be passed: RESOURCE_EXHAUSTED with a
+    /// QuotaFailure naming what and the limit.
+    #[error("{description}")]
+    LimitExceeded {
+        /// What the limit is about, e.g. `deal.custom_fields`.
+        subject: String,
+        /// The limit, in a sentence.
+        description: String,
+    },
     /// A page token that this service did not issue for this query.
     #[error("page_token is invalid: it was not issued for this query or was altered")]
     InvalidPageToken,
@@ -162,6 +171,14 @@ impl ApiError {
         }
     }
 
+    /// A limit `subject` would pass.
+    pub fn limit(subject: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::LimitExceeded {
+            subject: subject.into(),
+            description: description.into(),
+        }
+    }
+
     /// The gRPC code this error maps to.
     pub fn code(&self) -> Code {
         match self {
@@ -170,6 +187,7 @@ impl ApiError {
             Self::AlreadyExists { .. } => Code::AlreadyExists,
             Self::EtagMismatch { .. } | Self::Conflict => Code::Aborted,
             Self::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Self::LimitExceeded { .. } => Code::ResourceExhausted,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::Unavailable(_) => Code::Unavailable,
@@ -222,6 +240,9 @@ impl From<ApiError> for Status {
                 subject,
                 description,
             } => ErrorDetails::with_precondition_failure_violation(*kind, subject, description),
+            ApiError::LimitExceeded { subject, description } => {
+                ErrorDetails::with_quota_failure_violation(bounded(subject, MAX_DETAIL_TEXT), description)
+            }
             ApiError::InvalidPageToken => {
                 ErrorDetails::with_error_info("INVALID_PAGE_TOKEN", ERROR_DOMAIN, HashMap::new())
             }

@@ -1,6 +1,7 @@
 //! Stored records as wire messages, for replies and event payloads alike
 //! (the handlers, the events and the stall scanner all use these).
 
+use crm_fields::Definitions;
 use crm_kit::{etag, time};
 use crm_proto::{common::v1 as common, events::v1 as ev, pipeline::v1 as pb};
 use crm_tenancy::settings;
@@ -45,7 +46,7 @@ pub fn date(text: &str) -> Option<common::Date> {
 }
 
 /// A deal row on the wire; `probability` is its stage's.
-pub fn deal(d: &deal::Model, probability: i32) -> pb::Deal {
+pub fn deal(d: &deal::Model, probability: i32, defs: &Definitions) -> pb::Deal {
     pb::Deal {
         id: d.id.clone(),
         pipeline_id: d.pipeline_id.clone(),
@@ -67,6 +68,7 @@ pub fn deal(d: &deal::Model, probability: i32) -> pb::Deal {
         create_time: Some(time::to_timestamp(d.created_at)),
         update_time: Some(time::to_timestamp(d.updated_at)),
         etag: etag::format(d.version),
+        custom_fields: crm_fields::values::to_wire(defs, &d.custom_fields),
     }
 }
 

@@ -4,6 +4,7 @@
 //! record's version after the change (for a delete, the deleted version
 //! plus one).
 
+use crm_fields::Definitions;
 use crm_kit::{
     auth::Caller,
     outbox::{self, Event},
@@ -44,7 +45,27 @@ pub mod types {
     pub const DEAL_STALLED: &str = "pipeline.deal.stalled";
     /// A deal was imported with its history.
     pub const DEAL_IMPORTED: &str = "pipeline.deal.imported";
+    /// A custom deal field was defined.
+    pub const FIELD_CREATED: &str = "pipeline.field.created";
+    /// A custom deal field's definition changed.
+    pub const FIELD_UPDATED: &str = "pipeline.field.updated";
+    /// A custom deal field was archived.
+    pub const FIELD_ARCHIVED: &str = "pipeline.field.archived";
+    /// An archived custom deal field was deleted.
+    pub const FIELD_DELETED: &str = "pipeline.field.deleted";
 }
+
+/// The deal fields' owner: their table and events (see [`crm_fields::Owner`]).
+pub const DEAL_FIELDS: crm_fields::Owner = crm_fields::Owner {
+    records: &[(crm_fields::RecordType::Deal, "deals")],
+    fallback: Some(crm_fields::RecordType::Deal),
+    events: crm_fields::EventTypes {
+        created: types::FIELD_CREATED,
+        updated: types::FIELD_UPDATED,
+        archived: types::FIELD_ARCHIVED,
+        deleted: types::FIELD_DELETED,
+    },
+};
 
 /// `pipeline.pipeline.created`.
 pub async fn pipeline_created(
@@ -83,25 +104,30 @@ pub async fn pipeline_deleted(
 }
 
 /// `pipeline.deal.created`.
-pub async fn deal_created(conn: &impl ConnectionTrait, caller: &Caller, c: &CreatedDeal) -> Result<(), DbErr> {
+pub async fn deal_created(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    c: &CreatedDeal,
+    defs: &Definitions,
+) -> Result<(), DbErr> {
     let payload = ev::DealCreated {
-        deal: Some(convert::deal(&c.deal, c.stage.probability)),
+        deal: Some(convert::deal(&c.deal, c.stage.probability, defs)),
         stage: Some(stage_ref(&c.stage)),
     };
     outbox::emit(conn, caller, types::DEAL_CREATED, &c.deal.id, 1, &payload).await
 }
 
-/// `pipeline.deal.updated`, naming the changed fields; `probability` is
-/// the deal's stage's.
+/// `pipeline.deal.updated`, naming the changed fields (custom values as
+/// `custom_fields.<key>`); `probability` is the deal's stage's.
 pub async fn deal_updated(
     conn: &impl ConnectionTrait,
     caller: &Caller,
-    d: &deal::Model,
-    probability: i32,
+    (d, probability): (&deal::Model, i32),
     changed_fields: Vec<String>,
+    defs: &Definitions,
 ) -> Result<(), DbErr> {
     let payload = ev::DealUpdated {
-        deal: Some(convert::deal(d, probability)),
+        deal: Some(convert::deal(d, probability, defs)),
         changed_fields,
     };
     outbox::emit(conn, caller, types::DEAL_UPDATED, &d.id, d.version, &payload).await
@@ -119,8 +145,13 @@ pub async fn deal_deleted(conn: &impl ConnectionTrait, caller: &Caller, d: &deal
 
 /// What a move announces: `pipeline.deal.stage_changed`, then
 /// `pipeline.deal.won`, `lost` or `reopened` where the domain says so.
-pub async fn deal_moved(conn: &impl ConnectionTrait, caller: &Caller, m: &Moved) -> Result<(), DbErr> {
-    let deal = Some(convert::deal(&m.next, m.to.probability));
+pub async fn deal_moved(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    m: &Moved,
+    defs: &Definitions,
+) -> Result<(), DbErr> {
+    let deal = Some(convert::deal(&m.next, m.to.probability, defs));
     let (from, to) = (Some(stage_ref(&m.from)), Some(stage_ref(&m.to)));
     let (id, version) = (&m.next.id, m.next.version);
     for event in &m.events {
@@ -172,11 +203,11 @@ pub async fn deal_moved(conn: &impl ConnectionTrait, caller: &Caller, m: &Moved)
 pub async fn deal_stalled(
     conn: &impl ConnectionTrait,
     system: &Caller,
-    d: &deal::Model,
-    s: &stage::Model,
+    (d, s): (&deal::Model, &stage::Model),
+    defs: &Definitions,
 ) -> Result<(), DbErr> {
     let payload = ev::DealStalled {
-        deal: Some(convert::deal(d, s.probability)),
+        deal: Some(convert::deal(d, s.probability, defs)),
         stage: Some(stage_ref(s)),
         rotting_days: s.rotting_days,
         stage_entered_at: Some(crm_kit::time::to_timestamp(d.stage_entered_at)),
@@ -185,11 +216,16 @@ pub async fn deal_stalled(
 }
 
 /// `pipeline.deal.imported` for each of `rows`, a thousand to a statement.
-pub async fn deals_imported(conn: &impl ConnectionTrait, caller: &Caller, rows: &[ImportedRows]) -> Result<(), DbErr> {
+pub async fn deals_imported(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    rows: &[ImportedRows],
+    defs: &Definitions,
+) -> Result<(), DbErr> {
     let payloads: Vec<ev::DealImported> = rows
         .iter()
         .map(|r| ev::DealImported {
-            deal: Some(convert::deal(&r.deal, r.probability)),
+            deal: Some(convert::deal(&r.deal, r.probability, defs)),
             history: r.transitions.iter().map(convert::transition).collect(),
         })
         .collect();

@@ -89,7 +89,9 @@ impl Scanner {
             roles: vec![],
             token: String::new(),
         };
-        events::deal_stalled(&txn, &system, d, s).await?;
+        let tenant = crm_kit::tenant::Tenant::of_row(&d.tenant_id);
+        let defs = crate::store::fields(&txn, &tenant).await?;
+        events::deal_stalled(&txn, &system, (d, s), &defs).await?;
         txn.commit().await?;
         Ok(true)
     }

@@ -1,10 +1,11 @@
 //! The one way to build the pipeline service: its gRPC service behind the
-//! token check, its database, and the stall scanner; `crm serve pipeline`,
+//! token check, its database, the stall scanner and the field purger; `crm serve pipeline`,
 //! `crm up` and the tests all run what [`build`] returns. It consumes no
 //! events (it owns the tenant settings that others follow).
 
 use std::time::Duration;
 
+use crm_fields::purge::Purger;
 use crm_kit::{
     Shared,
     peer::contacts::ContactsDirectory,
@@ -14,10 +15,12 @@ use crm_proto::pipeline::v1::pipeline_service_server::PipelineServiceServer;
 use sea_orm::DatabaseConnection;
 use tonic::service::interceptor::InterceptedService;
 
-use crate::{SERVICE_NAME, grpc::Pipelines, stalls::Scanner};
+use crate::{SERVICE_NAME, events::DEAL_FIELDS, grpc::Pipelines, stalls::Scanner};
 
 /// How often the scanner looks for deals that outstayed their stage.
 pub const STALL_SCAN_EVERY: Duration = Duration::from_secs(60);
+/// How often deleted custom fields' values are purged.
+pub const FIELD_PURGE_EVERY: Duration = Duration::from_secs(5);
 
 /// Where the pipeline service finds its peers, and its timings.
 #[derive(Clone, Debug)]
@@ -47,6 +50,7 @@ pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::
         auth,
     );
     let scanner = Scanner::new(db.clone(), config.stall_scan_every);
+    let purger = Purger::new(db.clone(), DEAL_FIELDS, FIELD_PURGE_EVERY);
     Ok(Service {
         name: SERVICE_NAME,
         mount: Box::new(move |routes| routes.add_service(grpc)),
@@ -55,7 +59,10 @@ pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::
             db,
             consumer: None,
             listeners: Vec::new(),
-            jobs: vec![Job::new("stall scanner", move |stop| scanner.run(stop.wait()))],
+            jobs: vec![
+                Job::new("stall scanner", move |stop| scanner.run(stop.wait())),
+                Job::new("field purger", move |stop| purger.run(stop.wait())),
+            ],
         },
     })
 }

@@ -13,6 +13,7 @@ mod demo;
 mod distributed;
 mod embedded;
 mod faults;
+mod fields;
 mod gateway;
 mod harness;
 mod hostile;

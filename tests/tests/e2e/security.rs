@@ -50,7 +50,10 @@ fn access(method: &str) -> Option<Access> {
         | "GetForecast"
         | "GetVelocity"
         | "GetBottlenecks"
-        | "GetOwnerPerformance" => Access::Read,
+        | "GetOwnerPerformance"
+        | "GetFieldDefinition"
+        | "ListFieldDefinitions"
+        | "GetPurchaseSummary" => Access::Read,
         "CreateCompany" | "CreateContact" | "LogActivity" | "CreateDeal" | "CreateTask" => Access::Create,
         "UpdateCompany" | "DeleteCompany" | "UpdateContact" | "DeleteContact" | "MergeContacts" | "UpdateDeal"
         | "DeleteDeal" | "MoveDeal" | "UpdateTask" | "CompleteTask" | "DeleteTask" => Access::Change,
@@ -64,7 +67,11 @@ fn access(method: &str) -> Option<Access> {
         | "UpdateRule"
         | "DeleteRule"
         | "RebuildProjections"
-        | "UpdateTenantSettings" => Access::Configure,
+        | "UpdateTenantSettings"
+        | "CreateFieldDefinition"
+        | "UpdateFieldDefinition"
+        | "ArchiveFieldDefinition"
+        | "DeleteFieldDefinition" => Access::Configure,
         _ => return None,
     })
 }

@@ -1,6 +1,7 @@
 //! Creating and updating a deal: the request parsed into valid values, and
 //! the rows the change writes.
 
+use crm_fields::{Definitions, values};
 use crm_kit::{
     ApiError, ApiResult,
     etag::Target,
@@ -40,16 +41,20 @@ pub struct CreatedDeal {
 }
 
 impl NewDeal {
-    /// Parses the request, naming every bad field.
-    pub fn parse(req: &pb::CreateDealRequest) -> ApiResult<Self> {
+    /// Parses the request against the tenant's deal fields `defs`, naming
+    /// every bad field.
+    pub fn parse(req: &pb::CreateDealRequest, defs: &Definitions) -> ApiResult<Self> {
         let input = req.deal.clone().unwrap_or_default();
         let mut v = Violations::new();
         let pipeline_id = v
             .required_id("deal.pipeline_id", &input.pipeline_id)
             .map(|u| u.to_string());
         let stage_id = v.optional_id("deal.stage_id", &input.stage_id).map(|u| u.to_string());
-        let fields = DealFields::parse(&mut v, &input, &SETTABLE);
+        let mut fields = DealFields::parse(&mut v, &input, &SETTABLE);
+        let custom = values::for_create(&mut v, defs, &input.custom_fields, CUSTOM);
         let pipeline_id = v.finish_with(pipeline_id)?;
+        values::check_size(&custom, CUSTOM)?;
+        fields.custom = Some(custom);
         Ok(Self {
             pipeline_id,
             stage_id,
@@ -99,6 +104,7 @@ impl NewDeal {
             created_at: now,
             updated_at: now,
             version: 1,
+            custom_fields: serde_json::json!({}),
         };
         self.fields.apply_to(&mut deal);
         let transition = first_entry(&deal, user);
@@ -125,15 +131,31 @@ fn first_entry(d: &deal::Model, actor: &str) -> transition::Model {
     }
 }
 
+/// How violations name a deal's custom values.
+pub const CUSTOM: &str = "deal.custom_fields";
+
 /// A valid UpdateDeal request: the fields its mask names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DealUpdate {
     /// The deal and the etag the caller read.
     pub target: Target,
     /// The new values of the fields in the mask.
     pub fields: DealFields,
-    /// The mask's paths, as the update event names them.
+    /// The mask's paths other than custom values.
     pub paths: Vec<String>,
+    /// The custom values given, and which the mask names (`None`: the
+    /// whole map); `None` when the mask names none.
+    pub custom: Option<(values::WireValues, Option<Vec<String>>)>,
+}
+
+/// A deal after an update, and the fields that changed as the update
+/// event names them (custom values as `custom_fields.<key>`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdatedDeal {
+    /// The next version.
+    pub next: deal::Model,
+    /// The changed fields.
+    pub changed: Vec<String>,
 }
 
 impl DealUpdate {
@@ -145,20 +167,42 @@ impl DealUpdate {
         let target = Target::parse_in(&mut v, "deal.id", &input.id, "deal.etag", &input.etag);
         let fields = DealFields::parse(&mut v, &input, &paths);
         let target = v.finish_with(target)?;
+        let custom = values::masked_keys(&paths).map(|keys| {
+            (
+                input.custom_fields,
+                keys.map(|k| k.iter().map(|s| (*s).to_owned()).collect()),
+            )
+        });
         Ok(Self {
             target,
             fields,
-            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            paths: paths
+                .iter()
+                .filter(|p| **p != values::PATH && !p.starts_with("custom_fields."))
+                .map(|p| (*p).to_owned())
+                .collect(),
+            custom,
         })
     }
 
-    /// `current` with the update applied, as the next version at `now`.
-    pub fn apply(&self, current: &deal::Model, now: i64) -> deal::Model {
+    /// `current` with the update applied, as the next version at `now`;
+    /// custom values are checked against the tenant's deal fields `defs`.
+    pub fn apply(&self, current: &deal::Model, defs: &Definitions, now: i64) -> ApiResult<UpdatedDeal> {
         let mut next = current.clone();
         self.fields.apply_to(&mut next);
+        let mut changed = self.paths.clone();
+        if let Some((input, keys)) = &self.custom {
+            let mut v = Violations::new();
+            let keys: Option<Vec<&str>> = keys.as_ref().map(|k| k.iter().map(String::as_str).collect());
+            let change = values::for_update(&mut v, defs, &current.custom_fields, input, keys.as_deref(), CUSTOM);
+            v.finish()?;
+            values::check_size(&change.stored, CUSTOM)?;
+            next.custom_fields = change.stored;
+            changed.extend(change.changed.iter().map(|k| format!("{}.{k}", values::PATH)));
+        }
         next.version += 1;
         next.updated_at = now;
-        next
+        Ok(UpdatedDeal { next, changed })
     }
 }
 
@@ -195,7 +239,7 @@ mod tests {
             version: 3,
             ..Default::default()
         };
-        let next = u.apply(&current, 99);
+        let next = u.apply(&current, &Definitions::default(), 99).unwrap().next;
         assert_eq!((next.title.as_str(), next.owner_id.as_str()), ("Renewal", "ann"));
         assert_eq!((next.version, next.updated_at), (4, 99));
     }

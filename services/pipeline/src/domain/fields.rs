@@ -40,6 +40,9 @@ pub struct DealFields {
     pub owner_id: Option<String>,
     /// The expected close date; `Some(None)` clears it.
     pub expected_close_date: Option<Option<String>>,
+    /// The whole stored object of custom values, checked against the
+    /// tenant's definitions.
+    pub custom: Option<serde_json::Value>,
 }
 
 /// The names of the settable fields, as update_mask paths.
@@ -83,6 +86,8 @@ impl DealFields {
                             .and_then(|d| parse_date(v, "deal.expected_close_date", d)),
                     );
                 }
+                // Checked against the tenant's definitions (see DealUpdate::apply).
+                p if p == crm_fields::values::PATH || p.starts_with("custom_fields.") => {}
                 other => v.add(
                     "update_mask",
                     format!("{other:?} is not an updatable deal field; use one of {SETTABLE:?}"),
@@ -114,6 +119,9 @@ impl DealFields {
         }
         if let Some(date) = &self.expected_close_date {
             d.expected_close_date.clone_from(date);
+        }
+        if let Some(custom) = &self.custom {
+            d.custom_fields.clone_from(custom);
         }
     }
 }

@@ -45,6 +45,7 @@ impl ImportedDeal {
     pub fn parse(
         req: &pb::ImportDealsRequest,
         kind_of: impl Fn(&str) -> Option<StageKind>,
+        defs: &crm_fields::Definitions,
         now: i64,
     ) -> Result<Self, crm_kit::ApiError> {
         let mut v = Violations::new();
@@ -57,7 +58,13 @@ impl ImportedDeal {
             expected_close_date: req.expected_close_date,
             ..Default::default()
         };
-        let fields = DealFields::parse(&mut v, &as_deal, &super::fields::SETTABLE);
+        let mut fields = DealFields::parse(&mut v, &as_deal, &super::fields::SETTABLE);
+        let custom = crm_fields::values::for_create(&mut v, defs, &req.custom_fields, "custom_fields");
+        if crm_fields::values::check_size(&custom, "custom_fields").is_err() {
+            let max = crm_fields::values::MAX_STORED_BYTES;
+            v.add("custom_fields", format!("must take at most {max} bytes as stored"));
+        }
+        fields.custom = Some(custom);
         if req.history.is_empty() || req.history.len() > MAX_HISTORY {
             v.add("history", format!("must have 1 to {MAX_HISTORY} entries"));
         }
@@ -234,6 +241,7 @@ mod tests {
         let d = ImportedDeal::parse(
             &req(vec![entry("lead", 100), entry("demo", 200), entry("won", 300)]),
             kinds,
+            &Default::default(),
             NOW,
         )
         .unwrap();
@@ -245,14 +253,38 @@ mod tests {
 
     #[test]
     fn times_that_go_backwards_or_into_the_future_are_rejected() {
-        assert!(ImportedDeal::parse(&req(vec![entry("lead", 200), entry("demo", 100)]), kinds, NOW).is_err());
-        assert!(ImportedDeal::parse(&req(vec![entry("lead", 3_000_000_000)]), kinds, NOW).is_err());
+        assert!(
+            ImportedDeal::parse(
+                &req(vec![entry("lead", 200), entry("demo", 100)]),
+                kinds,
+                &Default::default(),
+                NOW
+            )
+            .is_err()
+        );
+        assert!(
+            ImportedDeal::parse(
+                &req(vec![entry("lead", 3_000_000_000)]),
+                kinds,
+                &Default::default(),
+                NOW
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn a_lost_history_needs_a_reason_and_a_foreign_stage_is_rejected() {
-        assert!(ImportedDeal::parse(&req(vec![entry("lead", 1), entry("lost", 2)]), kinds, NOW).is_err());
-        assert!(ImportedDeal::parse(&req(vec![entry("elsewhere", 1)]), kinds, NOW).is_err());
-        assert!(ImportedDeal::parse(&req(vec![]), kinds, NOW).is_err());
+        assert!(
+            ImportedDeal::parse(
+                &req(vec![entry("lead", 1), entry("lost", 2)]),
+                kinds,
+                &Default::default(),
+                NOW
+            )
+            .is_err()
+        );
+        assert!(ImportedDeal::parse(&req(vec![entry("elsewhere", 1)]), kinds, &Default::default(), NOW).is_err());
+        assert!(ImportedDeal::parse(&req(vec![]), kinds, &Default::default(), NOW).is_err());
     }
 }

@@ -12,11 +12,12 @@ pub mod import;
 pub mod listing;
 pub mod money;
 pub mod pipeline;
+pub mod purchases;
 pub mod settings;
 pub mod stages;
 
 pub use deal::{DealMove, DealStatus, MoveEffect, MoveEvent, Moved, apply_move, plan_move};
-pub use edits::{CreatedDeal, DealUpdate, NewDeal};
+pub use edits::{CreatedDeal, DealUpdate, NewDeal, UpdatedDeal};
 pub use listing::DealFilter;
 pub use money::Amount;
 pub use pipeline::{NewPipeline, PipelineChange, PipelineUpdate, PipelineWithStages};

@@ -45,6 +45,10 @@ pub struct Model {
     pub updated_at: i64,
     /// Grows by one per change; the etag and the events' aggregate_version.
     pub version: i64,
+    /// The custom values by field key, in their stored forms (see
+    /// `crm_fields::value`); an object, empty when there are none.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub custom_fields: Json,
 }
 
 /// Relations are followed by explicit queries.

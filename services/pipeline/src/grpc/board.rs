@@ -1,5 +1,6 @@
 //! GetBoard: per stage, in order, the count, the totals and the
-//! probability-weighted totals per currency, and the first deals.
+//! probability-weighted totals per currency, and the first deals; and
+//! GetPurchaseSummary, the same sums over one customer's deals.
 
 use crm_kit::{ApiResult, auth::Caller, tenant::Tenant};
 use crm_proto::pipeline::v1 as pb;
@@ -7,11 +8,26 @@ use crm_proto::pipeline::v1 as pb;
 use super::Pipelines;
 use crate::{
     convert,
-    domain::board::{BoardQuery, totals},
+    domain::{
+        board::{BoardQuery, totals},
+        purchases::{Customer, summary},
+    },
     store,
 };
 
 impl Pipelines {
+    pub(super) async fn get_purchase_summary(
+        &self,
+        caller: Caller,
+        req: pb::GetPurchaseSummaryRequest,
+    ) -> ApiResult<pb::GetPurchaseSummaryResponse> {
+        let customer = Customer::parse(&req)?;
+        let owner = crm_tenancy::scope(&self.db, &caller).await?.narrow(None);
+        let tenant = Tenant::of(&caller);
+        let groups = store::deals::purchase_groups(&self.db, &tenant, &customer, owner.as_deref()).await?;
+        Ok(summary(groups))
+    }
+
     pub(super) async fn get_board(&self, caller: Caller, req: pb::GetBoardRequest) -> ApiResult<pb::GetBoardResponse> {
         let query = BoardQuery::parse(&req)?;
         let owner = crm_tenancy::scope(&self.db, &caller).await?.narrow(query.owner);
@@ -19,6 +35,7 @@ impl Pipelines {
         let pipeline = store::pipelines::get(&self.db, &tenant, &query.pipeline_id).await?;
         let rows = store::deals::board_totals(&self.db, &tenant, &query.pipeline_id, owner.as_deref()).await?;
         let mut totals = totals(rows);
+        let defs = store::fields(&self.db, &tenant).await?;
         let mut columns = Vec::with_capacity(pipeline.stages.len());
         for stage in &pipeline.stages {
             let t = totals.remove(&stage.id).unwrap_or_default();
@@ -28,7 +45,10 @@ impl Pipelines {
                 deal_count: t.count,
                 total: t.total(),
                 weighted_total: t.weighted(stage.probability),
-                deals: deals.iter().map(|d| convert::deal(d, stage.probability)).collect(),
+                deals: deals
+                    .iter()
+                    .map(|d| convert::deal(d, stage.probability, &defs))
+                    .collect(),
             });
         }
         Ok(pb::GetBoardResponse {

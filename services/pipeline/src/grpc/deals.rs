@@ -1,6 +1,7 @@
 //! Deal RPCs: create (with the contacts check), get, update, delete, list,
 //! history. MoveDeal is in `moves`.
 
+use crm_fields::Definitions;
 use crm_kit::{
     ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id,
 };
@@ -10,18 +11,22 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use super::Pipelines;
 use crate::{
     convert,
-    domain::{DealFilter, DealUpdate, NewDeal, fields::DealFields},
+    domain::{DealFilter, DealUpdate, NewDeal, UpdatedDeal, fields::DealFields},
     entity::deal,
     events, store,
 };
 
 impl Pipelines {
     /// The deal on the wire, with its stage's probability.
-    async fn deal_reply(&self, conn: &impl ConnectionTrait, tenant: &Tenant, d: &deal::Model) -> ApiResult<pb::Deal> {
-        Ok(convert::deal(
-            d,
-            store::pipelines::probability_of(conn, tenant, d).await?,
-        ))
+    async fn deal_reply(
+        &self,
+        conn: &impl ConnectionTrait,
+        tenant: &Tenant,
+        d: &deal::Model,
+        defs: &Definitions,
+    ) -> ApiResult<pb::Deal> {
+        let probability = store::pipelines::probability_of(conn, tenant, d).await?;
+        Ok(convert::deal(d, probability, defs))
     }
 
     /// Asks ContactsService about the references the change sets.
@@ -41,11 +46,12 @@ impl Pipelines {
         req: pb::CreateDealRequest,
     ) -> ApiResult<pb::CreateDealResponse> {
         let key = RequestKey::parse("CreateDeal", &req.request_id, &req)?;
-        let new = NewDeal::parse(&req)?;
         let tenant = Tenant::of(&caller);
+        let defs = store::fields(&self.db, &tenant).await?;
+        let new = NewDeal::parse(&req, &defs)?;
         if let Some(id) = key.created_before(&self.db, &tenant).await? {
             let existing = store::deals::get(&self.db, &tenant, &id).await?;
-            let deal = Some(self.deal_reply(&self.db, &tenant, &existing).await?);
+            let deal = Some(self.deal_reply(&self.db, &tenant, &existing, &defs).await?);
             return Ok(pb::CreateDealResponse { deal });
         }
         let pipeline = store::pipelines::get(&self.db, &tenant, &new.pipeline_id).await?;
@@ -54,9 +60,9 @@ impl Pipelines {
         let txn = self.db.begin().await?;
         store::deals::insert(&txn, &created).await?;
         key.remember(&txn, &tenant, &created.deal.id).await?;
-        events::deal_created(&txn, &caller, &created).await?;
+        events::deal_created(&txn, &caller, &created, &defs).await?;
         txn.commit().await?;
-        let deal = Some(convert::deal(&created.deal, created.stage.probability));
+        let deal = Some(convert::deal(&created.deal, created.stage.probability, &defs));
         Ok(pb::CreateDealResponse { deal })
     }
 
@@ -65,8 +71,9 @@ impl Pipelines {
         let tenant = Tenant::of(&caller);
         let d = store::deals::get(&self.db, &tenant, &id).await?;
         crm_tenancy::scope(&self.db, &caller).await?.check_record(&d)?;
+        let defs = store::fields(&self.db, &tenant).await?;
         Ok(pb::GetDealResponse {
-            deal: Some(self.deal_reply(&self.db, &tenant, &d).await?),
+            deal: Some(self.deal_reply(&self.db, &tenant, &d, &defs).await?),
         })
     }
 
@@ -84,12 +91,13 @@ impl Pipelines {
         let txn = self.db.begin().await?;
         let current = store::deals::get(&txn, &tenant, &update.target.id).await?;
         let current = crm_tenancy::changeable(&txn, &caller, current, &update.target).await?;
-        let next = update.apply(&current, time::now_micros());
+        let defs = store::fields(&txn, &tenant).await?;
+        let UpdatedDeal { next, changed } = update.apply(&current, &defs, time::now_micros())?;
         store::deals::save(&txn, &tenant, &next, current.version).await?;
         let probability = store::pipelines::probability_of(&txn, &tenant, &next).await?;
-        events::deal_updated(&txn, &caller, &next, probability, update.paths).await?;
+        events::deal_updated(&txn, &caller, (&next, probability), changed, &defs).await?;
         txn.commit().await?;
-        let deal = Some(convert::deal(&next, probability));
+        let deal = Some(convert::deal(&next, probability, &defs));
         Ok(pb::UpdateDealResponse { deal })
     }
 
@@ -114,18 +122,19 @@ impl Pipelines {
         caller: Caller,
         req: pb::ListDealsRequest,
     ) -> ApiResult<pb::ListDealsResponse> {
-        let mut filter = DealFilter::parse(&req)?;
+        let tenant = Tenant::of(&caller);
+        let defs = store::fields(&self.db, &tenant).await?;
+        let mut filter = DealFilter::parse(&req, &defs)?;
         filter.owner_id = crm_tenancy::scope(&self.db, &caller).await?.narrow(filter.owner_id);
         let query = filter.fingerprint();
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<String>(req.page_size, &req.page_token, &query)?;
-        let tenant = Tenant::of(&caller);
         let mut rows = store::deals::list(&self.db, &tenant, &filter, page.after.as_deref(), page.size + 1).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, &query, |d| d.id.clone());
         let stages = store::pipelines::stages_by_id(&self.db, &tenant, rows.iter().map(|d| d.stage_id.clone())).await?;
         let deals = rows
             .iter()
-            .map(|d| convert::deal(d, stages.get(&d.stage_id).map_or(0, |s| s.probability)))
+            .map(|d| convert::deal(d, stages.get(&d.stage_id).map_or(0, |s| s.probability), &defs))
             .collect();
         Ok(pb::ListDealsResponse { deals, next_page_token })
     }

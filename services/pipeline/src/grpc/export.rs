@@ -77,10 +77,15 @@ async fn export_page(
     let ids: Vec<String> = deals.iter().map(|d| d.id.clone()).collect();
     let mut history = store::deals::histories(db, tenant, &ids).await?;
     let stages = store::pipelines::stages_by_id(db, tenant, deals.iter().map(|d| d.stage_id.clone())).await?;
+    let defs = store::fields(db, tenant).await?;
     Ok(deals
         .iter()
         .map(|d| pb::ExportDealsResponse {
-            deal: Some(convert::deal(d, stages.get(&d.stage_id).map_or(0, |s| s.probability))),
+            deal: Some(convert::deal(
+                d,
+                stages.get(&d.stage_id).map_or(0, |s| s.probability),
+                &defs,
+            )),
             history: history
                 .remove(&d.id)
                 .unwrap_or_default()

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crm_fields::Definitions;
 use crm_kit::{ApiError, ApiResult, auth::Caller, tenant::Tenant, time, validate::parse_id};
 use crm_proto::pipeline::v1 as pb;
 use sea_orm::TransactionTrait;
@@ -34,6 +35,8 @@ impl Pipelines {
         mut stream: Streaming<pb::ImportDealsRequest>,
     ) -> ApiResult<pb::ImportDealsResponse> {
         let (mut pipelines, mut reply) = (PipelineCache::new(), pb::ImportDealsResponse::default());
+        // The definitions as the import starts: one read for the whole stream.
+        let defs = store::fields(&self.db, &Tenant::of(&caller)).await?;
         let mut batch = Vec::with_capacity(BATCH);
         let mut index = 0_i64;
         while let Some(message) = stream.next().await {
@@ -41,12 +44,12 @@ impl Pipelines {
                 Ok(req) => req,
                 Err(status) => {
                     // The client broke off: keep what was checked so far.
-                    self.write(&caller, std::mem::take(&mut batch)).await?;
+                    self.write(&caller, std::mem::take(&mut batch), &defs).await?;
                     let why = format!("the import stream failed: {}", status.message());
                     return Err(ApiError::invalid("stream", why));
                 }
             };
-            match self.check(&caller, &req, &mut pipelines).await? {
+            match self.check(&caller, &req, &mut pipelines, &defs).await? {
                 Ok(rows) => batch.push(rows),
                 Err((field, reason)) => {
                     reply.rejected += 1;
@@ -57,10 +60,10 @@ impl Pipelines {
             }
             index += 1;
             if batch.len() == BATCH {
-                reply.imported += self.write(&caller, std::mem::take(&mut batch)).await?;
+                reply.imported += self.write(&caller, std::mem::take(&mut batch), &defs).await?;
             }
         }
-        reply.imported += self.write(&caller, batch).await?;
+        reply.imported += self.write(&caller, batch, &defs).await?;
         Ok(reply)
     }
 
@@ -70,6 +73,7 @@ impl Pipelines {
         caller: &Caller,
         req: &pb::ImportDealsRequest,
         pipelines: &mut PipelineCache,
+        defs: &Definitions,
     ) -> ApiResult<Result<ImportedRows, (String, String)>> {
         let Ok(pipeline_id) = parse_id("pipeline_id", &req.pipeline_id) else {
             return Ok(Err(("pipeline_id".into(), "must be a pipeline id".into())));
@@ -85,7 +89,7 @@ impl Pipelines {
         };
         let kind_of = |id: &str| pipeline.stage(id).map(|s| StageKind::from_db(&s.kind));
         let now = time::now_micros();
-        match ImportedDeal::parse(req, kind_of, now) {
+        match ImportedDeal::parse(req, kind_of, defs, now) {
             Ok(d) => Ok(Ok(d.rows(&tenant, &caller.user_id, pipeline, now))),
             Err(ApiError::InvalidArgument(v)) => {
                 let first = v.into_iter().next().map(|f| (f.field, f.description));
@@ -96,13 +100,13 @@ impl Pipelines {
     }
 
     /// Writes one batch (deals, transitions, events) in one transaction.
-    async fn write(&self, caller: &Caller, rows: Vec<ImportedRows>) -> ApiResult<i64> {
+    async fn write(&self, caller: &Caller, rows: Vec<ImportedRows>, defs: &Definitions) -> ApiResult<i64> {
         if rows.is_empty() {
             return Ok(0);
         }
         let txn = self.db.begin().await?;
         store::deals::insert_imported(&txn, &rows).await?;
-        events::deals_imported(&txn, caller, &rows).await?;
+        events::deals_imported(&txn, caller, &rows, defs).await?;
         txn.commit().await?;
         Ok(rows.len() as i64)
     }

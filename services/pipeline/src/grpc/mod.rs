@@ -7,6 +7,7 @@
 mod board;
 mod deals;
 mod export;
+mod fields;
 mod import;
 mod moves;
 mod pipelines;
@@ -121,5 +122,54 @@ impl PipelineService for Pipelines {
 
     async fn get_board(&self, r: Request<pb::GetBoardRequest>) -> Result<Response<pb::GetBoardResponse>, Status> {
         call_as(Access::Read, r, |c, m| self.get_board(c, m)).await
+    }
+
+    async fn get_purchase_summary(
+        &self,
+        r: Request<pb::GetPurchaseSummaryRequest>,
+    ) -> Result<Response<pb::GetPurchaseSummaryResponse>, Status> {
+        call_as(Access::Read, r, |c, m| self.get_purchase_summary(c, m)).await
+    }
+
+    async fn create_field_definition(
+        &self,
+        r: Request<pb::CreateFieldDefinitionRequest>,
+    ) -> Result<Response<pb::CreateFieldDefinitionResponse>, Status> {
+        call_as(Access::Configure, r, |c, m| self.create_field_definition(c, m)).await
+    }
+
+    async fn get_field_definition(
+        &self,
+        r: Request<pb::GetFieldDefinitionRequest>,
+    ) -> Result<Response<pb::GetFieldDefinitionResponse>, Status> {
+        call_as(Access::Read, r, |c, m| self.get_field_definition(c, m)).await
+    }
+
+    async fn list_field_definitions(
+        &self,
+        r: Request<pb::ListFieldDefinitionsRequest>,
+    ) -> Result<Response<pb::ListFieldDefinitionsResponse>, Status> {
+        call_as(Access::Read, r, |c, m| self.list_field_definitions(c, m)).await
+    }
+
+    async fn update_field_definition(
+        &self,
+        r: Request<pb::UpdateFieldDefinitionRequest>,
+    ) -> Result<Response<pb::UpdateFieldDefinitionResponse>, Status> {
+        call_as(Access::Configure, r, |c, m| self.update_field_definition(c, m)).await
+    }
+
+    async fn archive_field_definition(
+        &self,
+        r: Request<pb::ArchiveFieldDefinitionRequest>,
+    ) -> Result<Response<pb::ArchiveFieldDefinitionResponse>, Status> {
+        call_as(Access::Configure, r, |c, m| self.archive_field_definition(c, m)).await
+    }
+
+    async fn delete_field_definition(
+        &self,
+        r: Request<pb::DeleteFieldDefinitionRequest>,
+    ) -> Result<Response<pb::DeleteFieldDefinitionResponse>, Status> {
+        call_as(Access::Configure, r, |c, m| self.delete_field_definition(c, m)).await
     }
 }

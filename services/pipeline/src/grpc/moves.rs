@@ -23,10 +23,11 @@ impl Pipelines {
         let pipeline = store::pipelines::of_deal(&txn, &tenant, &current).await?;
         let moved = apply_move(&current, &pipeline, &request, &caller.user_id, time::now_micros())?;
         store::deals::save_move(&txn, &tenant, &moved, current.version).await?;
-        events::deal_moved(&txn, &caller, &moved).await?;
+        let defs = store::fields(&txn, &tenant).await?;
+        events::deal_moved(&txn, &caller, &moved, &defs).await?;
         txn.commit().await?;
         Ok(pb::MoveDealResponse {
-            deal: Some(convert::deal(&moved.next, moved.to.probability)),
+            deal: Some(convert::deal(&moved.next, moved.to.probability, &defs)),
             transition: Some(convert::transition(&moved.transition)),
         })
     }

@@ -5,6 +5,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 mod m20261127_000002_create_pipeline_tables;
 mod m20261127_000003_create_deal_stalls;
 mod m20261201_000004_index_deal_pages;
+mod m20261201_000005_add_deal_custom_fields;
 
 /// Every migration of the pipeline database, oldest first.
 pub struct Migrator;
@@ -19,6 +20,8 @@ impl MigratorTrait for Migrator {
             Box::new(crm_kit::migration::IndexPendingOutbox),
             Box::new(crm_tenancy::settings::CreateTenantSettings),
             Box::new(m20261201_000004_index_deal_pages::Migration),
+            Box::new(crm_fields::migration::CreateFieldDefinitions),
+            Box::new(m20261201_000005_add_deal_custom_fields::Migration),
         ]
     }
 }

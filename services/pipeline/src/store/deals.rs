@@ -4,12 +4,16 @@ use std::collections::HashMap;
 
 use crm_kit::{ApiError, ApiResult, tenant::Tenant};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
 };
 
 use crate::{
-    domain::{CreatedDeal, DealFilter, Moved, import::ImportedRows},
+    domain::{
+        CreatedDeal, DealFilter, Moved,
+        import::ImportedRows,
+        purchases::{Customer, Group},
+    },
     entity::{deal, stall, transition},
 };
 
@@ -80,8 +84,9 @@ pub async fn delete(conn: &impl ConnectionTrait, tenant: &Tenant, d: &deal::Mode
     Ok(())
 }
 
-/// The condition of a ListDeals filter (every part optional, combined with AND).
-fn condition(filter: &DealFilter) -> Condition {
+/// The condition of a ListDeals filter (every part optional, combined
+/// with AND) on `backend`.
+fn condition(backend: DbBackend, filter: &DealFilter) -> Condition {
     let f = filter;
     let mut c = Condition::all();
     if let Some(v) = &f.pipeline_id {
@@ -102,6 +107,15 @@ fn condition(filter: &DealFilter) -> Condition {
     if let Some(v) = &f.close_to {
         c = c.add(deal::Column::ExpectedCloseDate.lte(v));
     }
+    if let Some(v) = &f.contact_id {
+        c = c.add(deal::Column::ContactId.eq(v));
+    }
+    if let Some(v) = &f.company_id {
+        c = c.add(deal::Column::CompanyId.eq(v));
+    }
+    if !f.custom.is_empty() {
+        c = c.add(crm_fields::filter::condition(backend, &f.custom));
+    }
     c
 }
 
@@ -113,7 +127,8 @@ pub async fn list(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<deal::Model>, DbErr> {
-    let mut q = tenant.find::<deal::Entity>().filter(condition(filter));
+    let backend = conn.get_database_backend();
+    let mut q = tenant.find::<deal::Entity>().filter(condition(backend, filter));
     if let Some(after) = after {
         q = q.filter(deal::Column::Id.gt(after));
     }
@@ -195,6 +210,37 @@ pub async fn board_totals(
         q = q.filter(deal::Column::OwnerId.eq(owner));
     }
     q.group_by(deal::Column::StageId)
+        .group_by(deal::Column::Currency)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// A customer's deals the caller may read (all, or `owner_id`'s), grouped
+/// by status and currency (see [`crate::domain::purchases::Group`]).
+pub async fn purchase_groups(
+    conn: &impl ConnectionTrait,
+    tenant: &Tenant,
+    customer: &Customer,
+    owner_id: Option<&str>,
+) -> Result<Vec<Group>, DbErr> {
+    let mut q = tenant
+        .find::<deal::Entity>()
+        .select_only()
+        .column(deal::Column::Status)
+        .column(deal::Column::Currency)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(Expr::cust("CAST(SUM(amount_minor) AS BIGINT)"), "total")
+        .column_as(Expr::cust("MIN(closed_at)"), "first")
+        .column_as(Expr::cust("MAX(closed_at)"), "last");
+    q = match customer {
+        Customer::Contact(id) => q.filter(deal::Column::ContactId.eq(id)),
+        Customer::Company(id) => q.filter(deal::Column::CompanyId.eq(id)),
+    };
+    if let Some(owner) = owner_id {
+        q = q.filter(deal::Column::OwnerId.eq(owner));
+    }
+    q.group_by(deal::Column::Status)
         .group_by(deal::Column::Currency)
         .into_tuple()
         .all(conn)

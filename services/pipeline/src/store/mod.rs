@@ -7,3 +7,13 @@
 
 pub mod deals;
 pub mod pipelines;
+
+use crm_fields::{Definitions, RecordType};
+use crm_kit::tenant::Tenant;
+use sea_orm::{ConnectionTrait, DbErr};
+
+/// The tenant's deal field definitions (every state), for checking custom
+/// values and showing them.
+pub async fn fields(conn: &impl ConnectionTrait, tenant: &Tenant) -> Result<Definitions, DbErr> {
+    crm_fields::store::load(conn, tenant, RecordType::Deal).await
+}
