@@ -9,6 +9,7 @@ mod api {
     mod board;
     mod deals;
     mod export;
+    mod fields;
     pub mod harness;
     mod import;
     mod moves;
