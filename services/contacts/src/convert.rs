@@ -1,5 +1,6 @@
 //! Stored records as wire messages, for replies and event payloads alike.
 
+use crm_fields::Definitions;
 use crm_kit::{etag, time::to_timestamp};
 use crm_proto::contacts::v1 as pb;
 
@@ -9,7 +10,7 @@ use crate::{
 };
 
 /// A stored company as a `Company`.
-pub fn company(row: &company::Model) -> pb::Company {
+pub fn company(row: &company::Model, defs: &Definitions) -> pb::Company {
     pb::Company {
         id: row.id.clone(),
         name: row.name.clone(),
@@ -18,11 +19,12 @@ pub fn company(row: &company::Model) -> pb::Company {
         etag: etag::format(row.version),
         create_time: Some(to_timestamp(row.created_at)),
         update_time: Some(to_timestamp(row.updated_at)),
+        custom_fields: crm_fields::values::to_wire(defs, &row.custom_fields),
     }
 }
 
 /// A stored contact as a `Contact`.
-pub fn contact(record: &ContactRecord) -> pb::Contact {
+pub fn contact(record: &ContactRecord, defs: &Definitions) -> pb::Contact {
     let (row, f) = (&record.row, &record.fields);
     pb::Contact {
         id: row.id.clone(),
@@ -37,6 +39,7 @@ pub fn contact(record: &ContactRecord) -> pb::Contact {
         etag: etag::format(row.version),
         create_time: Some(to_timestamp(row.created_at)),
         update_time: Some(to_timestamp(row.updated_at)),
+        custom_fields: crm_fields::values::to_wire(defs, &f.custom),
     }
 }
 

@@ -3,6 +3,7 @@
 //! committed. `aggregate_version` is the record's version after the change
 //! (for a delete, the deleted version plus one).
 
+use crm_fields::Definitions;
 use crm_kit::{auth::Caller, outbox};
 use crm_proto::events::v1 as ev;
 use sea_orm::{ConnectionTrait, DbErr};
@@ -14,9 +15,14 @@ use crate::{
 };
 
 /// `contacts.company.created`.
-pub async fn company_created(conn: &impl ConnectionTrait, caller: &Caller, row: &company::Model) -> Result<(), DbErr> {
+pub async fn company_created(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    row: &company::Model,
+    defs: &Definitions,
+) -> Result<(), DbErr> {
     let payload = ev::CompanyCreated {
-        company: Some(convert::company(row)),
+        company: Some(convert::company(row, defs)),
     };
     outbox::emit(conn, caller, "contacts.company.created", &row.id, row.version, &payload).await
 }
@@ -27,9 +33,10 @@ pub async fn company_updated(
     caller: &Caller,
     row: &company::Model,
     changed_fields: Vec<String>,
+    defs: &Definitions,
 ) -> Result<(), DbErr> {
     let payload = ev::CompanyUpdated {
-        company: Some(convert::company(row)),
+        company: Some(convert::company(row, defs)),
         changed_fields,
     };
     outbox::emit(conn, caller, "contacts.company.updated", &row.id, row.version, &payload).await
@@ -52,9 +59,14 @@ pub async fn company_deleted(conn: &impl ConnectionTrait, caller: &Caller, row: 
 }
 
 /// `contacts.contact.created`.
-pub async fn contact_created(conn: &impl ConnectionTrait, caller: &Caller, c: &ContactRecord) -> Result<(), DbErr> {
+pub async fn contact_created(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    c: &ContactRecord,
+    defs: &Definitions,
+) -> Result<(), DbErr> {
     let payload = ev::ContactCreated {
-        contact: Some(convert::contact(c)),
+        contact: Some(convert::contact(c, defs)),
     };
     outbox::emit(
         conn,
@@ -73,9 +85,10 @@ pub async fn contact_updated(
     caller: &Caller,
     c: &ContactRecord,
     changed_fields: Vec<String>,
+    defs: &Definitions,
 ) -> Result<(), DbErr> {
     let payload = ev::ContactUpdated {
-        contact: Some(convert::contact(c)),
+        contact: Some(convert::contact(c, defs)),
         changed_fields,
     };
     outbox::emit(
@@ -112,9 +125,10 @@ pub async fn contact_merged(
     primary: &ContactRecord,
     duplicate: &ContactRecord,
     activities_moved: u64,
+    defs: &Definitions,
 ) -> Result<(), DbErr> {
     let payload = ev::ContactMerged {
-        primary: Some(convert::contact(primary)),
+        primary: Some(convert::contact(primary, defs)),
         duplicate_id: duplicate.row.id.clone(),
         activities_moved: i64::try_from(activities_moved).unwrap_or(i64::MAX),
     };
@@ -130,3 +144,19 @@ pub async fn activity_logged(conn: &impl ConnectionTrait, caller: &Caller, row: 
     };
     outbox::emit(conn, caller, "contacts.activity.logged", &row.id, 1, &payload).await
 }
+
+/// The contact and company fields' owner: their tables and events (see
+/// [`crm_fields::Owner`]).
+pub const CONTACT_FIELDS: crm_fields::Owner = crm_fields::Owner {
+    records: &[
+        (crm_fields::RecordType::Contact, "contacts"),
+        (crm_fields::RecordType::Company, "companies"),
+    ],
+    fallback: None,
+    events: crm_fields::EventTypes {
+        created: "contacts.field.created",
+        updated: "contacts.field.updated",
+        archived: "contacts.field.archived",
+        deleted: "contacts.field.deleted",
+    },
+};

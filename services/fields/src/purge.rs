@@ -10,6 +10,9 @@ use sea_orm::DatabaseConnection;
 
 use crate::{owner::Owner, store};
 
+/// How often the services purge deleted fields' values.
+pub const EVERY: Duration = Duration::from_secs(5);
+
 /// How many records one statement rewrites.
 pub const BATCH: u64 = 1_000;
 

@@ -179,3 +179,50 @@ pub fn to_wire(defs: &Definitions, stored: &Json) -> WireValues {
         })
         .collect()
 }
+
+/// The custom values of a create request, checked ([`for_create`] and the
+/// size bound) on their own.
+pub fn create(defs: &Definitions, input: &WireValues, prefix: &str) -> ApiResult<Json> {
+    let mut v = Violations::new();
+    let stored = for_create(&mut v, defs, input, prefix);
+    v.finish()?;
+    check_size(&stored, prefix)?;
+    Ok(stored)
+}
+
+/// The custom part of an update: the values given and which keys the mask
+/// names (`None`: the whole map).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Edit {
+    input: WireValues,
+    keys: Option<Vec<String>>,
+}
+
+impl Edit {
+    /// The edit an update mask asks for; `None` when it names no custom value.
+    pub fn from_mask(paths: &[&str], input: &WireValues) -> Option<Self> {
+        masked_keys(paths).map(|keys| Self {
+            input: input.clone(),
+            keys: keys.map(|k| k.iter().map(|s| (*s).to_owned()).collect()),
+        })
+    }
+
+    /// Applies the edit to `current` (checked, the size bound included);
+    /// the changed keys come back as `custom_fields.<key>` paths.
+    pub fn apply(&self, defs: &Definitions, current: &Json, prefix: &str) -> ApiResult<Change> {
+        let mut v = Violations::new();
+        let keys: Option<Vec<&str>> = self.keys.as_ref().map(|k| k.iter().map(String::as_str).collect());
+        let mut change = for_update(&mut v, defs, current, &self.input, keys.as_deref(), prefix);
+        v.finish()?;
+        check_size(&change.stored, prefix)?;
+        for key in &mut change.changed {
+            *key = format!("{PATH}.{key}");
+        }
+        Ok(change)
+    }
+}
+
+/// Whether an update-mask path names custom values.
+pub fn is_custom_path(path: &str) -> bool {
+    path == PATH || path.starts_with("custom_fields.")
+}

@@ -125,6 +125,19 @@ pub fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
     v.finish_with(id)
 }
 
+/// Both parse results, or one INVALID_ARGUMENT naming the bad fields of
+/// both (any other error of either as it is).
+pub fn join<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ApiError::InvalidArgument(mut x)), Err(ApiError::InvalidArgument(y))) => {
+            x.extend(y);
+            Err(ApiError::InvalidArgument(x))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
 /// A fresh id: UUIDv7, so ids sort by creation time.
 pub fn new_id() -> Uuid {
     Uuid::now_v7()

@@ -19,8 +19,6 @@ use crate::{SERVICE_NAME, events::DEAL_FIELDS, grpc::Pipelines, stalls::Scanner}
 
 /// How often the scanner looks for deals that outstayed their stage.
 pub const STALL_SCAN_EVERY: Duration = Duration::from_secs(60);
-/// How often deleted custom fields' values are purged.
-pub const FIELD_PURGE_EVERY: Duration = Duration::from_secs(5);
 
 /// Where the pipeline service finds its peers, and its timings.
 #[derive(Clone, Debug)]
@@ -50,7 +48,7 @@ pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::
         auth,
     );
     let scanner = Scanner::new(db.clone(), config.stall_scan_every);
-    let purger = Purger::new(db.clone(), DEAL_FIELDS, FIELD_PURGE_EVERY);
+    let purger = Purger::new(db.clone(), DEAL_FIELDS, crm_fields::purge::EVERY);
     Ok(Service {
         name: SERVICE_NAME,
         mount: Box::new(move |routes| routes.add_service(grpc)),

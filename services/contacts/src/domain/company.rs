@@ -1,5 +1,6 @@
 //! Companies: their changeable fields and the updates that change them.
 
+use crm_fields::{Definitions, values};
 use crm_kit::{ApiError, ApiResult, etag::Target, validate::Violations};
 use crm_proto::contacts::v1 as pb;
 
@@ -10,8 +11,11 @@ pub const DOMAIN_MAX: usize = 253;
 /// The paths an UpdateCompany mask may name.
 pub const UPDATABLE: &[&str] = &["name", "domain", "owner_id"];
 
+/// How violations name a company's custom values.
+pub const CUSTOM: &str = "company.custom_fields";
+
 /// The changeable fields of a company, valid.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CompanyFields {
     /// 1 to 200 characters, trimmed.
     pub name: String,
@@ -19,11 +23,14 @@ pub struct CompanyFields {
     pub domain: String,
     /// The owning user.
     pub owner_id: String,
+    /// The stored custom values.
+    pub custom: serde_json::Value,
 }
 
 impl CompanyFields {
-    /// The company of a create request; the owner defaults to `caller_user`.
-    pub fn parse(company: Option<&pb::Company>, caller_user: &str) -> ApiResult<Self> {
+    /// The company of a create request, its custom values checked against
+    /// the tenant's company fields `defs`; the owner defaults to `caller_user`.
+    pub fn parse(company: Option<&pb::Company>, caller_user: &str, defs: &Definitions) -> ApiResult<Self> {
         let company = company.ok_or_else(|| ApiError::invalid("company", "is required"))?;
         let mut v = Violations::new();
         let name = v.required_text("company.name", &company.name, NAME_MAX);
@@ -32,8 +39,15 @@ impl CompanyFields {
             "" => caller_user.to_owned(),
             owner => v.user_id("company.owner_id", owner),
         };
+        let custom = values::for_create(&mut v, defs, &company.custom_fields, CUSTOM);
         v.finish()?;
-        Ok(Self { name, domain, owner_id })
+        values::check_size(&custom, CUSTOM)?;
+        Ok(Self {
+            name,
+            domain,
+            owner_id,
+            custom,
+        })
     }
 }
 
@@ -65,13 +79,14 @@ pub fn is_plausible_domain(domain: &str) -> bool {
 
 /// An UpdateCompany request, parsed: which company, the etag, and the new
 /// value of each masked field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CompanyUpdate {
     /// The company and the etag the caller read.
     pub target: Target,
     name: Option<String>,
     domain: Option<String>,
     owner_id: Option<String>,
+    custom: Option<values::Edit>,
 }
 
 impl CompanyUpdate {
@@ -89,16 +104,23 @@ impl CompanyUpdate {
         let domain = has("domain").then(|| parse_domain(&mut v, "company.domain", &company.domain));
         let owner_id = has("owner_id").then(|| v.user_id("company.owner_id", &company.owner_id));
         let target = v.finish_with(target)?;
+        let all: Vec<&str> = req
+            .update_mask
+            .iter()
+            .flat_map(|m| m.paths.iter().map(String::as_str))
+            .collect();
         Ok(Self {
             target,
             name,
             domain,
             owner_id,
+            custom: values::Edit::from_mask(&all, &company.custom_fields),
         })
     }
 
-    /// The fields after the update, and the names of those that changed.
-    pub fn apply(&self, current: &CompanyFields) -> (CompanyFields, Vec<String>) {
+    /// The fields after the update (custom values checked against `defs`),
+    /// and the names of those that changed.
+    pub fn apply(&self, current: &CompanyFields, defs: &Definitions) -> ApiResult<(CompanyFields, Vec<String>)> {
         let mut next = current.clone();
         let mut changed = Vec::new();
         let mut set = |slot: &mut String, value: &Option<String>, name: &str| {
@@ -110,7 +132,12 @@ impl CompanyUpdate {
         set(&mut next.name, &self.name, "name");
         set(&mut next.domain, &self.domain, "domain");
         set(&mut next.owner_id, &self.owner_id, "owner_id");
-        (next, changed)
+        if let Some(edit) = &self.custom {
+            let change = edit.apply(defs, &current.custom, CUSTOM)?;
+            next.custom = change.stored;
+            changed.extend(change.changed);
+        }
+        Ok((next, changed))
     }
 }
 
@@ -130,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_new_company_is_owned_by_the_caller_and_its_domain_lower_cased() {
-        let f = CompanyFields::parse(Some(&company(" Acme ", "Acme.COM")), "ann").unwrap();
+        let f = CompanyFields::parse(Some(&company(" Acme ", "Acme.COM")), "ann", &Definitions::default()).unwrap();
         assert_eq!(
             (f.name.as_str(), f.domain.as_str(), f.owner_id.as_str()),
             ("Acme", "acme.com", "ann")
@@ -139,7 +166,9 @@ mod tests {
 
     #[test]
     fn an_empty_name_and_a_bad_domain_are_both_reported() {
-        let Err(ApiError::InvalidArgument(v)) = CompanyFields::parse(Some(&company("", "no dots")), "ann") else {
+        let Err(ApiError::InvalidArgument(v)) =
+            CompanyFields::parse(Some(&company("", "no dots")), "ann", &Definitions::default())
+        else {
             panic!("expected violations")
         };
         let fields: Vec<_> = v.iter().map(|v| v.field.as_str()).collect();
@@ -148,7 +177,7 @@ mod tests {
 
     #[test]
     fn a_name_over_200_characters_is_rejected() {
-        assert!(CompanyFields::parse(Some(&company(&"x".repeat(201), "")), "ann").is_err());
+        assert!(CompanyFields::parse(Some(&company(&"x".repeat(201), "")), "ann", &Definitions::default()).is_err());
     }
 
     #[test]
@@ -169,8 +198,9 @@ mod tests {
             name: "Acme".into(),
             domain: "old.example".into(),
             owner_id: "ann".into(),
+            custom: serde_json::json!({}),
         };
-        let (next, changed) = update.apply(&current);
+        let (next, changed) = update.apply(&current, &Definitions::default()).unwrap();
         assert_eq!(next.domain, "new.example");
         assert_eq!(next.owner_id, "ann");
         assert_eq!(changed, ["domain"]);

@@ -1,6 +1,7 @@
 //! Contacts: their changeable fields, the rules for emails, phones and
 //! tags, and the updates that change them.
 
+use crm_fields::{Definitions, values};
 use crm_kit::{ApiError, ApiResult, etag::Target, validate::Violations};
 use crm_proto::contacts::v1 as pb;
 use uuid::Uuid;
@@ -31,8 +32,11 @@ pub const UPDATABLE: &[&str] = &[
     "owner_id",
 ];
 
+/// How violations name a contact's custom values.
+pub const CUSTOM: &str = "contact.custom_fields";
+
 /// The changeable fields of a contact, valid.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ContactFields {
     /// At most 100 characters.
     pub first_name: String,
@@ -50,11 +54,14 @@ pub struct ContactFields {
     pub tags: Vec<String>,
     /// The owning user.
     pub owner_id: String,
+    /// The stored custom values (an object).
+    pub custom: serde_json::Value,
 }
 
 impl ContactFields {
-    /// The contact of a create request; the owner defaults to `caller_user`.
-    pub fn parse(contact: Option<&pb::Contact>, caller_user: &str) -> ApiResult<Self> {
+    /// The contact of a create request, its custom values checked against
+    /// the tenant's contact fields `defs`; the owner defaults to `caller_user`.
+    pub fn parse(contact: Option<&pb::Contact>, caller_user: &str, defs: &Definitions) -> ApiResult<Self> {
         let c = contact.ok_or_else(|| ApiError::invalid("contact", "is required"))?;
         let mut v = Violations::new();
         let fields = Self {
@@ -69,9 +76,11 @@ impl ContactFields {
                 "" => caller_user.to_owned(),
                 owner => v.user_id("contact.owner_id", owner),
             },
+            custom: values::for_create(&mut v, defs, &c.custom_fields, CUSTOM),
         };
         fields.check_identifiable(&mut v);
         v.finish()?;
+        values::check_size(&fields.custom, CUSTOM)?;
         Ok(fields)
     }
 
@@ -95,6 +104,12 @@ impl ContactFields {
         union(&mut self.tags, &other.tags);
         if self.company_id.is_none() {
             self.company_id = other.company_id;
+        }
+        // Custom values: this contact's win; the other's fill the gaps.
+        if let (Some(mine), Some(theirs)) = (self.custom.as_object_mut(), other.custom.as_object()) {
+            for (key, value) in theirs {
+                mine.entry(key.clone()).or_insert_with(|| value.clone());
+            }
         }
     }
 }
@@ -171,12 +186,13 @@ pub fn parse_tags(v: &mut Violations, field: &str, raw: &[String]) -> Vec<String
 
 /// An UpdateContact request, parsed: which contact, the etag, and the new
 /// value of each masked field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ContactUpdate {
     /// The contact and the etag the caller read.
     pub target: Target,
     paths: Vec<&'static str>,
     values: ContactFields,
+    custom: Option<values::Edit>,
 }
 
 impl ContactUpdate {
@@ -216,7 +232,18 @@ impl ContactUpdate {
             values.owner_id = v.user_id("contact.owner_id", &c.owner_id);
         }
         let target = v.finish_with(target)?;
-        Ok(Self { target, paths, values })
+        let all: Vec<&str> = req
+            .update_mask
+            .iter()
+            .flat_map(|m| m.paths.iter().map(String::as_str))
+            .collect();
+        let custom = values::Edit::from_mask(&all, &c.custom_fields);
+        Ok(Self {
+            target,
+            paths,
+            values,
+            custom,
+        })
     }
 
     /// The company the update points the contact at, if it sets one.
@@ -227,9 +254,10 @@ impl ContactUpdate {
             .flatten()
     }
 
-    /// The fields after the update and the names of those that changed; an
-    /// update that leaves the contact without name and email is rejected.
-    pub fn apply(&self, current: &ContactFields) -> ApiResult<(ContactFields, Vec<String>)> {
+    /// The fields after the update (custom values checked against `defs`)
+    /// and the names of those that changed; an update that leaves the
+    /// contact without name and email is rejected.
+    pub fn apply(&self, current: &ContactFields, defs: &Definitions) -> ApiResult<(ContactFields, Vec<String>)> {
         let mut next = current.clone();
         let new = &self.values;
         for path in &self.paths {
@@ -247,7 +275,12 @@ impl ContactUpdate {
         let mut v = Violations::new();
         next.check_identifiable(&mut v);
         v.finish()?;
-        let changed = changed_fields(current, &next);
+        let mut changed = changed_fields(current, &next);
+        if let Some(edit) = &self.custom {
+            let change = edit.apply(defs, &current.custom, CUSTOM)?;
+            next.custom = change.stored;
+            changed.extend(change.changed);
+        }
         Ok((next, changed))
     }
 }

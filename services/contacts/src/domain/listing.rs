@@ -1,6 +1,7 @@
 //! List filters, parsed, and the fingerprints that bind a page token to the
 //! filters it was issued for.
 
+use crm_fields::{Definitions, filter::FieldCondition};
 use crm_kit::{ApiResult, validate::Violations};
 use crm_proto::contacts::v1 as pb;
 use uuid::Uuid;
@@ -8,21 +9,36 @@ use uuid::Uuid;
 /// The longest search text.
 pub const QUERY_MAX: usize = 200;
 
-/// A ListCompanies search: a lower-case prefix of name or domain.
-pub fn company_query(req: &pb::ListCompaniesRequest) -> ApiResult<String> {
+/// A ListCompanies search: a lower-case prefix of name or domain, and
+/// conditions on custom values.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CompanyQuery {
+    /// The prefix; empty for any.
+    pub query: String,
+    /// Conditions on custom values (checked against the tenant's company fields).
+    pub custom: Vec<FieldCondition>,
+}
+
+/// Parses a ListCompanies search, naming every bad part.
+pub fn company_query(req: &pb::ListCompaniesRequest, defs: &Definitions) -> ApiResult<CompanyQuery> {
     let mut v = Violations::new();
     let query = v.optional_text("query", &req.query, QUERY_MAX).to_lowercase();
+    let custom = v
+        .absorb(crm_fields::filter::parse(defs, &req.field_filters))
+        .unwrap_or_default();
     v.finish()?;
-    Ok(query)
+    Ok(CompanyQuery { query, custom })
 }
 
 /// The fingerprint of a ListCompanies search within an owner's records.
-pub fn company_fingerprint(query: &str, owner: Option<&str>) -> String {
-    format!("companies?query={query}&owner={}", owner.unwrap_or(""))
+pub fn company_fingerprint(query: &CompanyQuery, owner: Option<&str>) -> String {
+    let custom = format!("{:?}", query.custom);
+    let parts = serde_json::json!([query.query, owner.unwrap_or(""), custom]);
+    format!("companies?{parts}")
 }
 
 /// The filters of a ListContacts request; they combine with AND.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ContactFilter {
     /// A lower-case prefix of a name, "first last" or an email; empty for any.
     pub query: String,
@@ -32,17 +48,23 @@ pub struct ContactFilter {
     pub tag: String,
     /// Only this owner's contacts (set by the caller's visibility, not the request).
     pub owner_id: Option<String>,
+    /// Conditions on custom values.
+    pub custom: Vec<FieldCondition>,
 }
 
 impl ContactFilter {
-    /// Parses the filters, naming every bad one.
-    pub fn parse(req: &pb::ListContactsRequest) -> ApiResult<Self> {
+    /// Parses the filters (custom ones against the tenant's contact fields
+    /// `defs`), naming every bad one.
+    pub fn parse(req: &pb::ListContactsRequest, defs: &Definitions) -> ApiResult<Self> {
         let mut v = Violations::new();
         let filter = Self {
             query: v.optional_text("query", &req.query, QUERY_MAX).to_lowercase(),
             company_id: v.optional_id("company_id", &req.company_id),
             tag: v.optional_text("tag", &req.tag, super::contact::TAG_MAX).to_lowercase(),
             owner_id: None,
+            custom: v
+                .absorb(crm_fields::filter::parse(defs, &req.field_filters))
+                .unwrap_or_default(),
         };
         v.finish()?;
         Ok(filter)
@@ -52,7 +74,8 @@ impl ContactFilter {
     pub fn fingerprint(&self) -> String {
         // JSON keeps the parts apart whatever characters they contain.
         let company = self.company_id.map(|id| id.to_string()).unwrap_or_default();
-        let parts = serde_json::json!([self.query, company, self.tag, self.owner_id]);
+        let custom = format!("{:?}", self.custom);
+        let parts = serde_json::json!([self.query, company, self.tag, self.owner_id, custom]);
         format!("contacts?{parts}")
     }
 }
@@ -68,7 +91,7 @@ mod tests {
             tag: "VIP".into(),
             ..Default::default()
         };
-        let f = ContactFilter::parse(&req).unwrap();
+        let f = ContactFilter::parse(&req, &Default::default()).unwrap();
         assert_eq!((f.query.as_str(), f.tag.as_str()), ("ann", "vip"));
     }
 
@@ -91,6 +114,6 @@ mod tests {
             company_id: "acme".into(),
             ..Default::default()
         };
-        assert!(ContactFilter::parse(&req).is_err());
+        assert!(ContactFilter::parse(&req, &Default::default()).is_err());
     }
 }

@@ -19,6 +19,8 @@ pub fn parse(v: &mut Violations, mask: Option<&FieldMask>, allowed: &[&'static s
         match allowed.iter().find(|a| **a == path.as_str()) {
             Some(known) if !found.contains(known) => found.push(*known),
             Some(_) => {}
+            // Checked against the tenant's definitions (crm_fields::values::Edit).
+            None if crm_fields::values::is_custom_path(path) => {}
             None => v.add(
                 "update_mask",
                 format!("`{path}` cannot be changed; allowed: {}", allowed.join(", ")),

@@ -25,6 +25,10 @@ pub struct Model {
     pub created_at: i64,
     /// When it last changed.
     pub updated_at: i64,
+    /// The custom values by field key, in their stored forms (see
+    /// `crm_fields::value`); an object, empty when there are none.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub custom_fields: Json,
 }
 
 /// No relations are declared: every query names its tenant explicitly.

@@ -1,5 +1,6 @@
 //! The company RPCs.
 
+use crm_fields::RecordType;
 use crm_kit::{
     ApiError, ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time::now_micros,
     validate::parse_id,
@@ -15,7 +16,7 @@ use crate::{
         listing,
     },
     events,
-    store::companies,
+    store::{self, companies},
 };
 
 impl Contacts {
@@ -24,21 +25,22 @@ impl Contacts {
         caller: Caller,
         req: pb::CreateCompanyRequest,
     ) -> ApiResult<pb::CreateCompanyResponse> {
-        let fields = CompanyFields::parse(req.company.as_ref(), &caller.user_id)?;
         let key = RequestKey::parse("CreateCompany", &req.request_id, &req)?;
         let tenant = Tenant::of(&caller);
+        let defs = store::fields(&self.db, &tenant, RecordType::Company).await?;
+        let fields = CompanyFields::parse(req.company.as_ref(), &caller.user_id, &defs)?;
         let txn = self.db.begin().await?;
         if let Some(id) = key.created_before(&txn, &tenant).await? {
             let row = companies::find(&txn, &tenant, &id).await?;
             let row = row.ok_or_else(|| ApiError::not_found("company", id))?;
-            let company = Some(convert::company(&row));
+            let company = Some(convert::company(&row, &defs));
             return Ok(pb::CreateCompanyResponse { company });
         }
         let row = companies::insert(&txn, &tenant, &fields, now_micros()).await?;
-        events::company_created(&txn, &caller, &row).await?;
+        events::company_created(&txn, &caller, &row, &defs).await?;
         key.remember(&txn, &tenant, &row.id).await?;
         txn.commit().await?;
-        let company = Some(convert::company(&row));
+        let company = Some(convert::company(&row, &defs));
         Ok(pb::CreateCompanyResponse { company })
     }
 
@@ -48,9 +50,11 @@ impl Contacts {
         req: pb::GetCompanyRequest,
     ) -> ApiResult<pb::GetCompanyResponse> {
         let id = parse_id("id", &req.id)?;
-        let row = companies::get(&self.db, &Tenant::of(&caller), id).await?;
+        let tenant = Tenant::of(&caller);
+        let row = companies::get(&self.db, &tenant, id).await?;
         crm_tenancy::scope(&self.db, &caller).await?.check_record(&row)?;
-        let company = Some(convert::company(&row));
+        let defs = store::fields(&self.db, &tenant, RecordType::Company).await?;
+        let company = Some(convert::company(&row, &defs));
         Ok(pb::GetCompanyResponse { company })
     }
 
@@ -64,15 +68,16 @@ impl Contacts {
         let txn = self.db.begin().await?;
         let current = companies::get_by_id(&txn, &tenant, &update.target.id).await?;
         let current = crm_tenancy::changeable(&txn, &caller, current, &update.target).await?;
-        let (next, changed) = update.apply(&companies::fields(&current));
+        let defs = store::fields(&txn, &tenant, RecordType::Company).await?;
+        let (next, changed) = update.apply(&companies::fields(&current), &defs)?;
         if changed.is_empty() {
-            let company = Some(convert::company(&current));
+            let company = Some(convert::company(&current, &defs));
             return Ok(pb::UpdateCompanyResponse { company });
         }
         let row = companies::update(&txn, &tenant, &current, &next, now_micros()).await?;
-        events::company_updated(&txn, &caller, &row, changed).await?;
+        events::company_updated(&txn, &caller, &row, changed, &defs).await?;
         txn.commit().await?;
-        let company = Some(convert::company(&row));
+        let company = Some(convert::company(&row, &defs));
         Ok(pb::UpdateCompanyResponse { company })
     }
 
@@ -104,17 +109,18 @@ impl Contacts {
         caller: Caller,
         req: pb::ListCompaniesRequest,
     ) -> ApiResult<pb::ListCompaniesResponse> {
-        let query = listing::company_query(&req)?;
+        let tenant = Tenant::of(&caller);
+        let defs = store::fields(&self.db, &tenant, RecordType::Company).await?;
+        let query = listing::company_query(&req, &defs)?;
         let owner = crm_tenancy::scope(&self.db, &caller).await?.narrow(None);
         let fingerprint = listing::company_fingerprint(&query, owner.as_deref());
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<String>(req.page_size, &req.page_token, &fingerprint)?;
         let (after, limit) = (page.after.as_deref(), page.size + 1);
-        let tenant = Tenant::of(&caller);
         let mut rows = companies::list(&self.db, &tenant, &query, owner.as_deref(), after, limit).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, &fingerprint, |row| row.id.clone());
         Ok(pb::ListCompaniesResponse {
-            companies: rows.iter().map(convert::company).collect(),
+            companies: rows.iter().map(|r| convert::company(r, &defs)).collect(),
             next_page_token,
         })
     }

@@ -1,5 +1,6 @@
 //! The contact RPCs, merge included.
 
+use crm_fields::RecordType;
 use crm_kit::{
     ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time::now_micros,
     validate::parse_id,
@@ -16,7 +17,7 @@ use crate::{
         merge::Merge,
     },
     events,
-    store::{activities, contact_list, contacts},
+    store::{self, activities, contact_list, contacts},
 };
 
 impl Contacts {
@@ -25,21 +26,22 @@ impl Contacts {
         caller: Caller,
         req: pb::CreateContactRequest,
     ) -> ApiResult<pb::CreateContactResponse> {
-        let fields = ContactFields::parse(req.contact.as_ref(), &caller.user_id)?;
         let key = RequestKey::parse("CreateContact", &req.request_id, &req)?;
         let tenant = Tenant::of(&caller);
+        let defs = store::fields(&self.db, &tenant, RecordType::Contact).await?;
+        let fields = ContactFields::parse(req.contact.as_ref(), &caller.user_id, &defs)?;
         let txn = self.db.begin().await?;
         if let Some(id) = key.created_before(&txn, &tenant).await? {
             let record = contacts::get(&txn, &tenant, &id).await?;
-            let contact = Some(convert::contact(&record));
+            let contact = Some(convert::contact(&record, &defs));
             return Ok(pb::CreateContactResponse { contact });
         }
         contacts::ensure_valid(&txn, &tenant, &fields, None).await?;
         let record = contacts::insert(&txn, &tenant, &fields, now_micros()).await?;
-        events::contact_created(&txn, &caller, &record).await?;
+        events::contact_created(&txn, &caller, &record, &defs).await?;
         key.remember(&txn, &tenant, &record.row.id).await?;
         txn.commit().await?;
-        let contact = Some(convert::contact(&record));
+        let contact = Some(convert::contact(&record, &defs));
         Ok(pb::CreateContactResponse { contact })
     }
 
@@ -49,9 +51,11 @@ impl Contacts {
         req: pb::GetContactRequest,
     ) -> ApiResult<pb::GetContactResponse> {
         let id = parse_id("id", &req.id)?;
-        let record = contacts::get(&self.db, &Tenant::of(&caller), &id.to_string()).await?;
+        let tenant = Tenant::of(&caller);
+        let record = contacts::get(&self.db, &tenant, &id.to_string()).await?;
         crm_tenancy::scope(&self.db, &caller).await?.check_record(&record)?;
-        let contact = Some(convert::contact(&record));
+        let defs = store::fields(&self.db, &tenant, RecordType::Contact).await?;
+        let contact = Some(convert::contact(&record, &defs));
         Ok(pb::GetContactResponse { contact })
     }
 
@@ -65,16 +69,17 @@ impl Contacts {
         let txn = self.db.begin().await?;
         let current = contacts::get(&txn, &tenant, &update.target.id).await?;
         let current = crm_tenancy::changeable(&txn, &caller, current, &update.target).await?;
-        let (next, changed) = update.apply(&current.fields)?;
+        let defs = store::fields(&txn, &tenant, RecordType::Contact).await?;
+        let (next, changed) = update.apply(&current.fields, &defs)?;
         if changed.is_empty() {
-            let contact = Some(convert::contact(&current));
+            let contact = Some(convert::contact(&current, &defs));
             return Ok(pb::UpdateContactResponse { contact });
         }
         contacts::ensure_valid(&txn, &tenant, &next, Some(&current.row.id)).await?;
         let record = contacts::update(&txn, &tenant, &current, &next, now_micros()).await?;
-        events::contact_updated(&txn, &caller, &record, changed).await?;
+        events::contact_updated(&txn, &caller, &record, changed, &defs).await?;
         txn.commit().await?;
-        let contact = Some(convert::contact(&record));
+        let contact = Some(convert::contact(&record, &defs));
         Ok(pb::UpdateContactResponse { contact })
     }
 
@@ -99,17 +104,18 @@ impl Contacts {
         caller: Caller,
         req: pb::ListContactsRequest,
     ) -> ApiResult<pb::ListContactsResponse> {
-        let mut filter = ContactFilter::parse(&req)?;
+        let tenant = Tenant::of(&caller);
+        let defs = store::fields(&self.db, &tenant, RecordType::Contact).await?;
+        let mut filter = ContactFilter::parse(&req, &defs)?;
         filter.owner_id = crm_tenancy::scope(&self.db, &caller).await?.narrow(None);
         let fingerprint = filter.fingerprint();
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<String>(req.page_size, &req.page_token, &fingerprint)?;
         let after = page.after.as_deref();
-        let tenant = Tenant::of(&caller);
         let mut records = contact_list::list(&self.db, &tenant, &filter, after, page.size + 1).await?;
         let next_page_token = tokens.finish(&mut records, page.size, &fingerprint, |r| r.row.id.clone());
         Ok(pb::ListContactsResponse {
-            contacts: records.iter().map(convert::contact).collect(),
+            contacts: records.iter().map(|r| convert::contact(r, &defs)).collect(),
             next_page_token,
         })
     }
@@ -129,14 +135,15 @@ impl Contacts {
             crm_tenancy::may_change(&txn, &caller, "contact", &c.row.id, &c.row.owner_id).await?;
         }
         merge.primary.check(&primary)?;
+        let defs = store::fields(&txn, &tenant, RecordType::Contact).await?;
         let merged = merge.merged(&primary.fields, &duplicate.fields);
         let moved = activities::repoint(&txn, &tenant, &duplicate.row.id, &primary.row.id).await?;
         // The duplicate goes first, so its emails are free for the primary.
         contacts::delete(&txn, &tenant, &duplicate).await?;
         let record = contacts::update(&txn, &tenant, &primary, &merged, now_micros()).await?;
-        events::contact_merged(&txn, &caller, &record, &duplicate, moved).await?;
+        events::contact_merged(&txn, &caller, &record, &duplicate, moved, &defs).await?;
         txn.commit().await?;
-        let contact = Some(convert::contact(&record));
+        let contact = Some(convert::contact(&record, &defs));
         Ok(pb::MergeContactsResponse { contact })
     }
 }

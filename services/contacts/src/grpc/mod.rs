@@ -7,6 +7,7 @@
 mod activities;
 mod companies;
 mod contacts;
+mod fields;
 
 use crm_kit::{Shared, handler::call_as};
 use crm_proto::contacts::v1::{self as pb, contacts_service_server::ContactsService};
@@ -101,5 +102,41 @@ impl ContactsService for Contacts {
         r: Request<pb::ListActivitiesRequest>,
     ) -> Result<Response<pb::ListActivitiesResponse>, Status> {
         call_as(Access::Read, r, |c, m| self.list_activities(c, m)).await
+    }
+    async fn create_field_definition(
+        &self,
+        r: Request<pb::CreateFieldDefinitionRequest>,
+    ) -> Result<Response<pb::CreateFieldDefinitionResponse>, Status> {
+        call_as(Access::Configure, r, |c, m| self.create_field_definition(c, m)).await
+    }
+    async fn get_field_definition(
+        &self,
+        r: Request<pb::GetFieldDefinitionRequest>,
+    ) -> Result<Response<pb::GetFieldDefinitionResponse>, Status> {
+        call_as(Access::Read, r, |c, m| self.get_field_definition(c, m)).await
+    }
+    async fn list_field_definitions(
+        &self,
+        r: Request<pb::ListFieldDefinitionsRequest>,
+    ) -> Result<Response<pb::ListFieldDefinitionsResponse>, Status> {
+        call_as(Access::Read, r, |c, m| self.list_field_definitions(c, m)).await
+    }
+    async fn update_field_definition(
+        &self,
+        r: Request<pb::UpdateFieldDefinitionRequest>,
+    ) -> Result<Response<pb::UpdateFieldDefinitionResponse>, Status> {
+        call_as(Access::Configure, r, |c, m| self.update_field_definition(c, m)).await
+    }
+    async fn archive_field_definition(
+        &self,
+        r: Request<pb::ArchiveFieldDefinitionRequest>,
+    ) -> Result<Response<pb::ArchiveFieldDefinitionResponse>, Status> {
+        call_as(Access::Configure, r, |c, m| self.archive_field_definition(c, m)).await
+    }
+    async fn delete_field_definition(
+        &self,
+        r: Request<pb::DeleteFieldDefinitionRequest>,
+    ) -> Result<Response<pb::DeleteFieldDefinitionResponse>, Status> {
+        call_as(Access::Configure, r, |c, m| self.delete_field_definition(c, m)).await
     }
 }

@@ -4,6 +4,7 @@
 mod m20261127_000002_create_companies;
 mod m20261127_000003_create_contacts;
 mod m20261127_000004_create_activities;
+mod m20261201_000005_add_custom_fields;
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager, prelude::*};
 
@@ -22,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(crm_tenancy::settings::CreateTenantSettings),
             // Contacts consumes the tenant settings' events.
             Box::new(crm_kit::migration::CreateInbox),
+            Box::new(crm_fields::migration::CreateFieldDefinitions),
+            Box::new(m20261201_000005_add_custom_fields::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    domain::company::CompanyFields,
+    domain::{company::CompanyFields, listing::CompanyQuery},
     entity::{
         company::{ActiveModel, Column, Entity, Model},
         contact,
@@ -21,6 +21,7 @@ pub fn fields(row: &Model) -> CompanyFields {
         name: row.name.clone(),
         domain: row.domain.clone(),
         owner_id: row.owner_id.clone(),
+        custom: row.custom_fields.clone(),
     }
 }
 
@@ -41,6 +42,7 @@ pub async fn insert(
         version: 1,
         created_at: now,
         updated_at: now,
+        custom_fields: fields.custom.clone(),
     };
     Entity::insert(row.clone().into_active_model().reset_all())
         .exec_without_returning(conn)
@@ -96,6 +98,7 @@ pub async fn update(
         owner_id: fields.owner_id.clone(),
         version: current.version + 1,
         updated_at: now,
+        custom_fields: fields.custom.clone(),
         ..current.clone()
     };
     let changes = ActiveModel {
@@ -103,6 +106,7 @@ pub async fn update(
         name_lower: Set(next.name_lower.clone()),
         domain: Set(next.domain.clone()),
         owner_id: Set(next.owner_id.clone()),
+        custom_fields: Set(next.custom_fields.clone()),
         version: Set(next.version),
         updated_at: Set(next.updated_at),
         ..Default::default()
@@ -129,11 +133,11 @@ pub async fn delete(conn: &impl ConnectionTrait, tenant: &Tenant, current: &Mode
 }
 
 /// Up to `limit` companies after id `after`, oldest first, whose name or
-/// domain starts with `query` (lower case; empty for all).
+/// domain starts with the query's prefix and whose custom values match.
 pub async fn list(
     conn: &impl ConnectionTrait,
     tenant: &Tenant,
-    query: &str,
+    q: &CompanyQuery,
     owner: Option<&str>,
     after: Option<&str>,
     limit: u64,
@@ -141,6 +145,10 @@ pub async fn list(
     let mut select = tenant.find::<Entity>();
     if let Some(owner) = owner {
         select = select.filter(Column::OwnerId.eq(owner));
+    }
+    let query = q.query.as_str();
+    if !q.custom.is_empty() {
+        select = select.filter(crm_fields::filter::condition(conn.get_database_backend(), &q.custom));
     }
     if !query.is_empty() {
         select = select.filter(

@@ -43,6 +43,12 @@ pub async fn list(
             .to_owned();
         select = select.filter(Column::Id.in_subquery(tagged));
     }
+    if !filter.custom.is_empty() {
+        select = select.filter(crm_fields::filter::condition(
+            conn.get_database_backend(),
+            &filter.custom,
+        ));
+    }
     if let Some(after) = after {
         select = select.filter(Column::Id.gt(after));
     }

@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// A stored contact: its row, and its fields with emails and tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ContactRecord {
     /// The `contacts` row (id, version, times).
     pub row: Model,
@@ -58,6 +58,7 @@ fn row_values(fields: &ContactFields) -> Result<ActiveModel, DbErr> {
         company_id: Set(fields.company_id.map(|id| id.to_string())),
         title: Set(fields.title.clone()),
         owner_id: Set(fields.owner_id.clone()),
+        custom_fields: Set(fields.custom.clone()),
         ..Default::default()
     })
 }
@@ -284,6 +285,7 @@ fn assemble(row: Model, emails: Vec<String>, tags: Vec<String>) -> Result<Contac
         title: row.title.clone(),
         tags,
         owner_id: row.owner_id.clone(),
+        custom: row.custom_fields.clone(),
     };
     Ok(ContactRecord { row, fields })
 }

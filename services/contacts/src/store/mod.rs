@@ -23,3 +23,13 @@ pub fn starts_with(column: impl IntoColumnRef, prefix: &str) -> SimpleExpr {
     pattern.push('%');
     Expr::col(column).like(LikeExpr::new(pattern).escape('\\'))
 }
+
+/// The tenant's field definitions of `record_type` (contacts or
+/// companies), every state, for checking custom values and showing them.
+pub async fn fields(
+    conn: &impl sea_orm::ConnectionTrait,
+    tenant: &crm_kit::tenant::Tenant,
+    record_type: crm_fields::RecordType,
+) -> Result<crm_fields::Definitions, sea_orm::DbErr> {
+    crm_fields::store::load(conn, tenant, record_type).await
+}

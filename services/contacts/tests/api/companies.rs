@@ -115,6 +115,7 @@ async fn companies_are_listed_in_pages_and_searched_by_name_or_domain_prefix(bac
         page_size,
         page_token: page_token.into(),
         query: query.into(),
+        ..Default::default()
     };
 
     let first = h

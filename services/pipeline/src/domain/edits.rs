@@ -143,9 +143,8 @@ pub struct DealUpdate {
     pub fields: DealFields,
     /// The mask's paths other than custom values.
     pub paths: Vec<String>,
-    /// The custom values given, and which the mask names (`None`: the
-    /// whole map); `None` when the mask names none.
-    pub custom: Option<(values::WireValues, Option<Vec<String>>)>,
+    /// The custom values the mask names; `None` when it names none.
+    pub custom: Option<values::Edit>,
 }
 
 /// A deal after an update, and the fields that changed as the update
@@ -167,18 +166,13 @@ impl DealUpdate {
         let target = Target::parse_in(&mut v, "deal.id", &input.id, "deal.etag", &input.etag);
         let fields = DealFields::parse(&mut v, &input, &paths);
         let target = v.finish_with(target)?;
-        let custom = values::masked_keys(&paths).map(|keys| {
-            (
-                input.custom_fields,
-                keys.map(|k| k.iter().map(|s| (*s).to_owned()).collect()),
-            )
-        });
+        let custom = values::Edit::from_mask(&paths, &input.custom_fields);
         Ok(Self {
             target,
             fields,
             paths: paths
                 .iter()
-                .filter(|p| **p != values::PATH && !p.starts_with("custom_fields."))
+                .filter(|p| !values::is_custom_path(p))
                 .map(|p| (*p).to_owned())
                 .collect(),
             custom,
@@ -191,14 +185,10 @@ impl DealUpdate {
         let mut next = current.clone();
         self.fields.apply_to(&mut next);
         let mut changed = self.paths.clone();
-        if let Some((input, keys)) = &self.custom {
-            let mut v = Violations::new();
-            let keys: Option<Vec<&str>> = keys.as_ref().map(|k| k.iter().map(String::as_str).collect());
-            let change = values::for_update(&mut v, defs, &current.custom_fields, input, keys.as_deref(), CUSTOM);
-            v.finish()?;
-            values::check_size(&change.stored, CUSTOM)?;
+        if let Some(edit) = &self.custom {
+            let change = edit.apply(defs, &current.custom_fields, CUSTOM)?;
             next.custom_fields = change.stored;
-            changed.extend(change.changed.iter().map(|k| format!("{}.{k}", values::PATH)));
+            changed.extend(change.changed);
         }
         next.version += 1;
         next.updated_at = now;

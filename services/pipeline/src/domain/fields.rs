@@ -87,7 +87,7 @@ impl DealFields {
                     );
                 }
                 // Checked against the tenant's definitions (see DealUpdate::apply).
-                p if p == crm_fields::values::PATH || p.starts_with("custom_fields.") => {}
+                p if crm_fields::values::is_custom_path(p) => {}
                 other => v.add(
                     "update_mask",
                     format!("{other:?} is not an updatable deal field; use one of {SETTABLE:?}"),

@@ -37,7 +37,10 @@ async fn events_carry_custom_values_and_name_the_changed_keys(backend: Backend) 
         return;
     };
     for key in ["region", "segment"] {
-        s.pipeline.create_field_definition(authed(&s.token, definition(key))).await.unwrap();
+        s.pipeline
+            .create_field_definition(authed(&s.token, definition(key)))
+            .await
+            .unwrap();
     }
     let p = s.sales_pipeline().await;
     let create = pb::CreateDealRequest {
@@ -49,7 +52,14 @@ async fn events_carry_custom_values_and_name_the_changed_keys(backend: Backend) 
         }),
         request_id: String::new(),
     };
-    let deal = s.pipeline.create_deal(authed(&s.token, create)).await.unwrap().into_inner().deal.unwrap();
+    let deal = s
+        .pipeline
+        .create_deal(authed(&s.token, create))
+        .await
+        .unwrap()
+        .into_inner()
+        .deal
+        .unwrap();
     let update = pb::UpdateDealRequest {
         deal: Some(pb::Deal {
             id: deal.id.clone(),
@@ -58,7 +68,11 @@ async fn events_carry_custom_values_and_name_the_changed_keys(backend: Backend) 
             ..Default::default()
         }),
         update_mask: Some(prost_types::FieldMask {
-            paths: vec!["title".into(), "custom_fields.region".into(), "custom_fields.segment".into()],
+            paths: vec![
+                "title".into(),
+                "custom_fields.region".into(),
+                "custom_fields.segment".into(),
+            ],
         }),
     };
     s.pipeline.update_deal(authed(&s.token, update)).await.unwrap();
@@ -66,11 +80,20 @@ async fn events_carry_custom_values_and_name_the_changed_keys(backend: Backend) 
     let types: Vec<&str> = events.iter().map(|e| e.r#type.as_str()).collect();
     assert_eq!(
         types,
-        ["pipeline.field.created", "pipeline.field.created", "pipeline.pipeline.created", "pipeline.deal.created", "pipeline.deal.updated"]
+        [
+            "pipeline.field.created",
+            "pipeline.field.created",
+            "pipeline.pipeline.created",
+            "pipeline.deal.created",
+            "pipeline.deal.updated"
+        ]
     );
     let payload = |e: &ev::EventEnvelope| e.payload.as_ref().unwrap().value.clone();
     let created = ev::DealCreated::decode(payload(&events[3]).as_slice()).unwrap();
-    assert_eq!(created.deal.unwrap().custom_fields, [("region".to_owned(), text("emea"))].into());
+    assert_eq!(
+        created.deal.unwrap().custom_fields,
+        [("region".to_owned(), text("emea"))].into()
+    );
     let updated = ev::DealUpdated::decode(payload(&events[4]).as_slice()).unwrap();
     // region was set to the value it had: only segment changed.
     assert_eq!(updated.changed_fields, ["title", "custom_fields.segment"]);
@@ -83,7 +106,10 @@ async fn exports_and_imports_carry_custom_values(backend: Backend) {
     let Some(mut s) = suite(backend, "field_import").await else {
         return;
     };
-    s.pipeline.create_field_definition(authed(&s.token, definition("region"))).await.unwrap();
+    s.pipeline
+        .create_field_definition(authed(&s.token, definition("region")))
+        .await
+        .unwrap();
     let p = s.sales_pipeline().await;
     let now = prost_types::Timestamp::from(std::time::SystemTime::now() - std::time::Duration::from_secs(60));
     let row = |title: &str, region: common::FieldValue| pb::ImportDealsRequest {
@@ -100,17 +126,38 @@ async fn exports_and_imports_carry_custom_values(backend: Backend) {
         kind: Some(Kind::Number(3.0)),
     };
     let rows = vec![row("One", text("emea")), row("Two", bad), row("Three", text("apac"))];
-    let reply = s.pipeline.import_deals(authed(&s.token, tokio_stream::iter(rows))).await.unwrap().into_inner();
+    let reply = s
+        .pipeline
+        .import_deals(authed(&s.token, tokio_stream::iter(rows)))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((reply.imported, reply.rejected), (2, 1));
-    assert_eq!((reply.errors[0].index, reply.errors[0].field.as_str()), (1, "custom_fields.region"));
-    let req = pb::ExportDealsRequest { pipeline_id: p.id.clone() };
-    let mut stream = s.pipeline.export_deals(authed(&s.token, req)).await.unwrap().into_inner();
+    assert_eq!(
+        (reply.errors[0].index, reply.errors[0].field.as_str()),
+        (1, "custom_fields.region")
+    );
+    let req = pb::ExportDealsRequest {
+        pipeline_id: p.id.clone(),
+    };
+    let mut stream = s
+        .pipeline
+        .export_deals(authed(&s.token, req))
+        .await
+        .unwrap()
+        .into_inner();
     let mut regions = Vec::new();
     while let Some(m) = stream.next().await {
         let deal = m.unwrap().deal.unwrap();
         regions.push((deal.title, deal.custom_fields.get("region").cloned()));
     }
-    assert_eq!(regions, [("One".to_owned(), Some(text("emea"))), ("Three".to_owned(), Some(text("apac")))]);
+    assert_eq!(
+        regions,
+        [
+            ("One".to_owned(), Some(text("emea"))),
+            ("Three".to_owned(), Some(text("apac")))
+        ]
+    );
 }
 
 crm_kit::backend_tests!(

@@ -1,5 +1,7 @@
 //! Unit tests of the contact rules.
 
+static NONE: std::sync::LazyLock<crm_fields::Definitions> = std::sync::LazyLock::new(crm_fields::Definitions::default);
+
 use prost_types::FieldMask;
 
 use super::*;
@@ -23,7 +25,7 @@ fn violations(result: ApiResult<impl std::fmt::Debug>) -> Vec<String> {
 
 #[test]
 fn emails_and_tags_are_lower_cased_and_deduplicated() {
-    let f = ContactFields::parse(Some(&contact()), "ann").unwrap();
+    let f = ContactFields::parse(Some(&contact()), "ann", &NONE).unwrap();
     assert_eq!(f.emails, ["ann@example.com"]);
     assert_eq!(f.tags, ["vip", "lead"]);
     assert_eq!(f.phones, ["+1 555 0100"]);
@@ -33,7 +35,7 @@ fn emails_and_tags_are_lower_cased_and_deduplicated() {
 #[test]
 fn a_contact_without_name_or_email_is_rejected() {
     assert_eq!(
-        violations(ContactFields::parse(Some(&pb::Contact::default()), "ann")),
+        violations(ContactFields::parse(Some(&pb::Contact::default()), "ann", &NONE)),
         ["contact"]
     );
 }
@@ -49,7 +51,7 @@ fn implausible_emails_are_each_named() {
         "@x.com".into(),
     ];
     assert_eq!(
-        violations(ContactFields::parse(Some(&c), "ann")),
+        violations(ContactFields::parse(Some(&c), "ann", &NONE)),
         [
             "contact.emails[1]",
             "contact.emails[2]",
@@ -65,7 +67,7 @@ fn too_many_phones_and_an_over_long_tag_are_both_reported() {
     c.phones = vec!["1".into(); 21];
     c.tags = vec!["t".repeat(51)];
     assert_eq!(
-        violations(ContactFields::parse(Some(&c), "ann")),
+        violations(ContactFields::parse(Some(&c), "ann", &NONE)),
         ["contact.phones", "contact.tags[0]"]
     );
 }
@@ -75,14 +77,14 @@ fn a_malformed_company_id_is_named() {
     let mut c = contact();
     c.company_id = "acme".into();
     assert_eq!(
-        violations(ContactFields::parse(Some(&c), "ann")),
+        violations(ContactFields::parse(Some(&c), "ann", &NONE)),
         ["contact.company_id"]
     );
 }
 
 #[test]
 fn an_update_that_removes_every_name_and_email_is_rejected() {
-    let current = ContactFields::parse(Some(&contact()), "ann").unwrap();
+    let current = ContactFields::parse(Some(&contact()), "ann", &NONE).unwrap();
     let req = pb::UpdateContactRequest {
         contact: Some(pb::Contact {
             id: crm_kit::validate::new_id().to_string(),
@@ -93,12 +95,12 @@ fn an_update_that_removes_every_name_and_email_is_rejected() {
         }),
     };
     let update = ContactUpdate::parse(&req).unwrap();
-    assert!(update.apply(&current).is_err());
+    assert!(update.apply(&current, &NONE).is_err());
 }
 
 #[test]
 fn an_update_replaces_repeated_fields_whole_and_names_what_changed() {
-    let current = ContactFields::parse(Some(&contact()), "ann").unwrap();
+    let current = ContactFields::parse(Some(&contact()), "ann", &NONE).unwrap();
     let req = pb::UpdateContactRequest {
         contact: Some(pb::Contact {
             id: crm_kit::validate::new_id().to_string(),
@@ -110,7 +112,7 @@ fn an_update_replaces_repeated_fields_whole_and_names_what_changed() {
             paths: vec!["tags".into()],
         }),
     };
-    let (next, changed) = ContactUpdate::parse(&req).unwrap().apply(&current).unwrap();
+    let (next, changed) = ContactUpdate::parse(&req).unwrap().apply(&current, &NONE).unwrap();
     assert_eq!(next.tags, ["customer"]);
     assert_eq!(next.title, "");
     assert_eq!(changed, ["tags"]);
