@@ -13,7 +13,7 @@ use sea_orm::DatabaseTransaction;
 
 use crate::{
     domain::{
-        edits,
+        conditions, edits,
         firing::{self, Trigger},
         rule::TriggerKind,
     },
@@ -132,6 +132,9 @@ async fn fire(
     let tenant = t.tenant();
     let rules = store::rules::matching(txn, &tenant, kind, &t.deal.pipeline_id, stage).await?;
     for r in &rules {
+        if !conditions::holds(&conditions::from_db(&r.conditions), &t.deal) {
+            continue;
+        }
         if store::tasks::find_by_trigger(txn, &tenant, &r.id, &t.envelope.event_id)
             .await?
             .is_some()

@@ -65,6 +65,7 @@ pub fn rule(r: &rule::Model) -> pb::Rule {
             .collect(),
     };
     pb::Rule {
+        conditions: crate::domain::conditions::from_db(&r.conditions),
         id: r.id.clone(),
         name: r.name.clone(),
         enabled: r.enabled,

@@ -11,8 +11,12 @@ use crm_kit::{
     auth::{self, Caller},
     peer,
 };
-use crm_proto::pipeline::v1::{
-    GetDealRequest, GetPipelineRequest, Pipeline, pipeline_service_client::PipelineServiceClient,
+use crm_proto::{
+    common::v1::FieldDefinition,
+    pipeline::v1::{
+        GetDealRequest, GetPipelineRequest, ListFieldDefinitionsRequest, Pipeline,
+        pipeline_service_client::PipelineServiceClient,
+    },
 };
 use tonic::{Request, transport::Channel};
 
@@ -46,6 +50,20 @@ impl PipelineDirectory {
             .into_inner()
             .pipeline;
         pipeline.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("pipeline service answered no pipeline")))
+    }
+
+    /// The caller's tenant's active custom deal fields.
+    pub async fn deal_fields(&self, caller: &Caller) -> Result<Vec<FieldDefinition>, ApiError> {
+        let mut req = Request::new(ListFieldDefinitionsRequest {
+            include_archived: false,
+        });
+        auth::forward(caller, &mut req)?;
+        let reply = self.client.clone().list_field_definitions(req).await;
+        Ok(
+            peer::reference(reply, "rule.conditions", "field definitions", "", PEER)?
+                .into_inner()
+                .definitions,
+        )
     }
 
     /// FAILED_PRECONDITION naming `field` unless the deal `id` exists for the caller.

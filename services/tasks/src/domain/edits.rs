@@ -13,9 +13,10 @@ use crm_kit::{
 use crm_proto::tasks::v1 as pb;
 
 use super::{
-    TaskStatus, durations,
+    TaskStatus, conditions, durations,
     rule::{ActionSpec, TriggerSpec},
     task::{SETTABLE, TaskFields},
+    template,
 };
 use crate::entity::{rule, task};
 
@@ -187,10 +188,35 @@ pub struct RuleFields {
     pub trigger: Option<TriggerSpec>,
     /// What it does.
     pub action: Option<ActionSpec>,
+    /// When it may fire.
+    pub conditions: Option<Vec<crm_proto::tasks::v1::RuleCondition>>,
 }
 
 /// Every field of a rule, as a create sets them.
-const ALL: [&str; 4] = ["name", "enabled", "trigger", "action"];
+const ALL: [&str; 5] = ["name", "enabled", "trigger", "action", "conditions"];
+
+impl RuleFields {
+    /// The custom deal-field keys the change's conditions and title
+    /// template name, with the field that names each; to check against
+    /// PipelineService.
+    pub fn field_keys(&self) -> Vec<(String, String)> {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for (i, key) in self
+            .conditions
+            .as_deref()
+            .map(conditions::custom_keys)
+            .unwrap_or_default()
+        {
+            keys.push((format!("rule.conditions[{i}].field"), key));
+        }
+        if let Some(a) = &self.action {
+            for key in template::field_keys(&a.title_template) {
+                keys.push(("rule.action.create_task.title_template".into(), key));
+            }
+        }
+        keys
+    }
+}
 
 impl RuleFields {
     fn parse(v: &mut Violations, r: &pb::Rule, paths: &[&str]) -> Self {
@@ -201,6 +227,7 @@ impl RuleFields {
                 "enabled" => f.enabled = Some(r.enabled),
                 "trigger" => f.trigger = TriggerSpec::parse(v, r.trigger.as_ref()),
                 "action" => f.action = ActionSpec::parse(v, r.action.as_ref()),
+                "conditions" => f.conditions = Some(conditions::parse(v, &r.conditions)),
                 other => v.add("update_mask", format!("{other:?} is not a field that can be changed")),
             }
         }
@@ -228,13 +255,17 @@ impl RuleFields {
             row.priority = a.priority;
             row.remind_before = durations::to_json(&a.remind_before);
         }
+        if let Some(c) = &self.conditions {
+            row.conditions = conditions::to_db(c);
+        }
     }
 }
 
 /// A valid CreateRule request: every field set.
 #[derive(Clone, Debug)]
 pub struct NewRule {
-    fields: RuleFields,
+    /// Every field of the rule.
+    pub fields: RuleFields,
     /// What makes it fire (to check against the pipeline service).
     pub trigger: TriggerSpec,
 }
@@ -267,6 +298,7 @@ impl NewRule {
             rr_cursor: 0,
             priority: 0,
             remind_before: String::new(),
+            conditions: "[]".to_owned(),
             created_at: now,
             updated_at: now,
             version: 1,

@@ -55,6 +55,12 @@ pub fn task_for(r: &rule::Model, t: &Trigger<'_>, assignee: String, now: i64) ->
         deal_title: t.deal.title.clone(),
         deal_amount: t.amount.as_ref().map(template::money).unwrap_or_default(),
         stage_name: t.stage_name.clone(),
+        fields: t
+            .deal
+            .custom_fields
+            .iter()
+            .map(|(k, v)| (k.clone(), super::conditions::display(v)))
+            .collect(),
     };
     let occurred = t
         .envelope

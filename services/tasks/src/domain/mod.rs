@@ -5,6 +5,7 @@
 //! matches it. Handlers and the automation turn their input into these
 //! types and write what they return.
 
+pub mod conditions;
 pub mod durations;
 pub mod edits;
 pub mod firing;
@@ -13,5 +14,5 @@ pub mod rule;
 pub mod task;
 pub mod template;
 
-pub use edits::{NewRule, NewTask, RuleUpdate, TaskUpdate};
+pub use edits::{NewRule, NewTask, RuleFields, RuleUpdate, TaskUpdate};
 pub use task::{Priority, TaskStatus};

@@ -188,7 +188,9 @@ impl ActionSpec {
         if let Some(bad) = template::unknown_placeholder(&title_template) {
             v.add(
                 format!("{ACTION}.title_template"),
-                format!("{bad:?} is not a placeholder; use {{deal.title}}, {{deal.amount}} or {{stage.name}}"),
+                format!(
+                    "{bad:?} is not a placeholder; use {{deal.title}}, {{deal.amount}}, {{stage.name}} or {{deal.fields.<key>}}"
+                ),
             );
         }
         let due_in = match &a.due_in {

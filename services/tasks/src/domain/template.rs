@@ -1,5 +1,6 @@
-//! Rule title templates: `{deal.title}`, `{deal.amount}` and `{stage.name}`
-//! are replaced; any other `{...}` is rejected when the rule is saved.
+//! Rule title templates: `{deal.title}`, `{deal.amount}`, `{stage.name}`
+//! and `{deal.fields.<key>}` are replaced; any other `{...}` is rejected
+//! when the rule is saved.
 
 use crm_proto::common::v1::Money;
 
@@ -17,12 +18,28 @@ pub fn unknown_placeholder(template: &str) -> Option<String> {
             return Some(rest[open..].to_owned());
         };
         let placeholder = &rest[open..open + close + 1];
-        if !PLACEHOLDERS.contains(&placeholder) {
+        if !PLACEHOLDERS.contains(&placeholder) && field_key(placeholder).is_none() {
             return Some(placeholder.to_owned());
         }
         rest = &rest[open + close + 1..];
     }
     None
+}
+
+/// The key of a `{deal.fields.<key>}` placeholder.
+fn field_key(placeholder: &str) -> Option<&str> {
+    let key = placeholder.strip_prefix("{deal.fields.")?.strip_suffix('}')?;
+    crm_fields::edit::is_key(key).then_some(key)
+}
+
+/// The custom-field keys `template` renders.
+pub fn field_keys(template: &str) -> Vec<String> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}'))
+        .filter_map(|(inside, _)| field_key(&format!("{{{inside}}}")).map(str::to_owned))
+        .collect()
 }
 
 /// What the placeholders stand for.
@@ -34,6 +51,8 @@ pub struct Values {
     pub deal_amount: String,
     /// The stage's name (empty when the event names none).
     pub stage_name: String,
+    /// The deal's custom values, rendered, by key.
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// `template` with its placeholders replaced, cut to 200 characters.
@@ -42,6 +61,11 @@ pub fn render(template: &str, values: &Values) -> String {
         .replace("{deal.title}", &values.deal_title)
         .replace("{deal.amount}", &values.deal_amount)
         .replace("{stage.name}", &values.stage_name);
+    let mut text = text;
+    for key in field_keys(template) {
+        let shown = values.fields.get(&key).map_or("", String::as_str);
+        text = text.replace(&format!("{{deal.fields.{key}}}"), shown);
+    }
     let text = text.trim();
     let text: String = text.chars().take(200).collect();
     if text.is_empty() { "Follow up".to_owned() } else { text }
@@ -111,10 +135,19 @@ mod tests {
             deal_title: "Acme".into(),
             deal_amount: "1.00 EUR".into(),
             stage_name: "Demo".into(),
+            fields: [("region".to_owned(), "emea".to_owned())].into(),
         };
         assert_eq!(
             render("{stage.name}: {deal.title} {deal.amount}", &v),
             "Demo: Acme 1.00 EUR"
+        );
+        assert_eq!(
+            render("Call {deal.title} ({deal.fields.region}{deal.fields.tier})", &v),
+            "Call Acme (emea)"
+        );
+        assert_eq!(
+            unknown_placeholder("{deal.fields.region} {deal.fields.Bad}"),
+            Some("{deal.fields.Bad}".into())
         );
     }
 }

@@ -42,6 +42,10 @@ pub struct Model {
     pub updated_at: i64,
     /// Grows by one per change; the etag.
     pub version: i64,
+    /// The conditions: a JSON array of each `RuleCondition`'s protobuf
+    /// encoding in base64 (see `domain::conditions`).
+    #[sea_orm(column_type = "Text")]
+    pub conditions: String,
 }
 
 /// Relations are followed by explicit queries.

@@ -2,7 +2,13 @@
 //! get, list, update, delete. What a rule holds is [`crate::domain::rule`].
 
 use crm_kit::{
-    ApiError, ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id,
+    ApiError, ApiResult,
+    auth::Caller,
+    etag::Target,
+    idempotency::RequestKey,
+    tenant::Tenant,
+    time,
+    validate::{Violations, parse_id},
 };
 use crm_proto::tasks::v1 as pb;
 use sea_orm::TransactionTrait;
@@ -10,7 +16,7 @@ use sea_orm::TransactionTrait;
 use super::Tasks;
 use crate::{
     convert,
-    domain::{NewRule, RuleUpdate, rule::TriggerSpec},
+    domain::{NewRule, RuleFields, RuleUpdate, conditions, rule::TriggerSpec},
     events, store,
 };
 
@@ -34,6 +40,25 @@ impl Tasks {
         Ok(())
     }
 
+    /// Asks PipelineService whether the custom deal fields the change's
+    /// conditions and template name are active, and checks the conditions'
+    /// values against them.
+    async fn check_fields(&self, caller: &Caller, f: &RuleFields) -> ApiResult<()> {
+        let keys = f.field_keys();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let defs = self.pipelines.deal_fields(caller).await?;
+        let mut v = Violations::new();
+        for (field, key) in &keys {
+            if !defs.iter().any(|d| &d.key == key) {
+                v.add(field, format!("{key:?} is not an active custom deal field"));
+            }
+        }
+        v.finish()?;
+        conditions::check_fields(f.conditions.as_deref().unwrap_or_default(), &defs)
+    }
+
     pub(super) async fn create_rule(
         &self,
         caller: Caller,
@@ -49,6 +74,7 @@ impl Tasks {
             });
         }
         self.check_trigger(&caller, &new.trigger).await?;
+        self.check_fields(&caller, &new.fields).await?;
         let created = new.create(&tenant, time::now_micros());
         let txn = self.db.begin().await?;
         store::rules::insert(&txn, &created).await?;
@@ -99,6 +125,7 @@ impl Tasks {
         if let Some(t) = &update.fields.trigger {
             self.check_trigger(&caller, t).await?;
         }
+        self.check_fields(&caller, &update.fields).await?;
         let txn = self.db.begin().await?;
         let current = store::rules::get(&txn, &tenant, &update.target.id).await?;
         update.target.check(&current)?;

@@ -3,6 +3,7 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261128_000002_create_tasks_tables;
+mod m20261201_000003_add_rule_conditions;
 
 /// Every migration of the tasks database, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_create_tasks_tables::Migration),
             Box::new(crm_kit::migration::IndexPendingOutbox),
             Box::new(crm_tenancy::settings::CreateTenantSettings),
+            Box::new(m20261201_000003_add_rule_conditions::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 
 mod contacts;
 mod filters;
+mod rules;
 mod types;
 
 use crm_kit::testing::{Backend, authed, token};
