@@ -60,6 +60,9 @@ impl MigrationTrait for CreateFieldDefinitions {
     }
 }
 
+/// The statistics target of `custom_fields` on PostgreSQL.
+pub const STATISTICS: u32 = 1_000;
+
 /// Adds `custom_fields` (an empty object by default) to `table`, unless
 /// the table was created from an entity that has it already, with its GIN
 /// index on PostgreSQL.
@@ -71,6 +74,15 @@ pub async fn add_custom_fields(manager: &SchemaManager<'_>, table: &'static str)
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_unprepared(&format!(
             "CREATE INDEX IF NOT EXISTS {table}_custom_fields ON {table} USING GIN (custom_fields jsonb_path_ops)"
+        ))
+        .await?;
+        // PostgreSQL estimates `@>` by testing the column's sampled values:
+        // with the default 100 it reads a rare option as about 1% of the rows
+        // and walks the id index past 100,000 deals for a page of 50 (57 ms
+        // in the filter benchmark); a larger sample lets it take the GIN
+        // index for rare values.
+        conn.execute_unprepared(&format!(
+            "ALTER TABLE {table} ALTER COLUMN custom_fields SET STATISTICS {STATISTICS}"
         ))
         .await?;
     }

@@ -86,71 +86,60 @@ pub fn parse(
 
 fn text(v: &mut Violations, field: &str, def: &Definition, s: &str, purpose: Purpose) -> Option<String> {
     let s = s.trim();
-    let n = s.chars().count();
     if s.is_empty() {
         v.add(field, "must not be empty (leave the key out to clear the value)");
         return None;
     }
-    let fail = |v: &mut Violations, why: String| {
-        v.add(field, why);
-        None
-    };
+    match text_problem(def, s, purpose) {
+        Some(why) => {
+            v.add(field, why);
+            None
+        }
+        None => Some(s.to_owned()),
+    }
+}
+
+/// What is wrong with the (trimmed, non-empty) text `s` for `def`, if anything.
+fn text_problem(def: &Definition, s: &str, purpose: Purpose) -> Option<String> {
+    let n = s.chars().count();
+    let visible = !s.chars().any(|c| c.is_whitespace() || c.is_control());
     match def.kind {
         FieldType::Text | FieldType::LongText => {
             let max = def.max_length() as usize;
-            if purpose == Purpose::Store && n > max {
-                return fail(v, format!("must be at most {max} characters (got {n})"));
-            }
             let lines_ok = def.kind == FieldType::LongText || !s.contains('\n');
-            if !lines_ok || s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-                return fail(v, "must not contain line breaks or control characters".into());
+            if purpose == Purpose::Store && n > max {
+                Some(format!("must be at most {max} characters (got {n})"))
+            } else if !lines_ok || s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                Some("must not contain line breaks or control characters".into())
+            } else {
+                None
             }
         }
-        FieldType::User => {
-            if n > 100 || s.chars().any(char::is_whitespace) {
-                return fail(v, "must be a user id: 1 to 100 characters without spaces".into());
-            }
-        }
+        FieldType::User => (n > 100 || s.chars().any(char::is_whitespace))
+            .then(|| "must be a user id: 1 to 100 characters without spaces".into()),
         FieldType::Email => {
-            let ok = n <= MAX_EMAIL
-                && s.split_once('@').is_some_and(|(local, domain)| {
-                    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-                })
-                && s.matches('@').count() == 1
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !ok {
-                return fail(
-                    v,
-                    format!("must be an email address such as ann@example.com, at most {MAX_EMAIL} characters"),
-                );
-            }
+            let shaped = s.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            });
+            let ok = n <= MAX_EMAIL && shaped && s.matches('@').count() == 1 && visible;
+            (!ok).then(|| format!("must be an email address such as ann@example.com, at most {MAX_EMAIL} characters"))
         }
         FieldType::Url => {
             let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
             let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-            let ok = n <= MAX_URL
-                && host.is_some_and(|h| !h.is_empty())
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !ok {
-                return fail(
-                    v,
-                    format!("must be an http or https URL such as https://example.com, at most {MAX_URL} characters"),
-                );
-            }
+            let ok = n <= MAX_URL && host.is_some_and(|h| !h.is_empty()) && visible;
+            (!ok).then(|| {
+                format!("must be an http or https URL such as https://example.com, at most {MAX_URL} characters")
+            })
         }
         FieldType::Phone => {
             let digits = s.chars().filter(char::is_ascii_digit).count();
             let chars_ok = s.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
-            if !(5..=32).contains(&n) || digits < 5 || !chars_ok {
-                return fail(
-                    v,
-                    "must be a phone number: digits, spaces and + - ( ) ., 5 to 32 characters".into(),
-                );
-            }
+            (!(5..=32).contains(&n) || digits < 5 || !chars_ok)
+                .then(|| "must be a phone number: digits, spaces and + - ( ) ., 5 to 32 characters".into())
         }
-        _ => {}
+        _ => None,
     }
-    Some(s.to_owned())
 }
 
 fn number(v: &mut Violations, field: &str, def: &Definition, n: f64, purpose: Purpose) -> Option<Json> {

@@ -1,12 +1,12 @@
 //! `crm deals`: list, show, create, move, history.
 
 use crm_proto::{
-    common::v1::{DealStatus, Money},
+    common::v1::{self as common, DealStatus, Money},
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
 
 use super::{
-    Connection, DealsCommand,
+    Connection, DealsCommand, fields,
     output::{json, money, table},
 };
 
@@ -26,15 +26,29 @@ pub(super) async fn deals(
             d.owner_id.clone(),
             status.to_owned(),
             d.etag.clone(),
+            fields::show(&d.custom_fields),
         ]
     };
-    const DEAL_HEADERS: [&str; 6] = ["ID", "TITLE", "AMOUNT", "OWNER", "STATUS", "ETAG"];
+    const DEAL_HEADERS: [&str; 7] = ["ID", "TITLE", "AMOUNT", "OWNER", "STATUS", "ETAG", "FIELDS"];
     match cmd {
-        DealsCommand::List { pipeline, owner } => {
+        DealsCommand::List {
+            pipeline,
+            owner,
+            fields,
+        } => {
+            let filters = fields::deal_values(c, client, fields).await?;
             let req = pb::ListDealsRequest {
                 pipeline_id: pipeline.clone().unwrap_or_default(),
                 owner_id: owner.clone().unwrap_or_default(),
                 page_size: 500,
+                field_filters: filters
+                    .into_iter()
+                    .map(|(key, v)| common::FieldFilter {
+                        key,
+                        equals: Some(v),
+                        ..Default::default()
+                    })
+                    .collect(),
                 ..Default::default()
             };
             let reply = client.list_deals(c.request(req)).await?.into_inner();
@@ -51,7 +65,9 @@ pub(super) async fn deals(
             title,
             amount,
             currency,
+            fields,
         } => {
+            let custom_fields = fields::deal_values(c, client, fields).await?;
             let amount = amount.map(|units| Money {
                 currency_code: currency.clone(),
                 units,
@@ -61,6 +77,7 @@ pub(super) async fn deals(
                 pipeline_id: pipeline.clone(),
                 title: title.clone(),
                 amount,
+                custom_fields,
                 ..Default::default()
             };
             let reply = client

@@ -3,6 +3,7 @@
 
 mod commands;
 mod deals;
+mod fields;
 pub mod output;
 mod report;
 
@@ -106,6 +107,10 @@ pub enum DealsCommand {
         /// Only this owner's.
         #[arg(long)]
         owner: Option<String>,
+        /// Only the deals whose custom field has this value, as key=value
+        /// (repeatable; an option by its id or label).
+        #[arg(long = "field", value_name = "KEY=VALUE")]
+        fields: Vec<String>,
     },
     /// Creates a deal.
     Create {
@@ -121,6 +126,11 @@ pub enum DealsCommand {
         /// The amount's currency.
         #[arg(long, default_value = "EUR")]
         currency: String,
+        /// A custom value, as key=value (repeatable), typed by the field's
+        /// definition: an option by its id or label, money in the field's
+        /// currency, a date as YYYY-MM-DD.
+        #[arg(long = "field", value_name = "KEY=VALUE")]
+        fields: Vec<String>,
     },
     /// Moves a deal to another stage of its pipeline.
     Move {

@@ -165,3 +165,56 @@ pub fn deal(p: &Pipeline, profile: &Profile, rng: &mut SplitMix64, now: i64) -> 
         ..Default::default()
     }
 }
+
+/// The demo's custom deal fields: where the lead came from (a select) and
+/// the sales region (text).
+pub fn fields() -> Vec<crm_proto::common::v1::FieldDefinition> {
+    use crm_proto::common::v1::{FieldDefinition, FieldOption, FieldType};
+    let option = |label: &str| FieldOption {
+        id: String::new(),
+        label: label.into(),
+    };
+    vec![
+        FieldDefinition {
+            key: "lead_source".into(),
+            label: "Lead source".into(),
+            r#type: FieldType::SingleSelect as i32,
+            options: LEAD_SOURCES.iter().map(|(label, _)| option(label)).collect(),
+            ..Default::default()
+        },
+        FieldDefinition {
+            key: "region".into(),
+            label: "Region".into(),
+            r#type: FieldType::Text as i32,
+            ..Default::default()
+        },
+    ]
+}
+
+/// Lead sources (labels; ids are made from them) and their shares in %.
+pub const LEAD_SOURCES: [(&str, u64); 4] = [("Web", 45), ("Referral", 25), ("Event", 20), ("Partner", 10)];
+/// Sales regions.
+pub const REGIONS: [&str; 3] = ["emea", "amer", "apac"];
+
+/// Gives each deal a lead source and a region, seeded like the deals.
+pub fn set_fields(deals: &mut [pb::ImportDealsRequest], seed: u64) {
+    use crm_proto::common::v1::{FieldValue, field_value::Kind};
+    let mut rng = SplitMix64::new(seed ^ 0x5eed_f1e1d5);
+    for d in deals {
+        let mut pick = rng.next_u64() % 100;
+        let source = LEAD_SOURCES
+            .iter()
+            .find(|(_, share)| {
+                let hit = pick < *share;
+                pick = pick.saturating_sub(*share);
+                hit
+            })
+            .map_or("web", |(label, _)| label);
+        let region = REGIONS[(rng.next_u64() % REGIONS.len() as u64) as usize];
+        let value = |kind| FieldValue { kind: Some(kind) };
+        d.custom_fields
+            .insert("lead_source".into(), value(Kind::Option(source.to_lowercase())));
+        d.custom_fields
+            .insert("region".into(), value(Kind::Text(region.into())));
+    }
+}

@@ -48,8 +48,19 @@ pub async fn run(opts: &DemoOptions) -> anyhow::Result<Report> {
         .await
         .context("creating the demo pipeline")?;
     let p = created.into_inner().pipeline.context("no pipeline in the reply")?;
+    for definition in data::fields() {
+        let req = pb::CreateFieldDefinitionRequest {
+            definition: Some(definition),
+            request_id: String::new(),
+        };
+        pipeline
+            .create_field_definition(authed(&token, req))
+            .await
+            .context("defining the demo's deal fields")?;
+    }
     let now = crm_kit::time::now_micros();
-    let deals = data::deals(&p, opts.deals, opts.seed, now);
+    let mut deals = data::deals(&p, opts.deals, opts.seed, now);
+    data::set_fields(&mut deals, opts.seed);
     let imported = pipeline
         .import_deals(authed(&token, tokio_stream::iter(deals)))
         .await

@@ -167,7 +167,7 @@ async fn contacts_and_companies_carry_their_own_fields(backend: Backend) {
         .into_iter()
         .map(|x| x.id)
         .collect();
-    assert_eq!(found, [fox.id.clone()]);
+    assert_eq!(found, std::slice::from_ref(&fox.id));
     let big = cpb::ListCompaniesRequest {
         field_filters: vec![common::FieldFilter {
             key: "employees".into(),
@@ -185,7 +185,7 @@ async fn contacts_and_companies_carry_their_own_fields(backend: Backend) {
         .into_iter()
         .map(|x| x.id)
         .collect();
-    assert_eq!(found, [acme.id.clone()]);
+    assert_eq!(found, std::slice::from_ref(&acme.id));
     assert_ne!(acme.id, tiny.id);
 
     // An update names the changed key; a merge keeps the primary's values and fills its gaps.
