@@ -440,3 +440,116 @@ pub fn parse_key(field: &str, key: &str) -> ApiResult<String> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn select(labels: &[&str]) -> common::FieldDefinition {
+        common::FieldDefinition {
+            key: "source".into(),
+            label: "Source".into(),
+            r#type: common::FieldType::SingleSelect as i32,
+            options: labels
+                .iter()
+                .map(|l| common::FieldOption {
+                    id: String::new(),
+                    label: (*l).into(),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn mask(paths: &[&str]) -> prost_types::FieldMask {
+        prost_types::FieldMask {
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn option_ids_are_made_from_labels_in_lower_snake_case() {
+        assert_eq!(slug("Trade show"), "trade_show");
+        assert_eq!(slug("  B2B / Partner! "), "b2b_partner");
+        assert_eq!(slug("2nd tier"), "o2nd_tier");
+        assert!(is_key("lead_source") && !is_key("Lead") && !is_key("_x") && !is_key(""));
+    }
+
+    #[test]
+    fn a_removed_option_is_reported_with_the_option_its_records_move_to() {
+        let new = NewDefinition::parse(
+            &select(&["Web", "Referral", "Event"]),
+            &[RecordType::Deal],
+            Some(RecordType::Deal),
+        )
+        .unwrap();
+        let current = new.create(&Tenant::of_row("acme"), 1);
+        let mut input = current.to_proto();
+        input.options.retain(|o| o.id != "web" && o.id != "event");
+        let moves = [common::OptionMove {
+            from_option_id: "web".into(),
+            to_option_id: "referral".into(),
+        }];
+        let update = DefinitionUpdate::parse(&input, Some(&mask(&["options"])), &moves).unwrap();
+        let change = update.apply(&current, 2).unwrap();
+        assert_eq!(
+            change.removed,
+            [
+                ("web".to_owned(), Some("referral".to_owned())),
+                ("event".to_owned(), None)
+            ]
+        );
+        assert_eq!((change.next.row.version, change.next.spec.options.len()), (2, 1));
+    }
+
+    #[test]
+    fn a_type_change_is_a_failed_precondition_and_a_move_to_a_removed_option_is_named() {
+        let err = DefinitionUpdate::parse(&select(&["Web"]), Some(&mask(&["type"])), &[]).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+        let new = NewDefinition::parse(
+            &select(&["Web", "Referral"]),
+            &[RecordType::Deal],
+            Some(RecordType::Deal),
+        )
+        .unwrap();
+        let current = new.create(&Tenant::of_row("acme"), 1);
+        let mut input = current.to_proto();
+        input.options.clear();
+        input.options.push(common::FieldOption {
+            id: "event".into(),
+            label: "Event".into(),
+        });
+        let moves = [common::OptionMove {
+            from_option_id: "web".into(),
+            to_option_id: "referral".into(),
+        }];
+        let update = DefinitionUpdate::parse(&input, Some(&mask(&["options"])), &moves).unwrap();
+        let Err(ApiError::InvalidArgument(v)) = update.apply(&current, 2) else {
+            panic!("expected violations")
+        };
+        assert_eq!(v[0].field, "option_moves[0].to_option_id");
+    }
+
+    #[test]
+    fn a_money_field_needs_a_currency_and_a_select_needs_options() {
+        let money = common::FieldDefinition {
+            key: "budget".into(),
+            label: "Budget".into(),
+            r#type: common::FieldType::Money as i32,
+            currency_code: "XYZ".into(),
+            ..Default::default()
+        };
+        let Err(ApiError::InvalidArgument(v)) =
+            NewDefinition::parse(&money, &[RecordType::Deal], Some(RecordType::Deal))
+        else {
+            panic!("expected violations")
+        };
+        assert_eq!(v[0].field, "definition.currency_code");
+        let Err(ApiError::InvalidArgument(v)) =
+            NewDefinition::parse(&select(&[]), &[RecordType::Deal], Some(RecordType::Deal))
+        else {
+            panic!("expected violations")
+        };
+        assert_eq!(v[0].field, "definition.options");
+    }
+}

@@ -8,6 +8,8 @@
 //! [`migration`]), its queries ([`store`]), the life cycle with its events
 //! ([`owner`]) and the purge of deleted fields ([`purge`]).
 #![forbid(unsafe_code)]
+// A failed unwrap in a unit test is the test failing, with its location.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod definition;
 pub mod edit;

@@ -196,17 +196,13 @@ impl Owner {
         key: &str,
         etag: Option<i64>,
     ) -> ApiResult<common::FieldDefinition> {
-        let tenant = Tenant::of(caller);
-        let txn = db.begin().await?;
-        let current = store::get(&txn, &tenant, rt, key).await?;
-        crm_kit::etag::check("field definition", key, etag, current.row.version)?;
-        let next = edit::archive(&current, time::now_micros())?;
-        store::save(&txn, &tenant, &next, current.row.version).await?;
-        let payload = ev::FieldDefinitionArchived {
+        let event = self.events.archived;
+        let payload = |_: &Definition, next: &Definition| ev::FieldDefinitionArchived {
             definition: Some(next.to_proto()),
         };
-        self.emit(&txn, caller, self.events.archived, &next, &payload).await?;
-        txn.commit().await?;
+        let next = self
+            .change(db, caller, (rt, key, etag), edit::archive, event, payload)
+            .await?;
         Ok(next.to_proto())
     }
 
@@ -219,18 +215,36 @@ impl Owner {
         key: &str,
         etag: Option<i64>,
     ) -> ApiResult<()> {
+        let event = self.events.deleted;
+        let payload = |current: &Definition, _: &Definition| ev::FieldDefinitionDeleted {
+            definition: Some(current.to_proto()),
+        };
+        self.change(db, caller, (rt, key, etag), edit::delete, event, payload)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves the definition `(record type, key, etag read)` to the state
+    /// `edit` gives it, announcing `event_type` with `payload(current, next)`.
+    async fn change<P: prost::Message + prost::Name>(
+        &self,
+        db: &DatabaseConnection,
+        caller: &Caller,
+        (rt, key, etag): (RecordType, &str, Option<i64>),
+        edit: fn(&Definition, i64) -> ApiResult<Definition>,
+        event_type: &'static str,
+        payload: impl FnOnce(&Definition, &Definition) -> P,
+    ) -> ApiResult<Definition> {
         let tenant = Tenant::of(caller);
         let txn = db.begin().await?;
         let current = store::get(&txn, &tenant, rt, key).await?;
         crm_kit::etag::check("field definition", key, etag, current.row.version)?;
-        let next = edit::delete(&current, time::now_micros())?;
+        let next = edit(&current, time::now_micros())?;
         store::save(&txn, &tenant, &next, current.row.version).await?;
-        let payload = ev::FieldDefinitionDeleted {
-            definition: Some(current.to_proto()),
-        };
-        self.emit(&txn, caller, self.events.deleted, &next, &payload).await?;
+        let payload = payload(&current, &next);
+        self.emit(&txn, caller, event_type, &next, &payload).await?;
         txn.commit().await?;
-        Ok(())
+        Ok(next)
     }
 
     async fn emit<P: prost::Message + prost::Name>(

@@ -226,3 +226,89 @@ impl Edit {
 pub fn is_custom_path(path: &str) -> bool {
     path == PATH || path.starts_with("custom_fields.")
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{Definition, entity};
+
+    fn defs(required: bool) -> Definitions {
+        let row = entity::Model {
+            key: "region".into(),
+            field_type: "text".into(),
+            required,
+            state: "active".into(),
+            ..Default::default()
+        };
+        let archived = entity::Model {
+            key: "old".into(),
+            field_type: "text".into(),
+            state: "archived".into(),
+            ..Default::default()
+        };
+        Definitions(vec![Definition::from_row(row), Definition::from_row(archived)])
+    }
+
+    fn text(s: &str) -> common::FieldValue {
+        common::FieldValue {
+            kind: Some(common::field_value::Kind::Text(s.into())),
+        }
+    }
+
+    #[test]
+    fn an_update_keeps_hidden_values_and_names_only_the_keys_that_changed() {
+        let current = json!({"region": "emea", "old": "kept"});
+        let input: WireValues = [("region".to_owned(), text("apac"))].into();
+        let mut v = Violations::new();
+        let change = for_update(&mut v, &defs(false), &current, &input, None, "deal.custom_fields");
+        assert!(v.is_empty());
+        assert_eq!(change.stored, json!({"region": "apac", "old": "kept"}));
+        assert_eq!(change.changed, ["region"]);
+        assert_eq!(
+            to_wire(&defs(false), &change.stored).len(),
+            1,
+            "the archived value is hidden"
+        );
+    }
+
+    #[test]
+    fn clearing_a_required_value_is_refused_and_an_archived_key_is_named() {
+        let mut v = Violations::new();
+        for_update(
+            &mut v,
+            &defs(true),
+            &json!({"region": "emea"}),
+            &WireValues::new(),
+            Some(&["region"]),
+            "deal.custom_fields",
+        );
+        let input: WireValues = [("old".to_owned(), text("x"))].into();
+        for_create(&mut v, &defs(false), &input, "deal.custom_fields");
+        let Err(ApiError::InvalidArgument(found)) = v.finish() else {
+            panic!("expected violations")
+        };
+        let fields: Vec<_> = found
+            .iter()
+            .map(|f| (f.field.as_str(), f.description.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("deal.custom_fields.region", "is required"),
+                ("deal.custom_fields.old", "is an archived field")
+            ]
+        );
+    }
+
+    #[test]
+    fn more_than_64_kib_of_values_is_resource_exhausted() {
+        let big = json!({"notes": "x".repeat(MAX_STORED_BYTES)});
+        assert_eq!(
+            check_size(&big, "deal.custom_fields").unwrap_err().code(),
+            tonic::Code::ResourceExhausted
+        );
+        assert!(check_size(&json!({"notes": "x"}), "deal.custom_fields").is_ok());
+    }
+}
