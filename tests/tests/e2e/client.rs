@@ -73,4 +73,73 @@ async fn the_client_commands_print_tables_and_json(backend: Backend) {
     assert_eq!(history.lines().count(), 3, "a header and two entries:\n{history}");
 }
 
-crm_kit::backend_tests!(the_client_commands_print_tables_and_json);
+async fn the_client_sets_shows_and_filters_custom_fields(backend: Backend) {
+    use crm_proto::{common::v1 as common, pipeline::v1 as pb};
+    let Some(suite) = up(backend, "client_fields").await else {
+        return;
+    };
+    let t = token("acme", "ann", &["admin"]);
+    let mut client = PipelineServiceClient::new(suite.channel.clone());
+    let p = sales_pipeline(&mut client, &t).await;
+    let source = common::FieldDefinition {
+        key: "lead_source".into(),
+        label: "Lead source".into(),
+        r#type: common::FieldType::SingleSelect as i32,
+        options: ["Web", "Trade show"]
+            .iter()
+            .map(|l| common::FieldOption {
+                id: String::new(),
+                label: (*l).into(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let budget = common::FieldDefinition {
+        key: "budget".into(),
+        label: "Budget".into(),
+        r#type: common::FieldType::Money as i32,
+        currency_code: "EUR".into(),
+        ..Default::default()
+    };
+    for d in [source, budget] {
+        let req = pb::CreateFieldDefinitionRequest {
+            definition: Some(d),
+            request_id: String::new(),
+        };
+        client
+            .create_field_definition(crm_kit::testing::authed(&t, req))
+            .await
+            .unwrap();
+    }
+    let base = ["crm", "--addr", suite.url.as_str(), "--token", t.as_str()];
+    let with = |rest: &[&str]| {
+        base.iter()
+            .chain(rest)
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let create = |title: &'static str, source: &'static str| {
+        with(&[
+            "deals",
+            "create",
+            "--pipeline",
+            &p.id,
+            "--title",
+            title,
+            "--field",
+            source,
+            "--field",
+            "budget=1200.5",
+        ])
+    };
+    let shown = crm(&create("Fair", "lead_source=Trade show")).await;
+    assert!(shown.contains("budget=1200.50 EUR lead_source=trade_show"), "{shown}");
+    crm(&create("Site", "lead_source=web")).await;
+    let listed = crm(&with(&["deals", "list", "--field", "lead_source=trade show"])).await;
+    assert!(listed.contains("Fair") && !listed.contains("Site"), "{listed}");
+}
+
+crm_kit::backend_tests!(
+    the_client_commands_print_tables_and_json,
+    the_client_sets_shows_and_filters_custom_fields,
+);
