@@ -277,6 +277,7 @@ async fn run() {
                     lookback_days: 0,
                     min_sample: 0,
                     seed: 7,
+                    ..Default::default()
                 },
             );
             async move { c.get_forecast(r).await.map(|_| ()) }
@@ -327,6 +328,7 @@ async fn run() {
                     pipeline_id: p.id.clone(),
                     owner_id: String::new(),
                     period: quarter,
+                    ..Default::default()
                 },
             );
             async move { c.get_owner_performance(r).await.map(|_| ()) }
@@ -429,6 +431,7 @@ fn funnel(pipeline_id: &str, period: Option<a::Period>) -> a::GetFunnelRequest {
         pipeline_id: pipeline_id.to_owned(),
         owner_id: String::new(),
         period,
+        ..Default::default()
     }
 }
 

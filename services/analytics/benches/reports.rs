@@ -87,6 +87,7 @@ fn main() {
             expected_close: NaiveDate::from_ymd_opt(2027, 1 + (i % 12) as u32, 1),
             create_time: created,
             closed_at: (status != DealStatus::Open).then_some(at),
+            fields: Vec::new(),
         };
         h.put(row, ts);
     }

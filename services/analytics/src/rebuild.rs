@@ -12,7 +12,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, EntityTrait, TransactionT
 use tokio_stream::StreamExt;
 
 use crate::{
-    entity::{change, deal, pipeline, stage, tenant, transition},
+    entity::{change, deal, field, pipeline, stage, tenant, transition},
     projection::{Projector, Touched, log_changes},
     source::{PipelineSource, peer},
 };
@@ -31,6 +31,7 @@ pub struct Rebuilt {
 pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &PipelineSource) -> ApiResult<Rebuilt> {
     let pipelines = source.pipelines(caller).await?;
     let settings = source.settings(caller).await?;
+    let fields = source.fields(caller).await?;
     let mut deals = source.deals(caller).await?;
     let tenant = &Tenant::of(caller);
     let txn = db.begin().await?;
@@ -48,6 +49,17 @@ pub async fn rebuild(db: &DatabaseConnection, caller: &Caller, source: &Pipeline
     };
     crm_tenancy::settings::put(&txn, copy).await?;
     let mut touched = clear(&txn, tenant).await?;
+    for f in fields {
+        let (id, version) = (f.id.clone(), version_of(&f.etag));
+        replay(
+            &txn,
+            tenant,
+            &id,
+            version,
+            &ev::FieldDefinitionCreated { definition: Some(f) },
+        )
+        .await?;
+    }
     for p in pipelines {
         let (id, version) = (p.id.clone(), version_of(&p.etag));
         touched.insert(id.clone());
@@ -75,6 +87,7 @@ async fn clear(txn: &DatabaseTransaction, tenant: &Tenant) -> ApiResult<BTreeSet
     tenant.delete::<transition::Entity>().exec(txn).await?;
     tenant.delete::<stage::Entity>().exec(txn).await?;
     tenant.delete::<pipeline::Entity>().exec(txn).await?;
+    tenant.delete::<field::Entity>().exec(txn).await?;
     Ok(pipelines.into_iter().map(|p| p.id).collect())
 }
 
@@ -114,6 +127,7 @@ async fn replay<P: prost::Message + Name>(
 ) -> ApiResult<()> {
     let r#type = match P::NAME {
         "PipelineCreated" => "pipeline.pipeline.created",
+        "FieldDefinitionCreated" => "pipeline.field.created",
         _ => "pipeline.deal.imported",
     };
     let envelope = EventEnvelope {

@@ -61,6 +61,14 @@ impl PipelineSource {
         Ok(reply.into_inner().settings.unwrap_or_default())
     }
 
+    /// The caller's tenant's custom deal fields, archived ones included.
+    pub async fn fields(&self, caller: &Caller) -> ApiResult<Vec<crm_proto::common::v1::FieldDefinition>> {
+        let mut req = Request::new(crm_proto::pipeline::v1::ListFieldDefinitionsRequest { include_archived: true });
+        auth::forward(caller, &mut req)?;
+        let reply = self.client.clone().list_field_definitions(req).await.map_err(peer)?;
+        Ok(reply.into_inner().definitions)
+    }
+
     /// Every deal of the caller's tenant with its history, as a stream.
     pub async fn deals(&self, caller: &Caller) -> ApiResult<Streaming<ExportDealsResponse>> {
         let mut req = Request::new(ExportDealsRequest::default());

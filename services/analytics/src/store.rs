@@ -224,6 +224,7 @@ fn to_deal(d: deal::Model) -> DealRow {
         expected_close: d.expected_close_day.and_then(NaiveDate::from_num_days_from_ce_opt),
         create_time: d.create_time,
         closed_at: d.closed_at,
+        fields: crate::projection::fields::pairs(&d.fields),
         id: d.id,
     }
 }

@@ -46,6 +46,7 @@ pub(super) async fn funnel(
         pipeline_id: pipeline_id.into(),
         owner_id: String::new(),
         period: Some(period),
+        ..Default::default()
     };
     client
         .get_funnel(authed(t, req))

@@ -23,9 +23,20 @@ async fn the_demo_fills_a_tenant_and_reports_demo_as_the_bottleneck(backend: Bac
     assert_eq!(report.bottlenecks.by_conversion[0].stage_name, "Demo");
     assert_eq!(report.bottlenecks.by_time_in_stage[0].stage_name, "Demo");
     assert!(!report.forecast.buckets.is_empty());
+    // The funnel by lead source: every deal has one, so the groups add up.
+    let groups = &report.funnel.groups;
+    let labels: Vec<&str> = groups.iter().map(|g| g.option_label.as_str()).collect();
+    assert_eq!(labels, ["Web", "Referral", "Event", "Partner"]);
+    let entered: i64 = groups
+        .iter()
+        .map(|g| g.funnel.as_ref().map_or(0, |f| f.stages[0].entered))
+        .sum();
+    let won: i64 = groups.iter().map(|g| g.funnel.as_ref().map_or(0, |f| f.won)).sum();
+    assert_eq!((entered, won), (400, report.funnel.won));
     let text = report.to_string();
     for section in [
         "FUNNEL",
+        "FUNNEL BY LEAD SOURCE",
         "TIME IN STAGE",
         "FORECAST",
         "VELOCITY",

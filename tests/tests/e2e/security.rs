@@ -578,6 +578,7 @@ async fn under_owner_visibility_reps_see_only_their_own_and_managers_see_all() {
                         nanos: 0,
                     }),
                 }),
+                ..Default::default()
             },
         )
     };

@@ -177,7 +177,10 @@ pub fn forecast<'a>(v: &View<'a>, q: &Query) -> pb::GetForecastResponse {
             reply(start, currency, &Bucket { committed, open }, q.seed)
         })
         .collect();
-    pb::GetForecastResponse { buckets }
+    pb::GetForecastResponse {
+        buckets,
+        groups: Vec::new(),
+    }
 }
 
 /// Up to this many open deals in a bucket, p10/p50/p90 come from [`RUNS`]

@@ -261,6 +261,7 @@ pub fn reply(v: &View<'_>, c: &Counts) -> pb::GetFunnelResponse {
         won: c.won,
         lost: c.lost,
         win_rate: rate(c.won, c.won + c.lost),
+        groups: Vec::new(),
     }
 }
 

@@ -8,6 +8,11 @@ use super::{
     view::View,
 };
 
+/// Conditions on deals' select custom values, all of which must hold: each
+/// a set of interned `key=option` pairs (from [`History::condition`]), one
+/// of which the deal must hold.
+pub type Segment = Vec<Vec<Key>>;
+
 /// One pipeline's history as the projections hold it: its board and every
 /// live deal with its stays. Kept in memory and updated deal by deal (see
 /// [`crate::cache`]); the reports read it through a [`View`]. Stage ids,
@@ -19,6 +24,8 @@ pub struct History {
     stage_keys: Names,
     pub(super) owners: Names,
     currencies: Names,
+    // `key=option` pairs of select custom values.
+    field_options: Names,
     // Board position of each stage key; `None` for stages off the board.
     pub(super) board: Vec<Option<usize>>,
     pub(super) deals: Vec<Deal>,
@@ -101,9 +108,15 @@ impl History {
             len,
             visited,
         };
+        let fields = deal
+            .fields
+            .iter()
+            .map(|(key, option)| self.field_options.key(&format!("{key}={option}")))
+            .collect();
         let text = Text {
             id: deal.id,
             title: deal.title,
+            fields,
         };
         match slot {
             Some(i) => {
@@ -225,14 +238,32 @@ impl History {
 
     /// The questions of one caller: `owner`'s deals only (if given), at `now`.
     pub fn view<'a>(&'a self, owner: Option<&'a str>, now: i64) -> View<'a> {
+        self.view_in(owner, &[], now)
+    }
+
+    /// [`Self::view`] of the deals in `segment` only (see [`Segment`]).
+    pub fn view_in<'a>(&'a self, owner: Option<&'a str>, segment: &'a [Vec<Key>], now: i64) -> View<'a> {
         // An owner without deals has no key: nothing matches NONE.
         let owner_key = owner.map(|o| self.owners.get(o).unwrap_or(NONE));
         View {
             h: self,
             owner,
             owner_key,
+            segment,
             now,
         }
+    }
+
+    /// The interned pair of select field `key` and `option`; [`NONE`] (which
+    /// no deal holds) when no deal ever held it.
+    pub fn field_option(&self, key: &str, option: &str) -> Key {
+        self.field_options.get(&format!("{key}={option}")).unwrap_or(NONE)
+    }
+
+    /// The segment of deals whose field `key` holds one of `options`, as a
+    /// [`View`] tests it.
+    pub fn condition(&self, key: &str, options: &[String]) -> Vec<Key> {
+        options.iter().map(|o| self.field_option(key, o)).collect()
     }
 }
 
@@ -275,6 +306,7 @@ pub(crate) mod tests {
             expected_close: None,
             create_time: 0,
             closed_at: None,
+            fields: Vec::new(),
         }
     }
 

@@ -141,6 +141,7 @@ mod tests {
             expected_close: None,
             create_time: ts[0].at,
             closed_at: (status != DealStatus::Open).then_some(last.at),
+            fields: Vec::new(),
         };
         (row, ts)
     }

@@ -81,5 +81,8 @@ pub fn owners<'a>(
             }
         })
         .collect();
-    pb::GetOwnerPerformanceResponse { owners }
+    pb::GetOwnerPerformanceResponse {
+        owners,
+        groups: Vec::new(),
+    }
 }

@@ -47,6 +47,9 @@ pub struct DealRow {
     pub create_time: i64,
     /// Won or lost (µs).
     pub closed_at: Option<i64>,
+    /// Its select custom values: (field key, option id), one pair per
+    /// option held.
+    pub fields: Vec<(String, String)>,
 }
 
 /// A deal's latest snapshot in a [`History`]: only the fields the reports
@@ -94,6 +97,9 @@ pub struct Text {
     pub id: String,
     /// Its title.
     pub title: String,
+    /// Its select custom values, as interned `key=option` pairs (see
+    /// [`History::field_option`]).
+    pub fields: Vec<Key>,
 }
 
 /// The key of no name (a deal without an amount has currency `NONE`).

@@ -19,6 +19,8 @@ pub struct View<'a> {
     /// Only this owner's deals count, if set.
     pub owner: Option<&'a str>,
     pub(super) owner_key: Option<Key>,
+    /// Conditions on the deals' select custom values (empty: none).
+    pub(super) segment: &'a [Vec<Key>],
     /// The time the questions are asked at (µs).
     pub now: i64,
 }
@@ -31,7 +33,7 @@ impl<'a> View<'a> {
 
     /// Whether `d` is in view.
     pub fn sees(&self, d: &Deal) -> bool {
-        self.owner_key.is_none_or(|o| d.owner == o)
+        admits(self.h, self.owner_key, self.segment, d)
     }
 
     /// The deal `id` with its stays, if it is in view.
@@ -42,10 +44,10 @@ impl<'a> View<'a> {
 
     /// The deals in view, each with its stays.
     pub fn deals(&self) -> impl Iterator<Item = (&'a Deal, &'a [Stay])> + 'a {
-        let (h, owner) = (self.h, self.owner_key);
+        let (h, owner, segment) = (self.h, self.owner_key, self.segment);
         h.deals
             .iter()
-            .filter(move |d| owner.is_none_or(|o| d.owner == o))
+            .filter(move |d| admits(h, owner, segment, d))
             .map(move |d| (d, h.stays_of(d)))
     }
 
@@ -61,12 +63,12 @@ impl<'a> View<'a> {
         M: Fn(A, A) -> A + Sync + Send,
     {
         use rayon::prelude::*;
-        let (h, owner) = (self.h, self.owner_key);
+        let (h, owner, segment) = (self.h, self.owner_key, self.segment);
         h.deals
             .par_chunks(FOLD_CHUNK)
             .map(|chunk| {
                 let mut acc = init();
-                for d in chunk.iter().filter(|d| owner.is_none_or(|o| d.owner == o)) {
+                for d in chunk.iter().filter(|d| admits(h, owner, segment, d)) {
                     add(&mut acc, d, h.stays_of(d));
                 }
                 acc
@@ -78,4 +80,14 @@ impl<'a> View<'a> {
     pub fn kinds(&self) -> Vec<StageKind> {
         self.h.stages.iter().map(|s| s.kind).collect()
     }
+}
+
+/// Whether `d` is `owner`'s (when set) and holds, for each condition of
+/// `segment`, one of its `key=option` pairs.
+fn admits(h: &History, owner: Option<Key>, segment: &[Vec<Key>], d: &Deal) -> bool {
+    owner.is_none_or(|o| d.owner == o)
+        && (segment.is_empty() || {
+            let held = &h.text(d).fields;
+            segment.iter().all(|any| held.iter().any(|k| any.contains(k)))
+        })
 }

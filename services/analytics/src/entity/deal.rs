@@ -37,6 +37,10 @@ pub struct Model {
     pub version: i64,
     /// Whether the deal was deleted (a tombstone, so late events stay dead).
     pub deleted: bool,
+    /// Its select custom values: a JSON object of field key to the option
+    /// ids it holds (see `projection::fields`).
+    #[sea_orm(column_type = "Text")]
+    pub fields: String,
 }
 
 /// Relations are followed by explicit queries.

@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod change;
 pub mod deal;
+pub mod field;
 pub mod pipeline;
 pub mod stage;
 pub mod tenant;

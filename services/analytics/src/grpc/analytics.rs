@@ -6,10 +6,11 @@ use crm_proto::analytics::v1 as pb;
 use super::{
     Analytics,
     parse::{self, Scope},
+    segments::{Group, Segments},
 };
 use crate::{
     cache::Snapshot,
-    domain::{DAY, View, bottlenecks, durations, forecast, owners, velocity},
+    domain::{DAY, View, bottlenecks, durations, forecast, funnel, owners, velocity},
     store,
 };
 
@@ -25,6 +26,22 @@ impl Analytics {
     ) -> ApiResult<R> {
         self.with_snapshot(caller, scope, move |s, owner, now| report(s.history().view(owner, now)))
             .await
+    }
+
+    /// [`Self::report`] over the segments' deals: the filtered numbers,
+    /// and those of each group.
+    async fn segmented<R: Send + 'static>(
+        &self,
+        caller: &Caller,
+        scope: Scope,
+        segments: Segments,
+        report: impl Fn(View<'_>) -> R + Send + 'static,
+    ) -> ApiResult<(R, Vec<Group<R>>)> {
+        self.with_snapshot(caller, scope, move |s, owner, now| {
+            let h = s.history();
+            segments.run(h, |segment| report(h.view_in(owner, segment, now)))
+        })
+        .await
     }
 
     /// `scope` within what the caller may read: under owner visibility a
@@ -79,8 +96,30 @@ impl Analytics {
         let scope = parse::scope(&mut v, &req.pipeline_id, &req.owner_id);
         let period = parse::period(&mut v, req.period.as_ref());
         let period = v.finish_with(period)?;
-        self.with_snapshot(&caller, scope, move |s, owner, now| s.funnel(owner, period, now))
-            .await
+        let segments = Segments::parse(
+            &self.db,
+            &Tenant::of(&caller),
+            req.field_filter.as_ref(),
+            &req.group_by_field,
+        )
+        .await?;
+        if segments.is_plain() {
+            return self
+                .with_snapshot(&caller, scope, move |s, owner, now| s.funnel(owner, period, now))
+                .await;
+        }
+        let (mut reply, groups) = self
+            .segmented(&caller, scope, segments, move |v| funnel::funnel(&v, period))
+            .await?;
+        reply.groups = groups
+            .into_iter()
+            .map(|(option_id, option_label, f)| pb::FunnelGroup {
+                option_id,
+                option_label,
+                funnel: Some(f),
+            })
+            .collect();
+        Ok(reply)
     }
 
     pub(super) async fn get_stage_durations(
@@ -140,11 +179,23 @@ impl Analytics {
         let period = v.finish_with(period)?;
         let scope = self.visible(&caller, scope).await?;
         let owner = scope.owner.as_deref();
-        let activities = store::activities(&self.db, &Tenant::of(&caller), owner, period).await?;
-        self.report(&caller, scope, move |v| {
-            owners::owners(&v, period, v.owner, &activities)
-        })
-        .await
+        let tenant = Tenant::of(&caller);
+        let activities = store::activities(&self.db, &tenant, owner, period).await?;
+        let segments = Segments::parse(&self.db, &tenant, req.field_filter.as_ref(), &req.group_by_field).await?;
+        let (mut reply, groups) = self
+            .segmented(&caller, scope, segments, move |v| {
+                owners::owners(&v, period, v.owner, &activities)
+            })
+            .await?;
+        reply.groups = groups
+            .into_iter()
+            .map(|(option_id, option_label, p)| pb::OwnerPerformanceGroup {
+                option_id,
+                option_label,
+                performance: Some(p),
+            })
+            .collect();
+        Ok(reply)
     }
 
     pub(super) async fn get_forecast(
@@ -153,8 +204,27 @@ impl Analytics {
         req: pb::GetForecastRequest,
     ) -> ApiResult<pb::GetForecastResponse> {
         let (scope, ask) = parse::forecast(&req)?;
-        self.report(&caller, scope, move |v| forecast::forecast(&v, &ask.at(v.now)))
-            .await
+        let segments = Segments::parse(
+            &self.db,
+            &Tenant::of(&caller),
+            req.field_filter.as_ref(),
+            &req.group_by_field,
+        )
+        .await?;
+        let (mut reply, groups) = self
+            .segmented(&caller, scope, segments, move |v| {
+                forecast::forecast(&v, &ask.at(v.now))
+            })
+            .await?;
+        reply.groups = groups
+            .into_iter()
+            .map(|(option_id, option_label, f)| pb::ForecastGroup {
+                option_id,
+                option_label,
+                forecast: Some(f),
+            })
+            .collect();
+        Ok(reply)
     }
 
     /// Replays the pipeline service's export into this tenant's projections.

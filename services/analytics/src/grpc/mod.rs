@@ -4,6 +4,7 @@
 
 mod analytics;
 mod parse;
+mod segments;
 
 use std::sync::Arc;
 

@@ -4,6 +4,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261128_000003_create_projection_tables;
 mod m20261201_000004_create_change_log;
+mod m20261201_000005_add_custom_fields;
 
 /// Every migration of the analytics database, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_create_change_log::Migration),
             Box::new(crm_kit::migration::IndexPendingOutbox),
             Box::new(crm_tenancy::settings::CreateTenantSettings),
+            Box::new(m20261201_000005_add_custom_fields::Migration),
         ]
     }
 }

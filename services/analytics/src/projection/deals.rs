@@ -116,6 +116,7 @@ fn snapshot(tenant: &Tenant, id: String, e: &EventEnvelope, d: &crm_proto::pipel
         closed_at: d.closed_at.as_ref().and_then(time::from_timestamp),
         version: e.aggregate_version,
         deleted: false,
+        fields: super::fields::select_json(&d.custom_fields),
     }
 }
 
@@ -152,6 +153,7 @@ async fn upsert_snapshots(txn: &DatabaseTransaction, snapshots: Vec<deal::Active
                         deal::Column::CreateTime,
                         deal::Column::ClosedAt,
                         deal::Column::Version,
+                        deal::Column::Fields,
                     ])
                     .action_and_where(
                         version(deal::Entity.into_iden())
@@ -199,6 +201,7 @@ pub(super) async fn delete(
         closed_at: None,
         version: e.aggregate_version,
         deleted: true,
+        fields: "{}".to_owned(),
     });
     row.deleted = true;
     row.version = row.version.max(e.aggregate_version);

@@ -17,6 +17,7 @@ mod activities;
 pub mod change_log;
 mod deals;
 mod decode;
+pub mod fields;
 mod pipelines;
 
 use crm_kit::{bus::Handler, tenant::Tenant};
@@ -33,6 +34,7 @@ pub const CONSUMER: &str = "analytics";
 pub const BINDINGS: &[&str] = &[
     "pipeline.pipeline.*",
     "pipeline.deal.*",
+    "pipeline.field.*",
     "contacts.activity.logged",
     crm_tenancy::settings::BINDING,
 ];
@@ -66,6 +68,10 @@ impl Handler for Projector {
             "pipeline.deal.deleted" => {
                 let p: ev::DealDeleted = decode(e)?;
                 deals::delete(txn, e, &p).await?
+            }
+            t if t.starts_with("pipeline.field.") => {
+                let touched = fields::apply(txn, e).await?;
+                return log_changes(txn, &tenant, touched).await;
             }
             "contacts.activity.logged" => {
                 let p: ev::ActivityLogged = decode(e)?;

@@ -29,6 +29,7 @@ pub async fn funnel(s: &mut Suite, tenant: &str) {
         pipeline_id: P.into(),
         owner_id: String::new(),
         period: period(T0, T0 + 10 * D),
+        ..Default::default()
     };
     let f = s
         .client
@@ -217,6 +218,7 @@ pub async fn owners(s: &mut Suite, tenant: &str) {
         pipeline_id: P.into(),
         owner_id: String::new(),
         period: period(T0, T0 + 10 * D),
+        ..Default::default()
     };
     let r = s
         .client
@@ -256,6 +258,7 @@ pub fn forecast_request(seed: u64, min_sample: i32) -> pb::GetForecastRequest {
         seed,
         lookback_days: 3650,
         min_sample,
+        ..Default::default()
     }
 }
 

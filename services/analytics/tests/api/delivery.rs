@@ -30,6 +30,7 @@ async fn funnel_of(s: &mut Suite, tenant: &str) -> pb::GetFunnelResponse {
         pipeline_id: P.into(),
         owner_id: String::new(),
         period: period(T0, T0 + 10 * D),
+        ..Default::default()
     };
     s.client
         .get_funnel(authed(&token_of(tenant), req))
@@ -109,6 +110,7 @@ async fn a_tenant_never_sees_another_tenants_pipeline(backend: Backend) {
         pipeline_id: P.into(),
         owner_id: String::new(),
         period: period(T0, T0 + 10 * D),
+        ..Default::default()
     };
     let err = s
         .client
@@ -185,6 +187,7 @@ async fn a_newer_pipeline_version_replaces_the_stages_and_an_older_one_is_ignore
         pipeline_id: P.into(),
         owner_id: String::new(),
         period: period(T0, T0 + 10 * D),
+        ..Default::default()
     };
     let err = s.client.get_funnel(authed(&token_of("acme"), req)).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -224,6 +227,7 @@ async fn bad_input_is_rejected_naming_the_field(backend: Backend) {
         pipeline_id: P.into(),
         owner_id: String::new(),
         period: period(T0, T0 + D),
+        ..Default::default()
     };
     let cases = [
         (

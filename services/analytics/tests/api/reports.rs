@@ -37,6 +37,7 @@ async fn the_funnel_counts_only_stays_begun_in_the_half_open_period(backend: Bac
         pipeline_id: P.into(),
         owner_id: String::new(),
         period: period(T0, T0 + 6 * D),
+        ..Default::default()
     };
     let f = s.client.get_funnel(authed(&token, req)).await.unwrap().into_inner();
     let flows: Vec<_> = f.stages.iter().map(|s| (s.entered, s.advanced, s.lost)).collect();
@@ -49,6 +50,7 @@ async fn the_funnel_counts_only_stays_begun_in_the_half_open_period(backend: Bac
         pipeline_id: P.into(),
         owner_id: String::new(),
         period: period(T0 + 5 * D, T0 + 10 * D),
+        ..Default::default()
     };
     let f = s.client.get_funnel(authed(&token, req)).await.unwrap().into_inner();
     let flows: Vec<_> = f.stages.iter().map(|s| (s.entered, s.advanced, s.lost)).collect();
@@ -66,6 +68,7 @@ async fn the_funnel_of_one_owner_counts_only_their_deals(backend: Backend) {
         pipeline_id: P.into(),
         owner_id: "bob".into(),
         period: period(T0, T0 + 10 * D),
+        ..Default::default()
     };
     let f = s
         .client
@@ -147,6 +150,7 @@ async fn owner_performance_counts_wins_losses_open_pipeline_and_activities(backe
         pipeline_id: P.into(),
         owner_id: "carol".into(),
         period: period(T0, T0 + 10 * D),
+        ..Default::default()
     };
     let r = s
         .client

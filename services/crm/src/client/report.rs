@@ -31,6 +31,7 @@ pub(super) async fn report(
                     pipeline_id: id,
                     owner_id: String::new(),
                     period: back,
+                    ..Default::default()
                 }))
                 .await?
                 .into_inner();
@@ -227,6 +228,7 @@ pub(super) async fn report(
                 pipeline_id: id,
                 owner_id: String::new(),
                 period: back,
+                ..Default::default()
             };
             let reply = client.get_owner_performance(c.request(req)).await?.into_inner();
             if c.json {

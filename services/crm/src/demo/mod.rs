@@ -94,6 +94,7 @@ async fn wait_for_analytics(
             pipeline_id: pipeline_id.into(),
             owner_id: String::new(),
             period: report::period(now - 400 * report::DAY, now + report::DAY),
+            ..Default::default()
         };
         if let Ok(reply) = client.get_owner_performance(authed(token, req)).await {
             let seen: i64 = reply

@@ -54,6 +54,9 @@ pub async fn gather(
         pipeline_id: id.clone(),
         owner_id: String::new(),
         period: year,
+        // The demo defines the field (see data::fields).
+        group_by_field: "lead_source".into(),
+        ..Default::default()
     };
     let durations = a::GetStageDurationsRequest {
         pipeline_id: id.clone(),
@@ -156,6 +159,26 @@ impl fmt::Display for Report {
             "  won {}, lost {}, win rate {win:.1}%\n",
             self.funnel.won, self.funnel.lost
         )?;
+        writeln!(f, "FUNNEL BY LEAD SOURCE, last 12 months")?;
+        writeln!(
+            f,
+            "  {:<12} {:>8} {:>6} {:>6}  win rate",
+            "source", "entered", "won", "lost"
+        )?;
+        for g in &self.funnel.groups {
+            let Some(funnel) = &g.funnel else { continue };
+            let entered = funnel.stages.first().map_or(0, |s| s.entered);
+            let rate = funnel.win_rate * 100.0;
+            writeln!(
+                f,
+                "  {:<12} {entered:>8} {:>6} {:>6}  {} {rate:>5.1}%",
+                g.option_label,
+                funnel.won,
+                funnel.lost,
+                bar(funnel.win_rate)
+            )?;
+        }
+        writeln!(f)?;
         writeln!(f, "TIME IN STAGE, stays ended in the last 12 months")?;
         writeln!(
             f,

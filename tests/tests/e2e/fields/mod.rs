@@ -2,6 +2,7 @@
 //! creation to purge, every type's checks naming the field, filters of
 //! each kind, and a customer's purchase history.
 
+mod analytics;
 mod contacts;
 mod filters;
 mod rules;
