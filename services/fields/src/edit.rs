@@ -531,6 +531,26 @@ mod tests {
     }
 
     #[test]
+    fn a_select_has_at_most_1000_options() {
+        let labels: Vec<String> = (0..=MAX_OPTIONS).map(|i| format!("Option {i}")).collect();
+        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let Err(ApiError::InvalidArgument(v)) =
+            NewDefinition::parse(&select(&refs), &[RecordType::Deal], Some(RecordType::Deal))
+        else {
+            panic!("expected violations")
+        };
+        assert_eq!(v[0].field, "definition.options");
+        assert!(
+            NewDefinition::parse(
+                &select(&refs[..MAX_OPTIONS]),
+                &[RecordType::Deal],
+                Some(RecordType::Deal)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn a_money_field_needs_a_currency_and_a_select_needs_options() {
         let money = common::FieldDefinition {
             key: "budget".into(),

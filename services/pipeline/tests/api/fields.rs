@@ -160,7 +160,34 @@ async fn exports_and_imports_carry_custom_values(backend: Backend) {
     );
 }
 
+async fn a_tenant_has_at_most_500_fields_per_record_type(backend: Backend) {
+    let Some(mut s) = suite(backend, "field_limit").await else {
+        return;
+    };
+    for i in 0..crm_fields::edit::MAX_FIELDS {
+        s.pipeline
+            .create_field_definition(authed(&s.token, definition(&format!("f{i}"))))
+            .await
+            .unwrap();
+    }
+    let err = s
+        .pipeline
+        .create_field_definition(authed(&s.token, definition("one_more")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    let req = pb::ListFieldDefinitionsRequest { include_archived: true };
+    let listed = s
+        .pipeline
+        .list_field_definitions(authed(&s.token, req))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.definitions.len(), crm_fields::edit::MAX_FIELDS);
+}
+
 crm_kit::backend_tests!(
     events_carry_custom_values_and_name_the_changed_keys,
     exports_and_imports_carry_custom_values,
+    a_tenant_has_at_most_500_fields_per_record_type,
 );

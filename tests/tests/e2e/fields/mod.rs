@@ -391,7 +391,45 @@ async fn only_admins_define_fields(backend: Backend) {
     f.client.create_field_definition(authed(&other, req)).await.unwrap();
 }
 
+async fn an_update_through_the_gateway_announces_its_values_and_changed_keys(backend: Backend) {
+    use crm_proto::events::v1 as ev;
+    use prost::Message;
+    let Some(suite) = up(backend, "field_events_gw").await else {
+        return;
+    };
+    let mut f = Fields::new(suite.channel.clone()).await;
+    f.define(field("region", FieldType::Text)).await.unwrap();
+    f.define(field("segment", FieldType::Text)).await.unwrap();
+    let d = f.deal("Acme", values(&[("region", text("emea"))])).await.unwrap();
+    f.set(&d, "segment", Some(text("smb"))).await.unwrap();
+    // The outbox of the suite's own pipeline database (a shared topology's is not ours).
+    let Some((_, pipeline_db, _, _)) = suite.dbs.as_ref() else {
+        return;
+    };
+    let conn = sea_orm::Database::connect(&pipeline_db.url).await.unwrap();
+    let events = crm_kit::outbox::read_all(&conn).await.unwrap();
+    let payload = |t: &str| {
+        events
+            .iter()
+            .find(|e| e.r#type == t)
+            .and_then(|e| e.payload.clone())
+            .unwrap()
+            .value
+    };
+    let created = ev::DealCreated::decode(payload("pipeline.deal.created").as_slice()).unwrap();
+    assert_eq!(created.deal.unwrap().custom_fields, values(&[("region", text("emea"))]));
+    let updated = ev::DealUpdated::decode(payload("pipeline.deal.updated").as_slice()).unwrap();
+    assert_eq!(updated.changed_fields, ["custom_fields.segment"]);
+    assert_eq!(
+        updated.deal.unwrap().custom_fields,
+        values(&[("region", text("emea")), ("segment", text("smb"))])
+    );
+    let defined = events.iter().filter(|e| e.r#type == "pipeline.field.created").count();
+    assert_eq!(defined, 2);
+}
+
 crm_kit::backend_tests!(
     a_field_lives_from_definition_to_purge_and_its_key_is_never_reused,
     only_admins_define_fields,
+    an_update_through_the_gateway_announces_its_values_and_changed_keys,
 );
