@@ -1,7 +1,7 @@
 //! The caller-settable fields of a deal, parsed and validated.
 
 use crm_kit::validate::Violations;
-use crm_proto::{common::v1 as common, pipeline::v1 as pb};
+use crm_proto::pipeline::v1 as pb;
 
 use super::money::Amount;
 use crate::entity::deal;
@@ -9,21 +9,9 @@ use crate::entity::deal;
 /// The longest deal title.
 pub const MAX_TITLE: usize = 200;
 
-/// A date as stored: `YYYY-MM-DD`, which sorts as text.
-pub fn parse_date(v: &mut Violations, field: &str, date: &common::Date) -> Option<String> {
-    let valid = u32::try_from(date.month)
-        .ok()
-        .zip(u32::try_from(date.day).ok())
-        .filter(|_| (1..=9999).contains(&date.year))
-        .and_then(|(m, d)| chrono::NaiveDate::from_ymd_opt(date.year, m, d));
-    match valid {
-        Some(d) => Some(d.format("%Y-%m-%d").to_string()),
-        None => {
-            v.add(field, "must be a valid calendar date with year 1 to 9999");
-            None
-        }
-    }
-}
+/// A date as stored: `YYYY-MM-DD`, which sorts as text (the rule custom
+/// date values follow too).
+pub use crm_fields::value::date as parse_date;
 
 /// The fields a caller may set on a deal. `None` means "not given".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -128,6 +116,8 @@ impl DealFields {
 
 #[cfg(test)]
 mod tests {
+    use crm_proto::common::v1 as common;
+
     use super::*;
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::pin::Pin;
 
+use crm_fields::Definitions;
 use crm_kit::{ApiResult, auth::Caller, tenant::Tenant, validate::Violations};
 use crm_proto::pipeline::v1 as pb;
 use sea_orm::DatabaseConnection;
@@ -31,7 +32,10 @@ impl Pipelines {
         // A small buffer: the reader waits for a slow client instead of
         // reading the whole tenant ahead of it.
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(pump(self.db.clone(), Tenant::of(&caller), filter, tx));
+        let tenant = Tenant::of(&caller);
+        // The definitions as the export starts: one read for the whole stream.
+        let defs = store::fields(&self.db, &tenant).await?;
+        tokio::spawn(pump(self.db.clone(), tenant, (filter, defs), tx));
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 }
@@ -39,12 +43,12 @@ impl Pipelines {
 async fn pump(
     db: DatabaseConnection,
     tenant: Tenant,
-    filter: DealFilter,
+    (filter, defs): (DealFilter, Definitions),
     tx: mpsc::Sender<Result<pb::ExportDealsResponse, Status>>,
 ) {
     let mut after: Option<String> = None;
     loop {
-        let page = match export_page(&db, &tenant, &filter, after.as_deref()).await {
+        let page = match export_page(&db, &tenant, (&filter, &defs), after.as_deref()).await {
             Ok(page) => page,
             Err(e) => {
                 let _ = tx.send(Err(e.into())).await;
@@ -70,21 +74,20 @@ async fn pump(
 async fn export_page(
     db: &DatabaseConnection,
     tenant: &Tenant,
-    filter: &DealFilter,
+    (filter, defs): (&DealFilter, &Definitions),
     after: Option<&str>,
 ) -> ApiResult<Vec<pb::ExportDealsResponse>> {
     let deals = store::deals::list(db, tenant, filter, after, PAGE).await?;
     let ids: Vec<String> = deals.iter().map(|d| d.id.clone()).collect();
     let mut history = store::deals::histories(db, tenant, &ids).await?;
     let stages = store::pipelines::stages_by_id(db, tenant, deals.iter().map(|d| d.stage_id.clone())).await?;
-    let defs = store::fields(db, tenant).await?;
     Ok(deals
         .iter()
         .map(|d| pb::ExportDealsResponse {
             deal: Some(convert::deal(
                 d,
                 stages.get(&d.stage_id).map_or(0, |s| s.probability),
-                &defs,
+                defs,
             )),
             history: history
                 .remove(&d.id)
