@@ -17,6 +17,7 @@ pub mod entity;
 pub mod filter;
 mod kind;
 pub mod migration;
+pub mod money;
 pub mod owner;
 pub mod purge;
 pub mod store;

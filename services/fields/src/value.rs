@@ -175,26 +175,7 @@ fn money(v: &mut Violations, field: &str, def: &Definition, m: &common::Money) -
         );
         return None;
     }
-    let exp = crm_proto::money::exponent(currency).unwrap_or(2);
-    if m.units < 0 || m.nanos < 0 || m.nanos >= 1_000_000_000 {
-        v.add(field, "must not be negative, with nanos below 1,000,000,000");
-        return None;
-    }
-    let step = 10_i32.pow(9 - exp);
-    if m.nanos % step != 0 {
-        v.add(
-            format!("{field}.nanos"),
-            format!("{currency} has {exp} decimals; nanos must be a multiple of {step}"),
-        );
-        return None;
-    }
-    match crm_proto::money::to_minor(m) {
-        Some(minor) if minor <= 1_000_000_000_000_000 => Some(json!(minor)),
-        _ => {
-            v.add(format!("{field}.units"), "is too large");
-            None
-        }
-    }
+    crate::money::Amount::parse(v, field, m).map(|a| json!(a.minor))
 }
 
 /// A wire date as stored, `YYYY-MM-DD`.
