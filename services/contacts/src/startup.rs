@@ -19,7 +19,9 @@ use crate::{CONSUMER, SERVICE_NAME, events::CONTACT_FIELDS, grpc::Contacts};
 /// The contacts service on `db` (migrated), checking tokens with `shared`.
 pub fn build(db: DatabaseConnection, shared: Shared) -> Service {
     let authenticate = shared.authenticate();
-    let grpc = ContactsServiceServer::with_interceptor(Contacts::new(db.clone(), shared), authenticate);
+    let settings = crm_tenancy::Settings::new(crm_kit::db::readers(&db));
+    let follower = crm_tenancy::settings::Follower(settings.clone());
+    let grpc = ContactsServiceServer::with_interceptor(Contacts::new(db.clone(), shared, settings), authenticate);
     let purger = Purger::new(db.clone(), CONTACT_FIELDS, crm_fields::purge::EVERY);
     Service {
         name: SERVICE_NAME,
@@ -30,7 +32,7 @@ pub fn build(db: DatabaseConnection, shared: Shared) -> Service {
             consumer: Some(Consumer {
                 name: CONSUMER,
                 bindings: bindings(&[crm_tenancy::settings::BINDING]),
-                handler: Arc::new(crm_tenancy::settings::Follower),
+                handler: Arc::new(follower),
             }),
             listeners: Vec::new(),
             jobs: vec![Job::new("field purger", move |stop| purger.run(stop.wait()))],

@@ -58,6 +58,35 @@ pub async fn background(url: &str, main: &DatabaseConnection) -> anyhow::Result<
     open(url, 2).await
 }
 
+/// How many read connections a SQLite database gets beside its writer.
+fn sqlite_readers() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    u32::try_from(cores.clamp(2, 8)).unwrap_or(2)
+}
+
+/// Where a service runs its reads outside transactions. On SQLite, a pool
+/// of read-only connections (one per core, 2 to 8) beside the single
+/// writer of [`connect`]: in WAL mode readers never wait for the writer nor
+/// it for them, and they run on every core; each sees what was committed
+/// when its statement began. On PostgreSQL (and an in-memory SQLite), the
+/// main pool itself.
+pub fn readers(main: &DatabaseConnection) -> DatabaseConnection {
+    use sea_orm::{DbBackend, SqlxSqliteConnector, sqlx::sqlite::SqlitePoolOptions};
+    if main.get_database_backend() != DbBackend::Sqlite {
+        return main.clone();
+    }
+    let pool = main.get_sqlite_connection_pool();
+    let opts = (*pool.connect_options()).clone();
+    if opts.get_filename() == std::path::Path::new(":memory:") {
+        return main.clone();
+    }
+    let readers = SqlitePoolOptions::new()
+        .max_connections(sqlite_readers())
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(opts.read_only(true));
+    SqlxSqliteConnector::from_sqlx_sqlite_pool(readers)
+}
+
 /// Connects and brings the schema up to date with migrator `M`.
 pub async fn connect_and_migrate<M: MigratorTrait>(url: &str) -> anyhow::Result<DatabaseConnection> {
     let db = connect(url).await?;

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -68,7 +68,11 @@ pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::
     let contacts = ContactsDirectory::connect_lazy(&config.contacts_url)?;
     let auth = shared.authenticate();
     let hub = config.hub;
-    let service = Tasks::new(db.clone(), shared, pipelines, contacts, hub.clone());
+    let settings = crm_tenancy::Settings::new(crm_kit::db::readers(&db));
+    let automation = Automation {
+        settings: settings.clone(),
+    };
+    let service = Tasks::new(db.clone(), shared, pipelines, contacts, hub.clone(), settings);
     let grpc = InterceptedService::new(TasksServiceServer::new(service), auth);
     let mut scheduler = Scheduler::new(db.clone(), hub.clone());
     let mut listeners = Vec::new();
@@ -88,7 +92,7 @@ pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::
             consumer: Some(Consumer {
                 name: CONSUMER,
                 bindings: bindings(BINDINGS),
-                handler: Arc::new(Automation),
+                handler: Arc::new(automation),
             }),
             listeners,
             jobs: vec![Job::new("reminder scheduler", move |stop| scheduler.run(stop.wait()))],

@@ -16,4 +16,5 @@ pub mod settings;
 pub mod visibility;
 
 pub use roles::{Access, ROLES};
-pub use visibility::{Owned, Scope, changeable, may_change, scope};
+pub use settings::Settings;
+pub use visibility::{Owned, Scope};

@@ -5,14 +5,16 @@
 //! keeps its own copy from that event (the highest version wins), so each
 //! enforces visibility from its own database.
 
-use crm_kit::{migration::create_from_entity, tenant::Tenant};
+use std::sync::Arc;
+
+use crm_kit::{cache::Cache, migration::create_from_entity, tenant::Tenant};
 use crm_proto::{
     common::v1::Visibility,
     events::v1::{EventEnvelope, TenantSettingsUpdated},
 };
 use sea_orm::{
     ActiveValue::Set,
-    ConnectionTrait, DbErr, EntityTrait,
+    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     sea_query::{Alias, DynIden, Expr, ExprTrait, IntoIden, OnConflict},
 };
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
@@ -112,15 +114,57 @@ pub async fn apply(conn: &impl ConnectionTrait, event: &EventEnvelope) -> anyhow
     Ok(())
 }
 
+/// A service's view of its tenants' settings: its own table read through
+/// a cache (see [`crm_kit::cache`] for how fresh it is: the service's own
+/// changes at once, another replica's or an event's within
+/// [`crm_kit::cache::TTL`]). Who may read and change what
+/// ([`Settings::scope`], [`Settings::changeable`]) is decided from it.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    db: DatabaseConnection,
+    cache: Cache<String, entity::Model>,
+}
+
+impl Settings {
+    /// The settings stored in `db`.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            cache: Cache::default(),
+        }
+    }
+
+    /// The tenant's settings (the defaults until an admin changes them).
+    pub async fn get(&self, tenant: &Tenant) -> Result<Arc<entity::Model>, DbErr> {
+        self.cache.get_or_load(&tenant.id(), || get(&self.db, tenant)).await
+    }
+
+    /// Forgets what is cached of `tenant_id`'s settings: called once they
+    /// changed (after the change's commit, or as its event is applied).
+    pub fn forget(&self, tenant_id: &str) {
+        self.cache.forget(&tenant_id.to_owned());
+    }
+
+    /// Applies a `pipeline.tenant.settings_updated` event (see [`apply`])
+    /// and forgets the cached copy it replaces.
+    pub async fn apply(&self, conn: &impl ConnectionTrait, event: &EventEnvelope) -> anyhow::Result<()> {
+        apply(conn, event).await?;
+        if event.r#type == TENANT_SETTINGS_UPDATED {
+            self.forget(&event.tenant_id);
+        }
+        Ok(())
+    }
+}
+
 /// The bus handler of a service that only follows the settings (contacts):
 /// it applies `pipeline.tenant.settings_updated` and ignores the rest.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Follower;
+#[derive(Clone, Debug)]
+pub struct Follower(pub Settings);
 
 #[tonic::async_trait]
 impl crm_kit::bus::Handler for Follower {
     async fn handle(&self, txn: &sea_orm::DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
-        apply(txn, event).await
+        self.0.apply(txn, event).await
     }
 }
 

@@ -3,6 +3,7 @@
 //! read only what they own or are assigned. A hidden record reads as
 //! missing (NOT_FOUND), and a change to it too.
 
+use crate::{roles, settings::Settings};
 use crm_kit::{
     ApiError,
     auth::Caller,
@@ -10,9 +11,6 @@ use crm_kit::{
     tenant::{Record, Tenant},
 };
 use crm_proto::common::v1::Visibility;
-use sea_orm::ConnectionTrait;
-
-use crate::{roles, settings};
 
 /// What a caller may read under their tenant's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +22,17 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// What `caller` may read in their tenant under `settings`: everything
+    /// under TEAM visibility, and for managers, admins and the suite's own
+    /// services; under OWNER, a rep's or viewer's own records only.
+    pub fn under(caller: &Caller, settings: &crate::settings::entity::Model) -> Self {
+        if roles::sees_everything(caller) || settings.visibility != Visibility::Owner as i32 {
+            Scope::All
+        } else {
+            Scope::Own(caller.user_id.clone())
+        }
+    }
+
     /// Whether a record owned by (or assigned to) `owner` is in scope.
     pub fn sees(&self, owner: &str) -> bool {
         match self {
@@ -60,36 +69,6 @@ impl Scope {
     }
 }
 
-/// What `caller` may read in their tenant: everything under TEAM
-/// visibility, and for managers, admins and the suite's own services;
-/// under OWNER, a rep's or viewer's own records only.
-pub async fn scope(conn: &impl ConnectionTrait, caller: &Caller) -> Result<Scope, ApiError> {
-    if roles::sees_everything(caller) {
-        return Ok(Scope::All);
-    }
-    let settings = settings::get(conn, &Tenant::of(caller)).await?;
-    Ok(if settings.visibility == Visibility::Owner as i32 {
-        Scope::Own(caller.user_id.clone())
-    } else {
-        Scope::All
-    })
-}
-
-/// Whether `caller` may change the `kind` record `id` owned by (or
-/// assigned to) `owner`: NOT_FOUND when their visibility hides it,
-/// PERMISSION_DENIED when their role does not let them change it (see
-/// [`roles::may_change_owned`]).
-pub async fn may_change(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    kind: &'static str,
-    id: &str,
-    owner: &str,
-) -> Result<(), ApiError> {
-    scope(conn, caller).await?.check(kind, id, owner)?;
-    roles::may_change_owned(caller, owner)
-}
-
 /// A record with an owner (or assignee), whom visibility and the role
 /// check look at.
 pub trait Owned: Record {
@@ -97,18 +76,33 @@ pub trait Owned: Record {
     fn owner(&self) -> &str;
 }
 
-/// `record`, once `caller` may change it (see [`may_change`]) and it is
-/// still at the etag `target` names (ABORTED otherwise): the guard every
-/// update and delete of an owned record passes first.
-pub async fn changeable<R: Owned>(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    record: R,
-    target: &Target,
-) -> Result<R, ApiError> {
-    may_change(conn, caller, R::KIND, record.record_id(), record.owner()).await?;
-    target.check(&record)?;
-    Ok(record)
+impl Settings {
+    /// What `caller` may read in their tenant (see [`Scope::under`]).
+    pub async fn scope(&self, caller: &Caller) -> Result<Scope, ApiError> {
+        if roles::sees_everything(caller) {
+            return Ok(Scope::All);
+        }
+        Ok(Scope::under(caller, &*self.get(&Tenant::of(caller)).await?))
+    }
+
+    /// Whether `caller` may change the `kind` record `id` owned by (or
+    /// assigned to) `owner`: NOT_FOUND when their visibility hides it,
+    /// PERMISSION_DENIED when their role does not let them change it (see
+    /// [`roles::may_change_owned`]).
+    pub async fn may_change(&self, caller: &Caller, kind: &'static str, id: &str, owner: &str) -> Result<(), ApiError> {
+        self.scope(caller).await?.check(kind, id, owner)?;
+        roles::may_change_owned(caller, owner)
+    }
+
+    /// `record`, once `caller` may change it (see [`Settings::may_change`])
+    /// and it is still at the etag `target` names (ABORTED otherwise): the
+    /// guard every update and delete of an owned record passes first.
+    pub async fn changeable<R: Owned>(&self, caller: &Caller, record: R, target: &Target) -> Result<R, ApiError> {
+        self.may_change(caller, R::KIND, record.record_id(), record.owner())
+            .await?;
+        target.check(&record)?;
+        Ok(record)
+    }
 }
 
 #[cfg(test)]

@@ -49,7 +49,9 @@ impl Analytics {
     async fn visible(&self, caller: &Caller, mut scope: Scope) -> ApiResult<Scope> {
         // A tenant caught up from the pipeline service brings its settings.
         self.catch_up.ensure(&caller.tenant_id).await?;
-        scope.owner = crm_tenancy::scope(&self.db, caller).await?.narrow(scope.owner);
+        // Read each time: the projection's copy changes under its consumer.
+        let settings = crm_tenancy::settings::get(&self.db, &Tenant::of(caller)).await?;
+        scope.owner = crm_tenancy::Scope::under(caller, &settings).narrow(scope.owner);
         Ok(scope)
     }
 

@@ -70,7 +70,7 @@ impl Contacts {
     /// (NOT_FOUND otherwise); of a deal (whose owner the pipeline knows),
     /// the activities they logged themselves.
     async fn author_filter(&self, caller: &Caller, tenant: &Tenant, timeline: Timeline) -> ApiResult<Option<String>> {
-        let scope = crm_tenancy::scope(&self.db, caller).await?;
+        let scope = self.settings.scope(caller).await?;
         match (&scope, timeline) {
             (Scope::All, _) => Ok(None),
             (_, Timeline::Contact(id)) => {

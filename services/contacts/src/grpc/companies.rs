@@ -52,7 +52,7 @@ impl Contacts {
         let id = parse_id("id", &req.id)?;
         let tenant = Tenant::of(&caller);
         let row = companies::get(&self.db, &tenant, id).await?;
-        crm_tenancy::scope(&self.db, &caller).await?.check_record(&row)?;
+        self.settings.scope(&caller).await?.check_record(&row)?;
         let defs = store::fields(&self.db, &tenant, RecordType::Company).await?;
         let company = Some(convert::company(&row, &defs));
         Ok(pb::GetCompanyResponse { company })
@@ -67,7 +67,7 @@ impl Contacts {
         let tenant = Tenant::of(&caller);
         let txn = self.db.begin().await?;
         let current = companies::get_by_id(&txn, &tenant, &update.target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &update.target).await?;
+        let current = self.settings.changeable(&caller, current, &update.target).await?;
         let defs = store::fields(&txn, &tenant, RecordType::Company).await?;
         let (next, changed) = update.apply(&companies::fields(&current), &defs)?;
         if changed.is_empty() {
@@ -90,7 +90,7 @@ impl Contacts {
         let tenant = Tenant::of(&caller);
         let txn = self.db.begin().await?;
         let current = companies::get_by_id(&txn, &tenant, &target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &target).await?;
+        let current = self.settings.changeable(&caller, current, &target).await?;
         if companies::has_contacts(&txn, &tenant, &current.id).await? {
             return Err(ApiError::precondition(
                 "COMPANY_HAS_CONTACTS",
@@ -112,7 +112,7 @@ impl Contacts {
         let tenant = Tenant::of(&caller);
         let defs = store::fields(&self.db, &tenant, RecordType::Company).await?;
         let query = listing::company_query(&req, &defs)?;
-        let owner = crm_tenancy::scope(&self.db, &caller).await?.narrow(None);
+        let owner = self.settings.scope(&caller).await?.narrow(None);
         let fingerprint = listing::company_fingerprint(&query, owner.as_deref());
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<String>(req.page_size, &req.page_token, &fingerprint)?;

@@ -53,7 +53,7 @@ impl Contacts {
         let id = parse_id("id", &req.id)?;
         let tenant = Tenant::of(&caller);
         let record = contacts::get(&self.db, &tenant, &id.to_string()).await?;
-        crm_tenancy::scope(&self.db, &caller).await?.check_record(&record)?;
+        self.settings.scope(&caller).await?.check_record(&record)?;
         let defs = store::fields(&self.db, &tenant, RecordType::Contact).await?;
         let contact = Some(convert::contact(&record, &defs));
         Ok(pb::GetContactResponse { contact })
@@ -68,7 +68,7 @@ impl Contacts {
         let tenant = Tenant::of(&caller);
         let txn = self.db.begin().await?;
         let current = contacts::get(&txn, &tenant, &update.target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &update.target).await?;
+        let current = self.settings.changeable(&caller, current, &update.target).await?;
         let defs = store::fields(&txn, &tenant, RecordType::Contact).await?;
         let (next, changed) = update.apply(&current.fields, &defs)?;
         if changed.is_empty() {
@@ -92,7 +92,7 @@ impl Contacts {
         let tenant = Tenant::of(&caller);
         let txn = self.db.begin().await?;
         let current = contacts::get(&txn, &tenant, &target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &target).await?;
+        let current = self.settings.changeable(&caller, current, &target).await?;
         contacts::delete(&txn, &tenant, &current).await?;
         events::contact_deleted(&txn, &caller, &current).await?;
         txn.commit().await?;
@@ -107,7 +107,7 @@ impl Contacts {
         let tenant = Tenant::of(&caller);
         let defs = store::fields(&self.db, &tenant, RecordType::Contact).await?;
         let mut filter = ContactFilter::parse(&req, &defs)?;
-        filter.owner_id = crm_tenancy::scope(&self.db, &caller).await?.narrow(None);
+        filter.owner_id = self.settings.scope(&caller).await?.narrow(None);
         let fingerprint = filter.fingerprint();
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<String>(req.page_size, &req.page_token, &fingerprint)?;
@@ -132,7 +132,9 @@ impl Contacts {
         let duplicate = contacts::get(&txn, &tenant, &merge.duplicate_id.to_string()).await?;
         // A merge changes both: the caller must see and be allowed to change each.
         for c in [&primary, &duplicate] {
-            crm_tenancy::may_change(&txn, &caller, "contact", &c.row.id, &c.row.owner_id).await?;
+            self.settings
+                .may_change(&caller, "contact", &c.row.id, &c.row.owner_id)
+                .await?;
         }
         merge.primary.check(&primary)?;
         let defs = store::fields(&txn, &tenant, RecordType::Contact).await?;

@@ -11,7 +11,7 @@ mod fields;
 
 use crm_kit::{Shared, handler::call_as};
 use crm_proto::contacts::v1::{self as pb, contacts_service_server::ContactsService};
-use crm_tenancy::Access;
+use crm_tenancy::{Access, Settings};
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
@@ -20,12 +20,14 @@ use tonic::{Request, Response, Status};
 pub struct Contacts {
     db: DatabaseConnection,
     shared: Shared,
+    settings: Settings,
 }
 
 impl Contacts {
-    /// The service over `db`, signing page tokens with `shared`.
-    pub fn new(db: DatabaseConnection, shared: Shared) -> Self {
-        Self { db, shared }
+    /// The service over `db`, signing page tokens with `shared`, deciding
+    /// visibility from `settings`.
+    pub fn new(db: DatabaseConnection, shared: Shared, settings: Settings) -> Self {
+        Self { db, shared, settings }
     }
 }
 

@@ -22,24 +22,25 @@ impl Pipelines {
         req: pb::GetPurchaseSummaryRequest,
     ) -> ApiResult<pb::GetPurchaseSummaryResponse> {
         let customer = Customer::parse(&req)?;
-        let owner = crm_tenancy::scope(&self.db, &caller).await?.narrow(None);
+        let owner = self.cached.settings.scope(&caller).await?.narrow(None);
         let tenant = Tenant::of(&caller);
-        let groups = store::deals::purchase_groups(&self.db, &tenant, &customer, owner.as_deref()).await?;
+        let groups = store::deals::purchase_groups(self.reads(), &tenant, &customer, owner.as_deref()).await?;
         Ok(summary(groups))
     }
 
     pub(super) async fn get_board(&self, caller: Caller, req: pb::GetBoardRequest) -> ApiResult<pb::GetBoardResponse> {
         let query = BoardQuery::parse(&req)?;
-        let owner = crm_tenancy::scope(&self.db, &caller).await?.narrow(query.owner);
+        let owner = self.cached.settings.scope(&caller).await?.narrow(query.owner);
         let tenant = Tenant::of(&caller);
-        let pipeline = store::pipelines::get(&self.db, &tenant, &query.pipeline_id).await?;
-        let rows = store::deals::board_totals(&self.db, &tenant, &query.pipeline_id, owner.as_deref()).await?;
+        let pipeline = self.cached.pipeline(&tenant, &query.pipeline_id).await?;
+        let rows = store::deals::board_totals(self.reads(), &tenant, &query.pipeline_id, owner.as_deref()).await?;
         let mut totals = totals(rows);
-        let defs = store::fields(&self.db, &tenant).await?;
+        let defs = self.cached.fields(&tenant).await?;
         let mut columns = Vec::with_capacity(pipeline.stages.len());
         for stage in &pipeline.stages {
             let t = totals.remove(&stage.id).unwrap_or_default();
-            let deals = store::deals::column(&self.db, &tenant, &stage.id, owner.as_deref(), query.per_stage).await?;
+            let deals =
+                store::deals::column(self.reads(), &tenant, &stage.id, owner.as_deref(), query.per_stage).await?;
             columns.push(pb::BoardColumn {
                 stage: Some(convert::stage(stage)),
                 deal_count: t.count,

@@ -6,7 +6,7 @@ use crm_kit::{
     ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id,
 };
 use crm_proto::pipeline::v1 as pb;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::TransactionTrait;
 
 use super::Pipelines;
 use crate::{
@@ -18,14 +18,8 @@ use crate::{
 
 impl Pipelines {
     /// The deal on the wire, with its stage's probability.
-    async fn deal_reply(
-        &self,
-        conn: &impl ConnectionTrait,
-        tenant: &Tenant,
-        d: &deal::Model,
-        defs: &Definitions,
-    ) -> ApiResult<pb::Deal> {
-        let probability = store::pipelines::probability_of(conn, tenant, d).await?;
+    async fn deal_reply(&self, tenant: &Tenant, d: &deal::Model, defs: &Definitions) -> ApiResult<pb::Deal> {
+        let probability = self.cached.probability_of(tenant, d).await?;
         Ok(convert::deal(d, probability, defs))
     }
 
@@ -47,14 +41,15 @@ impl Pipelines {
     ) -> ApiResult<pb::CreateDealResponse> {
         let key = RequestKey::parse("CreateDeal", &req.request_id, &req)?;
         let tenant = Tenant::of(&caller);
-        let defs = store::fields(&self.db, &tenant).await?;
+        let defs = self.cached.fields(&tenant).await?;
         let new = NewDeal::parse(&req, &defs)?;
         if let Some(id) = key.created_before(&self.db, &tenant).await? {
             let existing = store::deals::get(&self.db, &tenant, &id).await?;
-            let deal = Some(self.deal_reply(&self.db, &tenant, &existing, &defs).await?);
+            let deal = Some(self.deal_reply(&tenant, &existing, &defs).await?);
             return Ok(pb::CreateDealResponse { deal });
         }
-        let pipeline = store::pipelines::get(&self.db, &tenant, &new.pipeline_id).await?;
+        // The pipeline as it is now (its version read, its stages cached).
+        let pipeline = self.cached.pipeline_at(self.reads(), &tenant, &new.pipeline_id).await?;
         let created = new.create(&tenant, &pipeline, &caller.user_id, time::now_micros())?;
         self.check_references(&caller, &new.fields).await?;
         let txn = self.db.begin().await?;
@@ -69,11 +64,11 @@ impl Pipelines {
     pub(super) async fn get_deal(&self, caller: Caller, req: pb::GetDealRequest) -> ApiResult<pb::GetDealResponse> {
         let id = parse_id("id", &req.id)?.to_string();
         let tenant = Tenant::of(&caller);
-        let d = store::deals::get(&self.db, &tenant, &id).await?;
-        crm_tenancy::scope(&self.db, &caller).await?.check_record(&d)?;
-        let defs = store::fields(&self.db, &tenant).await?;
+        let d = store::deals::get(self.reads(), &tenant, &id).await?;
+        self.cached.settings.scope(&caller).await?.check_record(&d)?;
+        let defs = self.cached.fields(&tenant).await?;
         Ok(pb::GetDealResponse {
-            deal: Some(self.deal_reply(&self.db, &tenant, &d, &defs).await?),
+            deal: Some(self.deal_reply(&tenant, &d, &defs).await?),
         })
     }
 
@@ -84,17 +79,21 @@ impl Pipelines {
     ) -> ApiResult<pb::UpdateDealResponse> {
         let update = DealUpdate::parse(&req)?;
         let tenant = Tenant::of(&caller);
-        // Cheap checks first, so a stale or foreign deal is not worth a peer call.
-        let before = store::deals::get(&self.db, &tenant, &update.target.id).await?;
-        crm_tenancy::changeable(&self.db, &caller, before, &update.target).await?;
+        // The checks before the transaction: the deal as the caller's etag
+        // names it, then the references (a peer call). The save is guarded
+        // by the version read here, so a change in between is ABORTED.
+        let current = store::deals::get(&self.db, &tenant, &update.target.id).await?;
+        let current = self
+            .cached
+            .settings
+            .changeable(&caller, current, &update.target)
+            .await?;
         self.check_references(&caller, &update.fields).await?;
-        let txn = self.db.begin().await?;
-        let current = store::deals::get(&txn, &tenant, &update.target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &update.target).await?;
-        let defs = store::fields(&txn, &tenant).await?;
+        let defs = self.cached.fields(&tenant).await?;
         let UpdatedDeal { next, changed } = update.apply(&current, &defs, time::now_micros())?;
+        let probability = self.cached.probability_of(&tenant, &next).await?;
+        let txn = self.db.begin().await?;
         store::deals::save(&txn, &tenant, &next, current.version).await?;
-        let probability = store::pipelines::probability_of(&txn, &tenant, &next).await?;
         events::deal_updated(&txn, &caller, (&next, probability), changed, &defs).await?;
         txn.commit().await?;
         let deal = Some(convert::deal(&next, probability, &defs));
@@ -110,7 +109,7 @@ impl Pipelines {
         let tenant = Tenant::of(&caller);
         let txn = self.db.begin().await?;
         let current = store::deals::get(&txn, &tenant, &target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &target).await?;
+        let current = self.cached.settings.changeable(&caller, current, &target).await?;
         store::deals::delete(&txn, &tenant, &current).await?;
         events::deal_deleted(&txn, &caller, &current).await?;
         txn.commit().await?;
@@ -123,18 +122,18 @@ impl Pipelines {
         req: pb::ListDealsRequest,
     ) -> ApiResult<pb::ListDealsResponse> {
         let tenant = Tenant::of(&caller);
-        let defs = store::fields(&self.db, &tenant).await?;
+        let defs = self.cached.fields(&tenant).await?;
         let mut filter = DealFilter::parse(&req, &defs)?;
-        filter.owner_id = crm_tenancy::scope(&self.db, &caller).await?.narrow(filter.owner_id);
+        filter.owner_id = self.cached.settings.scope(&caller).await?.narrow(filter.owner_id);
         let query = filter.fingerprint();
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<String>(req.page_size, &req.page_token, &query)?;
-        let mut rows = store::deals::list(&self.db, &tenant, &filter, page.after.as_deref(), page.size + 1).await?;
+        let mut rows = store::deals::list(self.reads(), &tenant, &filter, page.after.as_deref(), page.size + 1).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, &query, |d| d.id.clone());
-        let stages = store::pipelines::stages_by_id(&self.db, &tenant, rows.iter().map(|d| d.stage_id.clone())).await?;
+        let probabilities = self.cached.probabilities(&tenant, &rows).await?;
         let deals = rows
             .iter()
-            .map(|d| convert::deal(d, stages.get(&d.stage_id).map_or(0, |s| s.probability), &defs))
+            .map(|d| convert::deal(d, probabilities.get(&d.stage_id).copied().unwrap_or(0), &defs))
             .collect();
         Ok(pb::ListDealsResponse { deals, next_page_token })
     }
@@ -149,9 +148,9 @@ impl Pipelines {
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<(i64, String)>(req.page_size, &req.page_token, &query)?;
         let tenant = Tenant::of(&caller);
-        let d = store::deals::get(&self.db, &tenant, &id).await?;
-        crm_tenancy::scope(&self.db, &caller).await?.check_record(&d)?;
-        let mut rows = store::deals::history(&self.db, &tenant, &id, page.after.as_ref(), page.size + 1).await?;
+        let d = store::deals::get(self.reads(), &tenant, &id).await?;
+        self.cached.settings.scope(&caller).await?.check_record(&d)?;
+        let mut rows = store::deals::history(self.reads(), &tenant, &id, page.after.as_ref(), page.size + 1).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, &query, |t| (t.moved_at, t.id.clone()));
         Ok(pb::ListDealHistoryResponse {
             transitions: rows.iter().map(convert::transition).collect(),

@@ -34,8 +34,8 @@ impl Pipelines {
         let (tx, rx) = mpsc::channel(64);
         let tenant = Tenant::of(&caller);
         // The definitions as the export starts: one read for the whole stream.
-        let defs = store::fields(&self.db, &tenant).await?;
-        tokio::spawn(pump(self.db.clone(), tenant, (filter, defs), tx));
+        let defs = store::fields(self.reads(), &tenant).await?;
+        tokio::spawn(pump(self.reads().clone(), tenant, (filter, defs), tx));
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 }

@@ -6,7 +6,7 @@ use crm_fields::{
     RecordType,
     edit::{DefinitionUpdate, parse_key},
 };
-use crm_kit::{ApiResult, auth::Caller, etag, idempotency::RequestKey};
+use crm_kit::{ApiResult, auth::Caller, etag, idempotency::RequestKey, tenant::Tenant};
 use crm_proto::pipeline::v1 as pb;
 
 use super::Pipelines;
@@ -21,6 +21,7 @@ impl Pipelines {
         let key = RequestKey::parse("CreateFieldDefinition", &req.request_id, &req)?;
         let input = req.definition.unwrap_or_default();
         let definition = DEAL_FIELDS.create(&self.db, &caller, &input, key).await?;
+        self.cached.forget_fields(&Tenant::of(&caller));
         Ok(pb::CreateFieldDefinitionResponse {
             definition: Some(definition),
         })
@@ -32,7 +33,7 @@ impl Pipelines {
         req: pb::GetFieldDefinitionRequest,
     ) -> ApiResult<pb::GetFieldDefinitionResponse> {
         let key = parse_key("key", &req.key)?;
-        let definition = DEAL_FIELDS.get(&self.db, &caller, RecordType::Deal, &key).await?;
+        let definition = DEAL_FIELDS.get(self.reads(), &caller, RecordType::Deal, &key).await?;
         Ok(pb::GetFieldDefinitionResponse {
             definition: Some(definition),
         })
@@ -44,7 +45,7 @@ impl Pipelines {
         req: pb::ListFieldDefinitionsRequest,
     ) -> ApiResult<pb::ListFieldDefinitionsResponse> {
         let definitions = DEAL_FIELDS
-            .list(&self.db, &caller, RecordType::Deal, req.include_archived)
+            .list(self.reads(), &caller, RecordType::Deal, req.include_archived)
             .await?;
         Ok(pb::ListFieldDefinitionsResponse { definitions })
     }
@@ -57,6 +58,7 @@ impl Pipelines {
         let input = req.definition.unwrap_or_default();
         let update = DefinitionUpdate::parse(&input, req.update_mask.as_ref(), &req.option_moves)?;
         let definition = DEAL_FIELDS.update(&self.db, &caller, RecordType::Deal, &update).await?;
+        self.cached.forget_fields(&Tenant::of(&caller));
         Ok(pb::UpdateFieldDefinitionResponse {
             definition: Some(definition),
         })
@@ -71,6 +73,7 @@ impl Pipelines {
         let definition = DEAL_FIELDS
             .archive(&self.db, &caller, RecordType::Deal, &key, etag)
             .await?;
+        self.cached.forget_fields(&Tenant::of(&caller));
         Ok(pb::ArchiveFieldDefinitionResponse {
             definition: Some(definition),
         })
@@ -85,6 +88,7 @@ impl Pipelines {
         DEAL_FIELDS
             .delete(&self.db, &caller, RecordType::Deal, &key, etag)
             .await?;
+        self.cached.forget_fields(&Tenant::of(&caller));
         Ok(pb::DeleteFieldDefinitionResponse {})
     }
 }

@@ -19,10 +19,15 @@ use crm_tenancy::Access;
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
+use crate::store::cached::Cached;
+
 /// The PipelineService implementation.
 #[derive(Clone, Debug)]
 pub struct Pipelines {
+    /// Writes, and the reads inside their transactions.
     db: DatabaseConnection,
+    /// Reads outside transactions, and what they keep in memory.
+    cached: Cached,
     shared: Shared,
     contacts: ContactsDirectory,
 }
@@ -30,7 +35,17 @@ pub struct Pipelines {
 impl Pipelines {
     /// A service on `db` that checks references with `contacts`.
     pub fn new(db: DatabaseConnection, shared: Shared, contacts: ContactsDirectory) -> Self {
-        Self { db, shared, contacts }
+        let cached = Cached::new(crm_kit::db::readers(&db));
+        Self {
+            db,
+            cached,
+            shared,
+            contacts,
+        }
+    }
+
+    fn reads(&self) -> &DatabaseConnection {
+        self.cached.reads()
     }
 }
 

@@ -19,11 +19,15 @@ impl Pipelines {
         let tenant = Tenant::of(&caller);
         let txn = self.db.begin().await?;
         let current = store::deals::get(&txn, &tenant, &request.target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &request.target).await?;
-        let pipeline = store::pipelines::of_deal(&txn, &tenant, &current).await?;
+        let current = self
+            .cached
+            .settings
+            .changeable(&caller, current, &request.target)
+            .await?;
+        let pipeline = self.cached.pipeline_at(&txn, &tenant, &current.pipeline_id).await?;
         let moved = apply_move(&current, &pipeline, &request, &caller.user_id, time::now_micros())?;
         store::deals::save_move(&txn, &tenant, &moved, current.version).await?;
-        let defs = store::fields(&txn, &tenant).await?;
+        let defs = self.cached.fields(&tenant).await?;
         events::deal_moved(&txn, &caller, &moved, &defs).await?;
         txn.commit().await?;
         Ok(pb::MoveDealResponse {

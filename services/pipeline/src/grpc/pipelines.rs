@@ -45,7 +45,7 @@ impl Pipelines {
         req: pb::GetPipelineRequest,
     ) -> ApiResult<pb::GetPipelineResponse> {
         let id = parse_id("id", &req.id)?.to_string();
-        let p = store::pipelines::get(&self.db, &Tenant::of(&caller), &id).await?;
+        let p = self.cached.pipeline(&Tenant::of(&caller), &id).await?;
         Ok(pb::GetPipelineResponse {
             pipeline: Some(convert::pipeline(&p)),
         })
@@ -60,10 +60,10 @@ impl Pipelines {
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<String>(req.page_size, &req.page_token, QUERY)?;
         let tenant = Tenant::of(&caller);
-        let mut rows = store::pipelines::list(&self.db, &tenant, page.after.as_deref(), page.size + 1).await?;
+        let mut rows = store::pipelines::list(self.reads(), &tenant, page.after.as_deref(), page.size + 1).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, QUERY, |p| p.id.clone());
         let ids: Vec<String> = rows.iter().map(|p| p.id.clone()).collect();
-        let mut stages = store::pipelines::stages_of(&self.db, &tenant, &ids).await?;
+        let mut stages = store::pipelines::stages_of(self.reads(), &tenant, &ids).await?;
         let pipelines = rows
             .into_iter()
             .map(|p| {
@@ -95,6 +95,7 @@ impl Pipelines {
         store::pipelines::save(&txn, &tenant, &change, current.pipeline.version).await?;
         events::pipeline_updated(&txn, &caller, &change).await?;
         txn.commit().await?;
+        self.cached.forget_pipeline(&tenant, &update.target.id);
         let pipeline = Some(convert::pipeline(&change.next));
         Ok(pb::UpdatePipelineResponse { pipeline })
     }
@@ -119,6 +120,7 @@ impl Pipelines {
         store::pipelines::delete(&txn, &tenant, &current).await?;
         events::pipeline_deleted(&txn, &caller, &current).await?;
         txn.commit().await?;
+        self.cached.forget_pipeline(&tenant, &target.id);
         Ok(pb::DeletePipelineResponse {})
     }
 }

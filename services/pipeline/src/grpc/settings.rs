@@ -15,7 +15,7 @@ impl Pipelines {
         caller: Caller,
         _req: pb::GetTenantSettingsRequest,
     ) -> ApiResult<pb::GetTenantSettingsResponse> {
-        let s = settings::get(&self.db, &Tenant::of(&caller)).await?;
+        let s = settings::get(self.reads(), &Tenant::of(&caller)).await?;
         Ok(pb::GetTenantSettingsResponse {
             settings: Some(convert::settings(&s)),
         })
@@ -34,6 +34,7 @@ impl Pipelines {
         settings::put(&txn, next.clone()).await?;
         events::settings_updated(&txn, &caller, &next).await?;
         txn.commit().await?;
+        self.cached.settings.forget(&tenant.id());
         Ok(pb::UpdateTenantSettingsResponse {
             settings: Some(convert::settings(&next)),
         })

@@ -5,6 +5,7 @@
 //! [`Tenant`]: crm_kit::tenant::Tenant
 //! [`Tenant::find`]: crm_kit::tenant::Tenant::find
 
+pub mod cached;
 pub mod deals;
 pub mod pipelines;
 

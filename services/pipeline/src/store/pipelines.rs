@@ -20,28 +20,6 @@ pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiR
         .ok_or_else(|| ApiError::not_found("pipeline", id))
 }
 
-/// The pipeline of the deal `d`: one always exists (a pipeline that holds
-/// deals is never deleted), so its absence is an internal error.
-pub async fn of_deal(
-    conn: &impl ConnectionTrait,
-    tenant: &Tenant,
-    d: &crate::entity::deal::Model,
-) -> ApiResult<PipelineWithStages> {
-    find(conn, tenant, &d.pipeline_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("deal {} has no pipeline", d.id)))
-}
-
-/// The probability of the stage a deal is in (0 if the stage is gone).
-pub async fn probability_of(
-    conn: &impl ConnectionTrait,
-    tenant: &Tenant,
-    d: &crate::entity::deal::Model,
-) -> Result<i32, DbErr> {
-    let stages = stages_by_id(conn, tenant, [d.stage_id.clone()]).await?;
-    Ok(stages.get(&d.stage_id).map_or(0, |s| s.probability))
-}
-
 /// The pipeline `id` with its stages, if the tenant has it.
 pub async fn find(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> Result<Option<PipelineWithStages>, DbErr> {
     let Some(p) = tenant

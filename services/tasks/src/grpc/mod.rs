@@ -27,6 +27,7 @@ pub struct Tasks {
     pipelines: PipelineDirectory,
     contacts: ContactsDirectory,
     hub: ReminderHub,
+    settings: crm_tenancy::Settings,
 }
 
 impl Tasks {
@@ -39,6 +40,7 @@ impl Tasks {
         pipelines: PipelineDirectory,
         contacts: ContactsDirectory,
         hub: ReminderHub,
+        settings: crm_tenancy::Settings,
     ) -> Self {
         Self {
             db,
@@ -46,6 +48,7 @@ impl Tasks {
             pipelines,
             contacts,
             hub,
+            settings,
         }
     }
 }

@@ -56,7 +56,7 @@ impl Tasks {
     pub(super) async fn get_task(&self, caller: Caller, req: pb::GetTaskRequest) -> ApiResult<pb::GetTaskResponse> {
         let id = parse_id("id", &req.id)?.to_string();
         let t = store::tasks::get(&self.db, &Tenant::of(&caller), &id).await?;
-        crm_tenancy::scope(&self.db, &caller).await?.check_record(&t)?;
+        self.settings.scope(&caller).await?.check_record(&t)?;
         Ok(pb::GetTaskResponse {
             task: Some(convert::task(&t)),
         })
@@ -72,12 +72,12 @@ impl Tasks {
         if update.fields.names_references() {
             // Cheap checks first, so a stale or foreign task is not worth a peer call.
             let before = store::tasks::get(&self.db, &tenant, &update.target.id).await?;
-            crm_tenancy::changeable(&self.db, &caller, before, &update.target).await?;
+            self.settings.changeable(&caller, before, &update.target).await?;
             self.check_references(&caller, &update.fields).await?;
         }
         let txn = self.db.begin().await?;
         let current = store::tasks::get(&txn, &tenant, &update.target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &update.target).await?;
+        let current = self.settings.changeable(&caller, current, &update.target).await?;
         let next = update.apply(&current, time::now_micros());
         store::tasks::save(&txn, &tenant, &next, current.version, update.reschedules()).await?;
         events::task_updated(&txn, &caller, &next, update.paths).await?;
@@ -96,7 +96,7 @@ impl Tasks {
         let tenant = Tenant::of(&caller);
         let txn = self.db.begin().await?;
         let current = store::tasks::get(&txn, &tenant, &target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &target).await?;
+        let current = self.settings.changeable(&caller, current, &target).await?;
         let next = edits::complete(&current, time::now_micros())?;
         store::tasks::save(&txn, &tenant, &next, current.version, false).await?;
         events::task_completed(&txn, &caller, &next).await?;
@@ -115,7 +115,7 @@ impl Tasks {
         let tenant = Tenant::of(&caller);
         let txn = self.db.begin().await?;
         let current = store::tasks::get(&txn, &tenant, &target.id).await?;
-        let current = crm_tenancy::changeable(&txn, &caller, current, &target).await?;
+        let current = self.settings.changeable(&caller, current, &target).await?;
         store::tasks::delete(&txn, &tenant, &current).await?;
         events::task_deleted(&txn, &caller, &current).await?;
         txn.commit().await?;
@@ -128,7 +128,7 @@ impl Tasks {
         req: pb::ListTasksRequest,
     ) -> ApiResult<pb::ListTasksResponse> {
         let mut filter = TaskFilter::parse(&req)?;
-        filter.assignee_id = crm_tenancy::scope(&self.db, &caller).await?.narrow(filter.assignee_id);
+        filter.assignee_id = self.settings.scope(&caller).await?.narrow(filter.assignee_id);
         let query = filter.fingerprint();
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<(i64, String)>(req.page_size, &req.page_token, &query)?;

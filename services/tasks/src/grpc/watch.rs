@@ -23,7 +23,8 @@ impl Tasks {
             id
         };
         // Under owner visibility a rep or viewer watches only their own.
-        crm_tenancy::scope(&self.db, &caller)
+        self.settings
+            .scope(&caller)
             .await?
             .check("reminders of", &assignee, &assignee)?;
         let tenant = caller.tenant_id;
