@@ -14,6 +14,7 @@ mod api {
     mod import;
     mod moves;
     mod pipelines;
+    mod replicas;
     mod stalls;
     mod tenancy;
 }

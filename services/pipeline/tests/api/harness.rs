@@ -21,6 +21,9 @@ pub struct Suite {
     pub db: DatabaseConnection,
     /// An admin of tenant `acme`.
     pub token: String,
+    /// The pipeline's database URL and ContactsService's address, for a
+    /// second replica ([`Suite::replica`]).
+    urls: (String, String),
     _servers: (TestServer, TestServer),
     _dbs: (TestDatabase, TestDatabase),
 }
@@ -45,6 +48,7 @@ pub async fn suite(backend: Backend, test: &str) -> Option<Suite> {
         contacts: ContactsServiceClient::new(contacts_server.channel().await),
         db: pconn,
         token: token("acme", "ann", &["admin"]),
+        urls: (pipeline_db.url.clone(), contacts_server.url()),
         _servers: (contacts_server, pipeline_server),
         _dbs: (contacts_db, pipeline_db),
     })
@@ -81,6 +85,16 @@ pub fn eur(units: i64) -> Option<Money> {
 }
 
 impl Suite {
+    /// Another replica of the pipeline service on the same database (its
+    /// own connections and its own memory), and its server.
+    pub async fn replica(&self) -> (PipelineServiceClient<Channel>, TestServer) {
+        let db = crm_kit::db::connect(&self.urls.0).await.expect("pipeline db");
+        let config = crm_pipeline::startup::Config::new(self.urls.1.clone());
+        let service = crm_pipeline::startup::build(db, shared(), config).expect("pipeline service");
+        let (server, _) = TestServer::start_service(service).await;
+        (PipelineServiceClient::new(server.channel().await), server)
+    }
+
     /// Creates the Lead/Demo/Won/Lost pipeline.
     pub async fn sales_pipeline(&mut self) -> pb::Pipeline {
         let req = pb::CreatePipelineRequest {
