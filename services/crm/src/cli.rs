@@ -182,6 +182,48 @@ pub enum Command {
         #[command(flatten)]
         auth: AuthArgs,
     },
+    /// A load generator for the everyday calls (see the README's Figures):
+    /// seeds a tenant of its own, runs each call alone and then a mix, and
+    /// prints throughput, latency and errors beside the floor
+    /// (Health/Check) and, given the pipeline's PostgreSQL database,
+    /// pgbench with the same SQL.
+    Bench {
+        /// Where PipelineService answers (`crm up`, `crm serve pipeline`, a gateway).
+        #[arg(long, env = "CRM_ADDR", default_value = "http://127.0.0.1:50051")]
+        addr: String,
+        /// HTTP/2 connections (1 to 256).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        connections: u16,
+        /// Calls in flight at once over all connections (1 to 4096).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
+        streams: u16,
+        /// Seconds each call runs (1 to 3600).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=3600))]
+        duration: u16,
+        /// Deals seeded first (1 to 1,000,000).
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        deals: u32,
+        /// The calls to run, in order (comma-separated).
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "get,list,create,update,move,mix"
+        )]
+        calls: Vec<crate::bench::Call>,
+        /// The pipeline's PostgreSQL database: runs pgbench with the same SQL beside each call.
+        #[arg(long, env = "CRM_BENCH_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// Skips the Health/Check floor.
+        #[arg(long)]
+        no_floor: bool,
+        /// The tenant to seed and call as (default: a new one per run).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Token signing (the same secret the suite uses).
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
     /// The events a consumer gave up on: list, show one, replay, purge.
     Dlq {
         /// What to do.

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backup;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod demo;

@@ -90,6 +90,33 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", crm::demo::run(&opts).await?);
             Ok(())
         }
+        Some(Command::Bench {
+            addr,
+            connections,
+            streams,
+            duration,
+            deals,
+            calls,
+            database_url,
+            no_floor,
+            tenant,
+            auth,
+        }) => {
+            let opts = crm::bench::BenchOptions {
+                addr,
+                connections: usize::from(connections),
+                streams: usize::from(streams),
+                duration: std::time::Duration::from_secs(u64::from(duration)),
+                deals: deals as usize,
+                calls,
+                database_url,
+                floor: !no_floor,
+                secret: auth.secret,
+                tenant: tenant.unwrap_or_else(|| format!("bench-{}", crm_kit::time::now_micros())),
+            };
+            print!("{}", crm::bench::run(&opts).await?);
+            Ok(())
+        }
         Some(Command::Dlq {
             action,
             service,

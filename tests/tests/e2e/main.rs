@@ -7,6 +7,7 @@
 mod analytics;
 mod automation;
 mod backup;
+mod bench;
 mod broker_restart;
 mod client;
 mod demo;

@@ -1,0 +1,177 @@
+//! The database's own limit: pgbench running the SQL each call makes, on
+//! the pipeline's own tables, with as many clients as the bench has
+//! streams and the plan cache mode the services use. Its rows are the
+//! bench tenant's, its outbox rows are marked published (the relay leaves
+//! them alone), and all of them are deleted afterwards.
+
+use std::{fmt::Write as _, path::Path, process::Command};
+
+use anyhow::Context;
+use sea_orm::{ConnectionTrait, Database};
+
+use super::{BenchOptions, Call};
+
+/// One pgbench run: the call whose SQL it repeats and its transactions/s.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    /// The call it stands beside.
+    pub call: Call,
+    /// What the transaction holds.
+    pub what: &'static str,
+    /// Transactions per second.
+    pub tps: f64,
+}
+
+/// The bytes of a typical event envelope in the outbox.
+const ENVELOPE_BYTES: usize = 500;
+
+/// Runs pgbench once per call shape against `url`.
+pub async fn run(
+    url: &str,
+    opts: &BenchOptions,
+    pipeline_id: &str,
+    open: &[String],
+    ids: &[String],
+) -> anyhow::Result<Vec<Shape>> {
+    anyhow::ensure!(!ids.is_empty(), "no seeded deals to run pgbench on");
+    let dir = std::env::temp_dir().join(format!("crm-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let t = &opts.tenant;
+    let now = crm_kit::time::now_micros();
+    let outbox = format!(
+        "INSERT INTO outbox (event_id, tenant_id, event_type, aggregate_id, aggregate_version, envelope, \
+         created_at, published_at) VALUES (gen_random_uuid()::text, '{t}', 'bench.pgbench', 'pgbench', 1, \
+         decode(repeat('ab', {ENVELOPE_BYTES}), 'hex'), {now}, {now});"
+    );
+    let new_id = "'pgbench-' || :client_id || '-' || :r";
+    let transition = |deal: &str, stage: &str| {
+        format!(
+            "INSERT INTO deal_transitions (id, tenant_id, deal_id, from_stage_id, to_stage_id, actor_id, moved_at, \
+             time_in_from_stage, lost_reason) VALUES ('pgbench-t-' || :client_id || '-' || :r, '{t}', {deal}, NULL, \
+             '{stage}', 'bench', {now}, NULL, NULL);"
+        )
+    };
+    let ids: Vec<&String> = ids.iter().take(100).collect();
+    let mut shapes = Vec::new();
+    for call in &opts.calls {
+        let (what, scripts): (&'static str, Vec<String>) = match call {
+            Call::Get => (
+                "one deal by key",
+                ids.iter()
+                    .map(|id| format!("SELECT * FROM deals WHERE tenant_id = '{t}' AND id = '{id}' LIMIT 1;\n"))
+                    .collect(),
+            ),
+            Call::List => (
+                "a page of 51 deals of a stage",
+                open.iter()
+                    .map(|s| {
+                        format!(
+                            "SELECT * FROM deals WHERE tenant_id = '{t}' AND pipeline_id = '{pipeline_id}' AND \
+                             stage_id = '{s}' ORDER BY id LIMIT 51;\n"
+                        )
+                    })
+                    .collect(),
+            ),
+            Call::Create => {
+                let mut s = String::from("\\set r random(1, 1000000000000)\nBEGIN;\n");
+                let _ = writeln!(
+                    s,
+                    "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, status, title, amount_minor, currency, \
+                     contact_id, company_id, owner_id, expected_close_date, lost_reason, stage_entered_at, closed_at, \
+                     created_at, updated_at, version, custom_fields) VALUES ({new_id}, '{t}', '{pipeline_id}', \
+                     '{s0}', 'open', 'pgbench deal', 100000, 'EUR', NULL, NULL, 'bench', NULL, NULL, {now}, NULL, \
+                     {now}, {now}, 1, '{{}}');",
+                    s0 = open[0]
+                );
+                let _ = writeln!(s, "{}", transition(new_id, &open[0]));
+                let _ = writeln!(s, "{outbox}\nCOMMIT;");
+                ("insert deal + transition + outbox", vec![s])
+            }
+            Call::Update => (
+                "update deal + outbox",
+                ids.iter()
+                    .map(|id| {
+                        format!(
+                            "\\set r random(1, 1000000000000)\nBEGIN;\nUPDATE deals SET title = 'pgbench ' || :r, \
+                             updated_at = {now}, version = version + 1 WHERE tenant_id = '{t}' AND id = '{id}';\n\
+                             {outbox}\nCOMMIT;\n"
+                        )
+                    })
+                    .collect(),
+            ),
+            Call::Move => (
+                "update deal + transition + outbox",
+                ids.iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        let stage = &open[i % open.len()];
+                        format!(
+                            "\\set r random(1, 1000000000000)\nBEGIN;\nUPDATE deals SET stage_id = '{stage}', \
+                             stage_entered_at = {now}, updated_at = {now}, version = version + 1 WHERE tenant_id = \
+                             '{t}' AND id = '{id}';\n{}\n{outbox}\nCOMMIT;\n",
+                            transition(&format!("'{id}'"), stage)
+                        )
+                    })
+                    .collect(),
+            ),
+            Call::Mix => continue,
+        };
+        let tps = pgbench(url, opts, &dir, call.name(), &scripts)?;
+        shapes.push(Shape { call: *call, what, tps });
+    }
+    cleanup(url, t).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(shapes)
+}
+
+/// Runs pgbench on `scripts` (chosen at random per transaction) and
+/// returns its transactions per second.
+fn pgbench(url: &str, opts: &BenchOptions, dir: &Path, name: &str, scripts: &[String]) -> anyhow::Result<f64> {
+    let mut cmd = Command::new("pgbench");
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    cmd.args(["-n", "-M", "prepared"])
+        .arg(format!("-c{}", opts.streams))
+        .arg(format!("-j{}", threads.min(opts.streams)))
+        .arg(format!("-T{}", opts.duration.as_secs().max(1)))
+        // The services' setting (see crm_kit::db).
+        .env("PGOPTIONS", "-c plan_cache_mode=force_custom_plan");
+    for (i, script) in scripts.iter().enumerate() {
+        let path = dir.join(format!("{name}-{i}.sql"));
+        std::fs::write(&path, script)?;
+        cmd.arg("-f").arg(format!("{}@1", path.display()));
+    }
+    cmd.arg(url);
+    let out = cmd
+        .output()
+        .context("running pgbench (Debian: apt install postgresql-client)")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "pgbench for {name} failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tps = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
+    Ok(tps)
+}
+
+/// Deletes what pgbench wrote.
+async fn cleanup(url: &str, tenant: &str) -> anyhow::Result<()> {
+    let db = Database::connect(url)
+        .await
+        .context("connecting to clean up after pgbench")?;
+    for sql in [
+        format!("DELETE FROM deal_transitions WHERE tenant_id = '{tenant}' AND id LIKE 'pgbench-%'"),
+        format!("DELETE FROM deals WHERE tenant_id = '{tenant}' AND id LIKE 'pgbench-%'"),
+        format!("DELETE FROM outbox WHERE tenant_id = '{tenant}' AND event_type = 'bench.pgbench'"),
+    ] {
+        db.execute_unprepared(&sql).await?;
+    }
+    db.close().await?;
+    Ok(())
+}
