@@ -56,6 +56,26 @@ impl Scope {
         self.check(R::KIND, record.record_id(), record.owner())
     }
 
+    /// Whether `caller` may change the `kind` record `id` owned by (or
+    /// assigned to) `owner` in this scope: NOT_FOUND when it is out of
+    /// scope, PERMISSION_DENIED when their role does not let them change it
+    /// (see [`roles::may_change_owned`]).
+    pub fn may_change(&self, caller: &Caller, kind: &'static str, id: &str, owner: &str) -> Result<(), ApiError> {
+        self.check(kind, id, owner)?;
+        roles::may_change_owned(caller, owner)
+    }
+
+    /// `record`, once `caller` may change it (see [`Scope::may_change`]) and
+    /// it is still at the etag `target` names (ABORTED otherwise): the
+    /// guard every update and delete of an owned record passes first. The
+    /// scope is read before the change's transaction begins, so that a
+    /// transaction never waits for a second connection.
+    pub fn changeable<R: Owned>(&self, caller: &Caller, record: R, target: &Target) -> Result<R, ApiError> {
+        self.may_change(caller, R::KIND, record.record_id(), record.owner())?;
+        target.check(&record)?;
+        Ok(record)
+    }
+
     /// A list's owner filter within the scope: as asked under [`Scope::All`];
     /// otherwise the user's own, and a filter naming another user matches
     /// nothing (no user id holds a space).
@@ -83,25 +103,6 @@ impl Settings {
             return Ok(Scope::All);
         }
         Ok(Scope::under(caller, &*self.get(&Tenant::of(caller)).await?))
-    }
-
-    /// Whether `caller` may change the `kind` record `id` owned by (or
-    /// assigned to) `owner`: NOT_FOUND when their visibility hides it,
-    /// PERMISSION_DENIED when their role does not let them change it (see
-    /// [`roles::may_change_owned`]).
-    pub async fn may_change(&self, caller: &Caller, kind: &'static str, id: &str, owner: &str) -> Result<(), ApiError> {
-        self.scope(caller).await?.check(kind, id, owner)?;
-        roles::may_change_owned(caller, owner)
-    }
-
-    /// `record`, once `caller` may change it (see [`Settings::may_change`])
-    /// and it is still at the etag `target` names (ABORTED otherwise): the
-    /// guard every update and delete of an owned record passes first.
-    pub async fn changeable<R: Owned>(&self, caller: &Caller, record: R, target: &Target) -> Result<R, ApiError> {
-        self.may_change(caller, R::KIND, record.record_id(), record.owner())
-            .await?;
-        target.check(&record)?;
-        Ok(record)
     }
 }
 

@@ -65,9 +65,10 @@ impl Contacts {
     ) -> ApiResult<pb::UpdateCompanyResponse> {
         let update = CompanyUpdate::parse(&req)?;
         let tenant = Tenant::of(&caller);
+        let scope = self.settings.scope(&caller).await?;
         let txn = self.db.begin().await?;
         let current = companies::get_by_id(&txn, &tenant, &update.target.id).await?;
-        let current = self.settings.changeable(&caller, current, &update.target).await?;
+        let current = scope.changeable(&caller, current, &update.target)?;
         let defs = store::fields(&txn, &tenant, RecordType::Company).await?;
         let (next, changed) = update.apply(&companies::fields(&current), &defs)?;
         if changed.is_empty() {
@@ -88,9 +89,10 @@ impl Contacts {
     ) -> ApiResult<pb::DeleteCompanyResponse> {
         let target = Target::parse(&req.id, &req.etag)?;
         let tenant = Tenant::of(&caller);
+        let scope = self.settings.scope(&caller).await?;
         let txn = self.db.begin().await?;
         let current = companies::get_by_id(&txn, &tenant, &target.id).await?;
-        let current = self.settings.changeable(&caller, current, &target).await?;
+        let current = scope.changeable(&caller, current, &target)?;
         if companies::has_contacts(&txn, &tenant, &current.id).await? {
             return Err(ApiError::precondition(
                 "COMPANY_HAS_CONTACTS",

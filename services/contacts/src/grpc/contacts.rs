@@ -66,9 +66,10 @@ impl Contacts {
     ) -> ApiResult<pb::UpdateContactResponse> {
         let update = ContactUpdate::parse(&req)?;
         let tenant = Tenant::of(&caller);
+        let scope = self.settings.scope(&caller).await?;
         let txn = self.db.begin().await?;
         let current = contacts::get(&txn, &tenant, &update.target.id).await?;
-        let current = self.settings.changeable(&caller, current, &update.target).await?;
+        let current = scope.changeable(&caller, current, &update.target)?;
         let defs = store::fields(&txn, &tenant, RecordType::Contact).await?;
         let (next, changed) = update.apply(&current.fields, &defs)?;
         if changed.is_empty() {
@@ -90,9 +91,10 @@ impl Contacts {
     ) -> ApiResult<pb::DeleteContactResponse> {
         let target = Target::parse(&req.id, &req.etag)?;
         let tenant = Tenant::of(&caller);
+        let scope = self.settings.scope(&caller).await?;
         let txn = self.db.begin().await?;
         let current = contacts::get(&txn, &tenant, &target.id).await?;
-        let current = self.settings.changeable(&caller, current, &target).await?;
+        let current = scope.changeable(&caller, current, &target)?;
         contacts::delete(&txn, &tenant, &current).await?;
         events::contact_deleted(&txn, &caller, &current).await?;
         txn.commit().await?;
@@ -127,14 +129,13 @@ impl Contacts {
     ) -> ApiResult<pb::MergeContactsResponse> {
         let merge = Merge::parse(&req)?;
         let tenant = Tenant::of(&caller);
+        let scope = self.settings.scope(&caller).await?;
         let txn = self.db.begin().await?;
         let primary = contacts::get(&txn, &tenant, &merge.primary.id).await?;
         let duplicate = contacts::get(&txn, &tenant, &merge.duplicate_id.to_string()).await?;
         // A merge changes both: the caller must see and be allowed to change each.
         for c in [&primary, &duplicate] {
-            self.settings
-                .may_change(&caller, "contact", &c.row.id, &c.row.owner_id)
-                .await?;
+            scope.may_change(&caller, "contact", &c.row.id, &c.row.owner_id)?;
         }
         merge.primary.check(&primary)?;
         let defs = store::fields(&txn, &tenant, RecordType::Contact).await?;

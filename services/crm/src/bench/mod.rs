@@ -148,6 +148,12 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<Report> {
     anyhow::ensure!(opts.connections >= 1, "--connections must be at least 1");
     anyhow::ensure!(opts.streams >= 1, "--streams must be at least 1");
     anyhow::ensure!(
+        opts.deals >= opts.streams,
+        "--deals ({}) must be at least --streams ({}): each stream changes deals of its own",
+        opts.deals,
+        opts.streams
+    );
+    anyhow::ensure!(
         !opts.tenant.is_empty()
             && opts.tenant.len() <= 64
             && opts

@@ -49,7 +49,10 @@ impl Pipelines {
             return Ok(pb::CreateDealResponse { deal });
         }
         // The pipeline as it is now (its version read, its stages cached).
-        let pipeline = self.cached.pipeline_at(self.reads(), &tenant, &new.pipeline_id).await?;
+        let pipeline = self
+            .cached
+            .pipeline_now(self.reads(), &tenant, &new.pipeline_id)
+            .await?;
         let created = new.create(&tenant, &pipeline, &caller.user_id, time::now_micros())?;
         self.check_references(&caller, &new.fields).await?;
         let txn = self.db.begin().await?;
@@ -86,8 +89,9 @@ impl Pipelines {
         let current = self
             .cached
             .settings
-            .changeable(&caller, current, &update.target)
-            .await?;
+            .scope(&caller)
+            .await?
+            .changeable(&caller, current, &update.target)?;
         self.check_references(&caller, &update.fields).await?;
         let defs = self.cached.fields(&tenant).await?;
         let UpdatedDeal { next, changed } = update.apply(&current, &defs, time::now_micros())?;
@@ -107,9 +111,10 @@ impl Pipelines {
     ) -> ApiResult<pb::DeleteDealResponse> {
         let target = Target::parse(&req.id, &req.etag)?;
         let tenant = Tenant::of(&caller);
+        let scope = self.cached.settings.scope(&caller).await?;
         let txn = self.db.begin().await?;
         let current = store::deals::get(&txn, &tenant, &target.id).await?;
-        let current = self.cached.settings.changeable(&caller, current, &target).await?;
+        let current = scope.changeable(&caller, current, &target)?;
         store::deals::delete(&txn, &tenant, &current).await?;
         events::deal_deleted(&txn, &caller, &current).await?;
         txn.commit().await?;

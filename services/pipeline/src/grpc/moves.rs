@@ -17,17 +17,21 @@ impl Pipelines {
     pub(super) async fn move_deal(&self, caller: Caller, req: pb::MoveDealRequest) -> ApiResult<pb::MoveDealResponse> {
         let request = DealMove::parse(&req)?;
         let tenant = Tenant::of(&caller);
-        let txn = self.db.begin().await?;
-        let current = store::deals::get(&txn, &tenant, &request.target.id).await?;
-        let current = self
+        // Everything read before the transaction, which holds only the
+        // writes: the save is guarded by the version read here (a change in
+        // between is ABORTED), and the pipeline is checked against the
+        // version read with the deal.
+        let scope = self.cached.settings.scope(&caller).await?;
+        let (current, version) = store::deals::get_with_pipeline_version(&self.db, &tenant, &request.target.id).await?;
+        let current = scope.changeable(&caller, current, &request.target)?;
+        let pipeline = self
             .cached
-            .settings
-            .changeable(&caller, current, &request.target)
+            .pipeline_at(&self.db, &tenant, &current.pipeline_id, version)
             .await?;
-        let pipeline = self.cached.pipeline_at(&txn, &tenant, &current.pipeline_id).await?;
         let moved = apply_move(&current, &pipeline, &request, &caller.user_id, time::now_micros())?;
-        store::deals::save_move(&txn, &tenant, &moved, current.version).await?;
         let defs = self.cached.fields(&tenant).await?;
+        let txn = self.db.begin().await?;
+        store::deals::save_move(&txn, &tenant, &moved, current.version).await?;
         events::deal_moved(&txn, &caller, &moved, &defs).await?;
         txn.commit().await?;
         Ok(pb::MoveDealResponse {

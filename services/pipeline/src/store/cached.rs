@@ -5,9 +5,9 @@
 //! own changes at once; another replica's within [`crm_kit::cache::TTL`]).
 //!
 //! Writes do not trust the cached pipeline blindly: they read the
-//! pipeline's version in their transaction ([`Cached::pipeline_at`]) and
-//! read the pipeline again when it moved on, so a move never lands in a
-//! stage that another replica has just removed.
+//! pipeline's version with what they change ([`Cached::pipeline_now`],
+//! [`Cached::pipeline_at`]) and read the pipeline again when it moved on,
+//! so a move never lands in a stage that another replica has just removed.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -65,10 +65,10 @@ impl Cached {
             .await
     }
 
-    /// The pipeline `id` as it is in the transaction `conn`: its version
-    /// read there, and the cached pipeline if it is at that version, read
-    /// again (in `conn`) if not. NOT_FOUND if it is gone.
-    pub async fn pipeline_at(
+    /// The pipeline `id` as it is now: its version read on `conn`, and the
+    /// cached pipeline if it is at that version, read again (on `conn`) if
+    /// not. NOT_FOUND if it is gone.
+    pub async fn pipeline_now(
         &self,
         conn: &impl ConnectionTrait,
         tenant: &Tenant,
@@ -82,6 +82,20 @@ impl Cached {
             .into_tuple()
             .one(conn)
             .await?;
+        self.pipeline_at(conn, tenant, id, version).await
+    }
+
+    /// The pipeline `id` at `version` (just read with the deal, see
+    /// [`super::deals::get_with_pipeline_version`]): the cached one if it is
+    /// at that version, read again on `conn` if not. NOT_FOUND if it is gone
+    /// (`version` is `None`).
+    pub async fn pipeline_at(
+        &self,
+        conn: &impl ConnectionTrait,
+        tenant: &Tenant,
+        id: &str,
+        version: Option<i64>,
+    ) -> ApiResult<Arc<PipelineWithStages>> {
         let Some(version) = version else {
             return Err(ApiError::not_found("pipeline", id));
         };

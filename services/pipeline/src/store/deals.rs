@@ -27,6 +27,38 @@ pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiR
         .ok_or_else(|| ApiError::not_found("deal", id))
 }
 
+/// The deal `id` and the version its pipeline is at now, in one query (a
+/// move checks its cached pipeline against that version), or NOT_FOUND.
+pub async fn get_with_pipeline_version(
+    conn: &impl ConnectionTrait,
+    tenant: &Tenant,
+    id: &str,
+) -> ApiResult<(deal::Model, Option<i64>)> {
+    use sea_orm::{FromQueryResult, QueryResult};
+    struct Row(deal::Model, Option<i64>);
+    impl FromQueryResult for Row {
+        fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+            Ok(Row(
+                deal::Model::from_query_result(res, pre)?,
+                res.try_get(pre, "pipeline_version")?,
+            ))
+        }
+    }
+    // A correlated subquery on the pipelines' primary key: no join to plan.
+    let version = Expr::cust(
+        r#"(SELECT "pipelines"."version" FROM "pipelines" WHERE "pipelines"."id" = "deals"."pipeline_id" AND "pipelines"."tenant_id" = "deals"."tenant_id")"#,
+    );
+    let row = tenant
+        .find::<deal::Entity>()
+        .filter(deal::Column::Id.eq(id))
+        .column_as(version, "pipeline_version")
+        .into_model::<Row>()
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("deal", id))?;
+    Ok((row.0, row.1))
+}
+
 /// Inserts a new deal and its first stage entry.
 pub async fn insert(conn: &impl ConnectionTrait, c: &CreatedDeal) -> Result<(), DbErr> {
     deal::Entity::insert(c.deal.clone().into_active_model())

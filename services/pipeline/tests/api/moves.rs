@@ -179,7 +179,61 @@ async fn a_move_that_fails_half_way_leaves_neither_change_nor_event(backend: Bac
     );
 }
 
+/// More moves at once than the service has connections, for longer than
+/// its cached reads live: none waits for a second connection while
+/// holding one. (Before, a move read the field definitions inside its
+/// transaction; each time they expired under load, every connection was
+/// held by a transaction waiting for one more: UNAVAILABLE after 5 s.)
+async fn more_moves_at_once_than_connections_all_succeed(backend: Backend) {
+    let Some(mut s) = suite(backend, "move_many_at_once").await else {
+        return;
+    };
+    let p = s.sales_pipeline().await;
+    let mut deals = Vec::new();
+    for i in 0..64 {
+        deals.push(s.deal(&p, &format!("Deal {i}"), 100).await);
+    }
+    let stages = [p.stages[0].id.clone(), p.stages[1].id.clone()];
+    let until = std::time::Instant::now() + crm_kit::cache::TTL * 5 / 2;
+    let mut movers = tokio::task::JoinSet::new();
+    for d in deals {
+        let (mut client, token, stages) = (s.pipeline.clone(), s.token.clone(), stages.clone());
+        movers.spawn(async move {
+            let (mut etag, mut moves, mut failed) = (d.etag.clone(), 0, Vec::new());
+            while std::time::Instant::now() < until {
+                let req = pb::MoveDealRequest {
+                    deal_id: d.id.clone(),
+                    stage_id: stages[(moves + 1) % 2].clone(),
+                    etag: etag.clone(),
+                    lost_reason: String::new(),
+                };
+                match client.move_deal(authed(&token, req)).await {
+                    Ok(r) => {
+                        etag = r.into_inner().deal.unwrap().etag;
+                        moves += 1;
+                    }
+                    Err(e) => {
+                        failed.push(e.code());
+                        break;
+                    }
+                }
+            }
+            (moves, failed)
+        });
+    }
+    let results = movers.join_all().await;
+    let moves: usize = results.iter().map(|r| r.0).sum();
+    let failed: Vec<_> = results.iter().flat_map(|r| r.1.clone()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} movers failed after {moves} moves: {failed:?}",
+        failed.len()
+    );
+    assert!(moves >= 64, "every deal moved at least once: {moves}");
+}
+
 crm_kit::backend_tests!(
+    more_moves_at_once_than_connections_all_succeed,
     a_deal_moves_to_lost_with_a_reason_and_reopens,
     winning_a_deal_sets_closed_at_and_emits_won,
     a_stale_etag_is_aborted_and_changes_nothing,

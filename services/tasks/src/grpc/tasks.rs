@@ -69,15 +69,16 @@ impl Tasks {
     ) -> ApiResult<pb::UpdateTaskResponse> {
         let update = TaskUpdate::parse(&req)?;
         let tenant = Tenant::of(&caller);
+        let scope = self.settings.scope(&caller).await?;
         if update.fields.names_references() {
             // Cheap checks first, so a stale or foreign task is not worth a peer call.
             let before = store::tasks::get(&self.db, &tenant, &update.target.id).await?;
-            self.settings.changeable(&caller, before, &update.target).await?;
+            scope.changeable(&caller, before, &update.target)?;
             self.check_references(&caller, &update.fields).await?;
         }
         let txn = self.db.begin().await?;
         let current = store::tasks::get(&txn, &tenant, &update.target.id).await?;
-        let current = self.settings.changeable(&caller, current, &update.target).await?;
+        let current = scope.changeable(&caller, current, &update.target)?;
         let next = update.apply(&current, time::now_micros());
         store::tasks::save(&txn, &tenant, &next, current.version, update.reschedules()).await?;
         events::task_updated(&txn, &caller, &next, update.paths).await?;
@@ -94,9 +95,10 @@ impl Tasks {
     ) -> ApiResult<pb::CompleteTaskResponse> {
         let target = Target::parse(&req.id, &req.etag)?;
         let tenant = Tenant::of(&caller);
+        let scope = self.settings.scope(&caller).await?;
         let txn = self.db.begin().await?;
         let current = store::tasks::get(&txn, &tenant, &target.id).await?;
-        let current = self.settings.changeable(&caller, current, &target).await?;
+        let current = scope.changeable(&caller, current, &target)?;
         let next = edits::complete(&current, time::now_micros())?;
         store::tasks::save(&txn, &tenant, &next, current.version, false).await?;
         events::task_completed(&txn, &caller, &next).await?;
@@ -113,9 +115,10 @@ impl Tasks {
     ) -> ApiResult<pb::DeleteTaskResponse> {
         let target = Target::parse(&req.id, &req.etag)?;
         let tenant = Tenant::of(&caller);
+        let scope = self.settings.scope(&caller).await?;
         let txn = self.db.begin().await?;
         let current = store::tasks::get(&txn, &tenant, &target.id).await?;
-        let current = self.settings.changeable(&caller, current, &target).await?;
+        let current = scope.changeable(&caller, current, &target)?;
         store::tasks::delete(&txn, &tenant, &current).await?;
         events::task_deleted(&txn, &caller, &current).await?;
         txn.commit().await?;
