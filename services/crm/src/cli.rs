@@ -218,7 +218,7 @@ pub enum Command {
         #[arg(long)]
         no_floor: bool,
         /// The tenant to seed and call as (default: a new one per run).
-        #[arg(long = "bench-tenant")]
+        #[arg(long = "bench-tenant", id = "bench_tenant")]
         tenant: Option<String>,
         /// Token signing (the same secret the suite uses).
         #[command(flatten)]

@@ -24,7 +24,12 @@ async fn open(url: &str, max: u32) -> anyhow::Result<DatabaseConnection> {
         // A saturated or unreachable database answers UNAVAILABLE quickly
         // instead of holding the caller's deadline.
         .acquire_timeout(Duration::from_secs(5))
-        .connect_timeout(Duration::from_secs(5));
+        .connect_timeout(Duration::from_secs(5))
+        // A ping before every checkout is a round trip per query (GetDeal
+        // cost two); only a connection idle long enough to have been cut
+        // (a restart, a proxy) is pinged. One cut while busy fails its
+        // query, which answers UNAVAILABLE, and the pool replaces it.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         opts.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -83,6 +88,7 @@ pub fn readers(main: &DatabaseConnection) -> DatabaseConnection {
     let readers = SqlitePoolOptions::new()
         .max_connections(sqlite_readers())
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
         .connect_lazy_with(opts.read_only(true));
     SqlxSqliteConnector::from_sqlx_sqlite_pool(readers)
 }

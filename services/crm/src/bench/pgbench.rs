@@ -4,7 +4,7 @@
 //! bench tenant's, its outbox rows are marked published (the relay leaves
 //! them alone), and all of them are deleted afterwards.
 
-use std::{fmt::Write as _, path::Path, process::Command};
+use std::{path::Path, process::Command};
 
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database};
@@ -36,97 +36,96 @@ pub async fn run(
     anyhow::ensure!(!ids.is_empty(), "no seeded deals to run pgbench on");
     let dir = std::env::temp_dir().join(format!("crm-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let t = &opts.tenant;
-    let now = crm_kit::time::now_micros();
+    // Bound parameters, as the services send them (and, under the
+    // services' plan_cache_mode, planned at each execution as theirs are):
+    // the tenant, the pipeline and an array of deal ids and stage ids that
+    // each transaction picks one of by a random subscript.
+    let ids: Vec<&str> = ids.iter().take(100).map(String::as_str).collect();
+    let vars = [
+        ("tenant", opts.tenant.clone()),
+        ("pipeline", pipeline_id.to_owned()),
+        ("ids", format!("{{{}}}", ids.join(","))),
+        ("stages", format!("{{{}}}", open.join(","))),
+        ("n", ids.len().to_string()),
+        ("m", open.len().to_string()),
+        ("now", crm_kit::time::now_micros().to_string()),
+    ];
+    let pick = "\\set i random(1, :n)\n\\set s random(1, :m)\n\\set r random(1, 1000000000000)\n";
+    let id = "(:ids::text[])[:i]";
+    let stage = "(:stages::text[])[:s]";
     let outbox = format!(
         "INSERT INTO outbox (event_id, tenant_id, event_type, aggregate_id, aggregate_version, envelope, \
-         created_at, published_at) VALUES (gen_random_uuid()::text, '{t}', 'bench.pgbench', 'pgbench', 1, \
-         decode(repeat('ab', {ENVELOPE_BYTES}), 'hex'), {now}, {now});"
+         created_at, published_at) VALUES (gen_random_uuid()::text, :tenant, 'bench.pgbench', 'pgbench', 1, \
+         decode(repeat('ab', {ENVELOPE_BYTES}), 'hex'), :now, :now);"
     );
     let new_id = "'pgbench-' || :client_id || '-' || :r";
-    let transition = |deal: &str, stage: &str| {
+    let transition = |deal: &str| {
         format!(
             "INSERT INTO deal_transitions (id, tenant_id, deal_id, from_stage_id, to_stage_id, actor_id, moved_at, \
-             time_in_from_stage, lost_reason) VALUES ('pgbench-t-' || :client_id || '-' || :r, '{t}', {deal}, NULL, \
-             '{stage}', 'bench', {now}, NULL, NULL);"
+             time_in_from_stage, lost_reason) VALUES ('pgbench-t-' || :client_id || '-' || :r, :tenant, {deal}, \
+             NULL, {stage}, 'bench', :now, NULL, NULL);"
         )
     };
-    let ids: Vec<&String> = ids.iter().take(100).collect();
     let mut shapes = Vec::new();
     for call in &opts.calls {
-        let (what, scripts): (&'static str, Vec<String>) = match call {
+        let (what, script): (&'static str, String) = match call {
             Call::Get => (
                 "one deal by key",
-                ids.iter()
-                    .map(|id| format!("SELECT * FROM deals WHERE tenant_id = '{t}' AND id = '{id}' LIMIT 1;\n"))
-                    .collect(),
+                format!("{pick}SELECT * FROM deals WHERE tenant_id = :tenant AND id = {id} LIMIT 1;\n"),
             ),
             Call::List => (
                 "a page of 51 deals of a stage",
-                open.iter()
-                    .map(|s| {
-                        format!(
-                            "SELECT * FROM deals WHERE tenant_id = '{t}' AND pipeline_id = '{pipeline_id}' AND \
-                             stage_id = '{s}' ORDER BY id LIMIT 51;\n"
-                        )
-                    })
-                    .collect(),
+                format!(
+                    "{pick}SELECT * FROM deals WHERE tenant_id = :tenant AND pipeline_id = :pipeline AND \
+                     stage_id = {stage} ORDER BY id LIMIT 51;\n"
+                ),
             ),
-            Call::Create => {
-                let mut s = String::from("\\set r random(1, 1000000000000)\nBEGIN;\n");
-                let _ = writeln!(
-                    s,
-                    "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, status, title, amount_minor, currency, \
-                     contact_id, company_id, owner_id, expected_close_date, lost_reason, stage_entered_at, closed_at, \
-                     created_at, updated_at, version, custom_fields) VALUES ({new_id}, '{t}', '{pipeline_id}', \
-                     '{s0}', 'open', 'pgbench deal', 100000, 'EUR', NULL, NULL, 'bench', NULL, NULL, {now}, NULL, \
-                     {now}, {now}, 1, '{{}}');",
-                    s0 = open[0]
-                );
-                let _ = writeln!(s, "{}", transition(new_id, &open[0]));
-                let _ = writeln!(s, "{outbox}\nCOMMIT;");
-                ("insert deal + transition + outbox", vec![s])
-            }
+            Call::Create => (
+                "insert deal + transition + outbox",
+                format!(
+                    "{pick}BEGIN;\nINSERT INTO deals (id, tenant_id, pipeline_id, stage_id, status, title, \
+                     amount_minor, currency, contact_id, company_id, owner_id, expected_close_date, lost_reason, \
+                     stage_entered_at, closed_at, created_at, updated_at, version, custom_fields) VALUES \
+                     ({new_id}, :tenant, :pipeline, {stage}, 'open', 'pgbench deal', 100000, 'EUR', NULL, NULL, \
+                     'bench', NULL, NULL, :now, NULL, :now, :now, 1, '{{}}');\n{}\n{outbox}\nCOMMIT;\n",
+                    transition(new_id)
+                ),
+            ),
             Call::Update => (
                 "update deal + outbox",
-                ids.iter()
-                    .map(|id| {
-                        format!(
-                            "\\set r random(1, 1000000000000)\nBEGIN;\nUPDATE deals SET title = 'pgbench ' || :r, \
-                             updated_at = {now}, version = version + 1 WHERE tenant_id = '{t}' AND id = '{id}';\n\
-                             {outbox}\nCOMMIT;\n"
-                        )
-                    })
-                    .collect(),
+                format!(
+                    "{pick}BEGIN;\nUPDATE deals SET title = 'pgbench ' || :r, updated_at = :now, version = \
+                     version + 1 WHERE tenant_id = :tenant AND id = {id};\n{outbox}\nCOMMIT;\n"
+                ),
             ),
             Call::Move => (
                 "update deal + transition + outbox",
-                ids.iter()
-                    .enumerate()
-                    .map(|(i, id)| {
-                        let stage = &open[i % open.len()];
-                        format!(
-                            "\\set r random(1, 1000000000000)\nBEGIN;\nUPDATE deals SET stage_id = '{stage}', \
-                             stage_entered_at = {now}, updated_at = {now}, version = version + 1 WHERE tenant_id = \
-                             '{t}' AND id = '{id}';\n{}\n{outbox}\nCOMMIT;\n",
-                            transition(&format!("'{id}'"), stage)
-                        )
-                    })
-                    .collect(),
+                format!(
+                    "{pick}BEGIN;\nUPDATE deals SET stage_id = {stage}, stage_entered_at = :now, updated_at = \
+                     :now, version = version + 1 WHERE tenant_id = :tenant AND id = {id};\n{}\n{outbox}\nCOMMIT;\n",
+                    transition(id)
+                ),
             ),
             Call::Mix => continue,
         };
-        let tps = pgbench(url, opts, &dir, call.name(), &scripts)?;
+        let scripts = [script];
+        let tps = pgbench(url, opts, &dir, (call.name(), &scripts), &vars)?;
         shapes.push(Shape { call: *call, what, tps });
     }
-    cleanup(url, t).await?;
+    cleanup(url, &opts.tenant).await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(shapes)
 }
 
 /// Runs pgbench on `scripts` (chosen at random per transaction) and
 /// returns its transactions per second.
-fn pgbench(url: &str, opts: &BenchOptions, dir: &Path, name: &str, scripts: &[String]) -> anyhow::Result<f64> {
+fn pgbench(
+    url: &str,
+    opts: &BenchOptions,
+    dir: &Path,
+    (name, scripts): (&str, &[String]),
+    vars: &[(&str, String)],
+) -> anyhow::Result<f64> {
     let mut cmd = Command::new("pgbench");
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     cmd.args(["-n", "-M", "prepared"])
@@ -135,6 +134,9 @@ fn pgbench(url: &str, opts: &BenchOptions, dir: &Path, name: &str, scripts: &[St
         .arg(format!("-T{}", opts.duration.as_secs().max(1)))
         // The services' setting (see crm_kit::db).
         .env("PGOPTIONS", "-c plan_cache_mode=force_custom_plan");
+    for (name, value) in vars {
+        cmd.arg("-D").arg(format!("{name}={value}"));
+    }
     for (i, script) in scripts.iter().enumerate() {
         let path = dir.join(format!("{name}-{i}.sql"));
         std::fs::write(&path, script)?;
