@@ -3,7 +3,6 @@
 //! read only what they own or are assigned. A hidden record reads as
 //! missing (NOT_FOUND), and a change to it too.
 
-use crate::{roles, settings::Settings};
 use crm_kit::{
     ApiError,
     auth::Caller,
@@ -11,6 +10,8 @@ use crm_kit::{
     tenant::{Record, Tenant},
 };
 use crm_proto::common::v1::Visibility;
+
+use crate::{roles, settings::Settings};
 
 /// What a caller may read under their tenant's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
