@@ -19,7 +19,7 @@ use crate::{CONSUMER, SERVICE_NAME, events::CONTACT_FIELDS, grpc::Contacts};
 /// The contacts service on `db` (migrated), checking tokens with `shared`.
 pub fn build(db: DatabaseConnection, shared: Shared) -> Service {
     let authenticate = shared.authenticate();
-    let settings = crm_tenancy::Settings::new(crm_kit::db::readers(&db));
+    let settings = crm_tenancy::Settings::stored(crm_kit::db::readers(&db));
     let follower = crm_tenancy::settings::Follower(settings.clone());
     let grpc = ContactsServiceServer::with_interceptor(Contacts::new(db.clone(), shared, settings), authenticate);
     let purger = Purger::new(db.clone(), CONTACT_FIELDS, crm_fields::purge::EVERY);

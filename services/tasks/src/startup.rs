@@ -68,7 +68,7 @@ pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::
     let contacts = ContactsDirectory::connect_lazy(&config.contacts_url)?;
     let auth = shared.authenticate();
     let hub = config.hub;
-    let settings = crm_tenancy::Settings::new(crm_kit::db::readers(&db));
+    let settings = crm_tenancy::Settings::stored(crm_kit::db::readers(&db));
     let automation = Automation {
         settings: settings.clone(),
     };

@@ -114,35 +114,47 @@ pub async fn apply(conn: &impl ConnectionTrait, event: &EventEnvelope) -> anyhow
     Ok(())
 }
 
-/// A service's view of its tenants' settings: its own table read through
-/// a cache (see [`crm_kit::cache`] for how fresh it is: the service's own
-/// changes at once, another replica's or an event's within
-/// [`crm_kit::cache::TTL`]). Who may read and change what
-/// ([`Settings::scope`], [`Settings::changeable`]) is decided from it.
+/// A service's view of its tenants' settings, from its own table; who may
+/// read and change what ([`Settings::scope`]) is decided from it.
+///
+/// Read as stored ([`Settings::stored`]) it is exact. Cached
+/// ([`Settings::new`]), a copy may be up to [`crm_kit::cache::TTL`] old
+/// when another replica changed it: the pipeline service checks its copy
+/// against the version its deal queries read ([`entity::Model::version`]).
 #[derive(Clone, Debug)]
 pub struct Settings {
     db: DatabaseConnection,
-    cache: Cache<String, entity::Model>,
+    cache: Option<Cache<String, entity::Model>>,
 }
 
 impl Settings {
-    /// The settings stored in `db`.
+    /// The settings stored in `db`, cached (see the type's note).
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             db,
-            cache: Cache::default(),
+            cache: Some(Cache::default()),
         }
+    }
+
+    /// The settings stored in `db`, read at each call.
+    pub fn stored(db: DatabaseConnection) -> Self {
+        Self { db, cache: None }
     }
 
     /// The tenant's settings (the defaults until an admin changes them).
     pub async fn get(&self, tenant: &Tenant) -> Result<Arc<entity::Model>, DbErr> {
-        self.cache.get_or_load(&tenant.id(), || get(&self.db, tenant)).await
+        match &self.cache {
+            Some(cache) => cache.get_or_load(&tenant.id(), || get(&self.db, tenant)).await,
+            None => Ok(Arc::new(get(&self.db, tenant).await?)),
+        }
     }
 
     /// Forgets what is cached of `tenant_id`'s settings: called once they
     /// changed (after the change's commit, or as its event is applied).
     pub fn forget(&self, tenant_id: &str) {
-        self.cache.forget(&tenant_id.to_owned());
+        if let Some(cache) = &self.cache {
+            cache.forget(&tenant_id.to_owned());
+        }
     }
 
     /// Applies a `pipeline.tenant.settings_updated` event (see [`apply`])

@@ -22,7 +22,7 @@ impl Pipelines {
         req: pb::GetPurchaseSummaryRequest,
     ) -> ApiResult<pb::GetPurchaseSummaryResponse> {
         let customer = Customer::parse(&req)?;
-        let owner = self.cached.settings.scope(&caller).await?.narrow(None);
+        let owner = self.scope_now(&caller).await?.narrow(None);
         let tenant = Tenant::of(&caller);
         let groups = store::deals::purchase_groups(self.reads(), &tenant, &customer, owner.as_deref()).await?;
         Ok(summary(groups))
@@ -30,12 +30,12 @@ impl Pipelines {
 
     pub(super) async fn get_board(&self, caller: Caller, req: pb::GetBoardRequest) -> ApiResult<pb::GetBoardResponse> {
         let query = BoardQuery::parse(&req)?;
-        let owner = self.cached.settings.scope(&caller).await?.narrow(query.owner);
+        let owner = self.scope_now(&caller).await?.narrow(query.owner);
         let tenant = Tenant::of(&caller);
-        let pipeline = self.cached.pipeline(&tenant, &query.pipeline_id).await?;
+        let pipeline = store::pipelines::get(self.reads(), &tenant, &query.pipeline_id).await?;
         let rows = store::deals::board_totals(self.reads(), &tenant, &query.pipeline_id, owner.as_deref()).await?;
         let mut totals = totals(rows);
-        let defs = self.cached.fields(&tenant).await?;
+        let defs = store::fields(self.reads(), &tenant).await?;
         let mut columns = Vec::with_capacity(pipeline.stages.len());
         for stage in &pipeline.stages {
             let t = totals.remove(&stage.id).unwrap_or_default();

@@ -1,7 +1,6 @@
 //! Deal RPCs: create (with the contacts check), get, update, delete, list,
 //! history. MoveDeal is in `moves`.
 
-use crm_fields::Definitions;
 use crm_kit::{
     ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id,
 };
@@ -14,13 +13,15 @@ use crate::{
     domain::{DealFilter, DealUpdate, NewDeal, UpdatedDeal, fields::DealFields},
     entity::deal,
     events, store,
+    store::seen::Seen,
 };
 
 impl Pipelines {
     /// The deal on the wire, with its stage's probability.
-    async fn deal_reply(&self, tenant: &Tenant, d: &deal::Model, defs: &Definitions) -> ApiResult<pb::Deal> {
-        let probability = self.cached.probability_of(tenant, d).await?;
-        Ok(convert::deal(d, probability, defs))
+    async fn deal_reply(&self, tenant: &Tenant, d: &deal::Model, seen: &Seen) -> ApiResult<pb::Deal> {
+        let defs = self.cached.fields_at(tenant, seen).await?;
+        let probability = self.cached.probability_of(tenant, d, seen).await?;
+        Ok(convert::deal(d, probability, &defs))
     }
 
     /// Asks ContactsService about the references the change sets.
@@ -41,18 +42,25 @@ impl Pipelines {
     ) -> ApiResult<pb::CreateDealResponse> {
         let key = RequestKey::parse("CreateDeal", &req.request_id, &req)?;
         let tenant = Tenant::of(&caller);
-        let defs = self.cached.fields(&tenant).await?;
-        let new = NewDeal::parse(&req, &defs)?;
+        let (mut new, mut defs, stamp) = self
+            .cached
+            .parse_with_fields(&tenant, |d| NewDeal::parse(&req, d))
+            .await?;
         if let Some(id) = key.created_before(&self.db, &tenant).await? {
-            let existing = store::deals::get(&self.db, &tenant, &id).await?;
-            let deal = Some(self.deal_reply(&tenant, &existing, &defs).await?);
+            let (existing, seen) = store::deals::get_seen(&self.db, &tenant, &id).await?;
+            let deal = Some(self.deal_reply(&tenant, &existing, &seen).await?);
             return Ok(pb::CreateDealResponse { deal });
         }
-        // The pipeline as it is now (its version read, its stages cached).
-        let pipeline = self
+        // The pipeline as it is now, and the definitions' stamp with it:
+        // checked again against definitions changed meanwhile.
+        let (pipeline, seen) = self
             .cached
             .pipeline_now(self.reads(), &tenant, &new.pipeline_id)
             .await?;
+        if seen.fields != stamp {
+            defs = self.cached.fields_at(&tenant, &seen).await?;
+            new = NewDeal::parse(&req, &defs)?;
+        }
         let created = new.create(&tenant, &pipeline, &caller.user_id, time::now_micros())?;
         self.check_references(&caller, &new.fields).await?;
         let txn = self.db.begin().await?;
@@ -67,11 +75,10 @@ impl Pipelines {
     pub(super) async fn get_deal(&self, caller: Caller, req: pb::GetDealRequest) -> ApiResult<pb::GetDealResponse> {
         let id = parse_id("id", &req.id)?.to_string();
         let tenant = Tenant::of(&caller);
-        let d = store::deals::get(self.reads(), &tenant, &id).await?;
-        self.cached.settings.scope(&caller).await?.check_record(&d)?;
-        let defs = self.cached.fields(&tenant).await?;
+        let (d, seen) = store::deals::get_seen(self.reads(), &tenant, &id).await?;
+        self.cached.scope(&caller, &seen).await?.check_record(&d)?;
         Ok(pb::GetDealResponse {
-            deal: Some(self.deal_reply(&tenant, &d, &defs).await?),
+            deal: Some(self.deal_reply(&tenant, &d, &seen).await?),
         })
     }
 
@@ -85,17 +92,16 @@ impl Pipelines {
         // The checks before the transaction: the deal as the caller's etag
         // names it, then the references (a peer call). The save is guarded
         // by the version read here, so a change in between is ABORTED.
-        let current = store::deals::get(&self.db, &tenant, &update.target.id).await?;
+        let (current, seen) = store::deals::get_seen(&self.db, &tenant, &update.target.id).await?;
         let current = self
             .cached
-            .settings
-            .scope(&caller)
+            .scope(&caller, &seen)
             .await?
             .changeable(&caller, current, &update.target)?;
         self.check_references(&caller, &update.fields).await?;
-        let defs = self.cached.fields(&tenant).await?;
+        let defs = self.cached.fields_at(&tenant, &seen).await?;
         let UpdatedDeal { next, changed } = update.apply(&current, &defs, time::now_micros())?;
-        let probability = self.cached.probability_of(&tenant, &next).await?;
+        let probability = self.cached.probability_of(&tenant, &next, &seen).await?;
         let txn = self.db.begin().await?;
         store::deals::save(&txn, &tenant, &next, current.version).await?;
         events::deal_updated(&txn, &caller, (&next, probability), changed, &defs).await?;
@@ -111,10 +117,14 @@ impl Pipelines {
     ) -> ApiResult<pb::DeleteDealResponse> {
         let target = Target::parse(&req.id, &req.etag)?;
         let tenant = Tenant::of(&caller);
-        let scope = self.cached.settings.scope(&caller).await?;
+        // Read before the transaction; the delete is guarded by this version.
+        let (current, seen) = store::deals::get_seen(&self.db, &tenant, &target.id).await?;
+        let current = self
+            .cached
+            .scope(&caller, &seen)
+            .await?
+            .changeable(&caller, current, &target)?;
         let txn = self.db.begin().await?;
-        let current = store::deals::get(&txn, &tenant, &target.id).await?;
-        let current = scope.changeable(&caller, current, &target)?;
         store::deals::delete(&txn, &tenant, &current).await?;
         events::deal_deleted(&txn, &caller, &current).await?;
         txn.commit().await?;
@@ -127,20 +137,44 @@ impl Pipelines {
         req: pb::ListDealsRequest,
     ) -> ApiResult<pb::ListDealsResponse> {
         let tenant = Tenant::of(&caller);
-        let defs = self.cached.fields(&tenant).await?;
-        let mut filter = DealFilter::parse(&req, &defs)?;
-        filter.owner_id = self.cached.settings.scope(&caller).await?.narrow(filter.owner_id);
-        let query = filter.fingerprint();
         let tokens = &self.shared.page_tokens;
-        let page = tokens.parse::<String>(req.page_size, &req.page_token, &query)?;
-        let mut rows = store::deals::list(self.reads(), &tenant, &filter, page.after.as_deref(), page.size + 1).await?;
-        let next_page_token = tokens.finish(&mut rows, page.size, &query, |d| d.id.clone());
-        let probabilities = self.cached.probabilities(&tenant, &rows).await?;
-        let deals = rows
-            .iter()
-            .map(|d| convert::deal(d, probabilities.get(&d.stage_id).copied().unwrap_or(0), &defs))
-            .collect();
-        Ok(pb::ListDealsResponse { deals, next_page_token })
+        // The filter is built from the cached definitions and settings; the
+        // page's query reads their versions, and a page read under a copy
+        // that another replica has changed since is read again.
+        let mut fresh = false;
+        loop {
+            let (mut filter, defs, stamp) = self
+                .cached
+                .parse_with_fields(&tenant, |d| DealFilter::parse(&req, d))
+                .await?;
+            let (scope, settings) = self.cached.scope_as_cached(&caller).await?;
+            filter.owner_id = scope.narrow(filter.owner_id);
+            let query = filter.fingerprint();
+            let page = tokens.parse::<String>(req.page_size, &req.page_token, &query)?;
+            let mut rows =
+                store::deals::list(self.reads(), &tenant, &filter, page.after.as_deref(), page.size + 1).await?;
+            let seen = match rows.first() {
+                Some((_, seen)) => *seen,
+                None => store::seen::tenant_stamps(self.reads(), &tenant).await?,
+            };
+            let settings_changed = seen.settings != settings && !crm_tenancy::roles::sees_everything(&caller);
+            if !fresh && (seen.fields != stamp || settings_changed) {
+                self.cached.forget_fields(&tenant);
+                self.cached.forget_settings(&tenant);
+                fresh = true;
+                continue;
+            }
+            let next_page_token = tokens.finish(&mut rows, page.size, &query, |(d, _)| d.id.clone());
+            let probabilities = self
+                .cached
+                .probabilities(&tenant, rows.iter().map(pipeline_seen))
+                .await?;
+            let deals = rows
+                .iter()
+                .map(|(d, _)| convert::deal(d, probabilities.get(&d.stage_id).copied().unwrap_or(0), &defs))
+                .collect();
+            return Ok(pb::ListDealsResponse { deals, next_page_token });
+        }
     }
 
     pub(super) async fn list_deal_history(
@@ -153,8 +187,8 @@ impl Pipelines {
         let tokens = &self.shared.page_tokens;
         let page = tokens.parse::<(i64, String)>(req.page_size, &req.page_token, &query)?;
         let tenant = Tenant::of(&caller);
-        let d = store::deals::get(self.reads(), &tenant, &id).await?;
-        self.cached.settings.scope(&caller).await?.check_record(&d)?;
+        let (d, seen) = store::deals::get_seen(self.reads(), &tenant, &id).await?;
+        self.cached.scope(&caller, &seen).await?.check_record(&d)?;
         let mut rows = store::deals::history(self.reads(), &tenant, &id, page.after.as_ref(), page.size + 1).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, &query, |t| (t.moved_at, t.id.clone()));
         Ok(pb::ListDealHistoryResponse {
@@ -162,4 +196,9 @@ impl Pipelines {
             next_page_token,
         })
     }
+}
+
+/// A listed deal and the version of its pipeline seen with it.
+fn pipeline_seen((d, seen): &(deal::Model, Seen)) -> (&deal::Model, Option<i64>) {
+    (d, seen.pipeline)
 }

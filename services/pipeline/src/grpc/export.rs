@@ -77,7 +77,11 @@ async fn export_page(
     (filter, defs): (&DealFilter, &Definitions),
     after: Option<&str>,
 ) -> ApiResult<Vec<pb::ExportDealsResponse>> {
-    let deals = store::deals::list(db, tenant, filter, after, PAGE).await?;
+    let deals: Vec<_> = store::deals::list(db, tenant, filter, after, PAGE)
+        .await?
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
     let ids: Vec<String> = deals.iter().map(|d| d.id.clone()).collect();
     let mut history = store::deals::histories(db, tenant, &ids).await?;
     let stages = store::pipelines::stages_by_id(db, tenant, deals.iter().map(|d| d.stage_id.clone())).await?;

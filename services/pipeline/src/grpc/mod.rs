@@ -47,6 +47,13 @@ impl Pipelines {
     fn reads(&self) -> &DatabaseConnection {
         self.cached.reads()
     }
+
+    /// What `caller` may read, from the settings as stored now (for the
+    /// calls whose own queries do not read the settings' version).
+    async fn scope_now(&self, caller: &crm_kit::auth::Caller) -> crm_kit::ApiResult<crm_tenancy::Scope> {
+        let settings = crm_tenancy::settings::get(self.reads(), &crm_kit::tenant::Tenant::of(caller)).await?;
+        Ok(crm_tenancy::Scope::under(caller, &settings))
+    }
 }
 
 #[tonic::async_trait]

@@ -20,16 +20,16 @@ impl Pipelines {
         // Everything read before the transaction, which holds only the
         // writes: the save is guarded by the version read here (a change in
         // between is ABORTED), and the pipeline is checked against the
-        // version read with the deal.
-        let scope = self.cached.settings.scope(&caller).await?;
-        let (current, version) = store::deals::get_with_pipeline_version(&self.db, &tenant, &request.target.id).await?;
+        // versions read with the deal.
+        let (current, seen) = store::deals::get_seen(&self.db, &tenant, &request.target.id).await?;
+        let scope = self.cached.scope(&caller, &seen).await?;
         let current = scope.changeable(&caller, current, &request.target)?;
         let pipeline = self
             .cached
-            .pipeline_at(&self.db, &tenant, &current.pipeline_id, version)
+            .pipeline_at(&self.db, &tenant, &current.pipeline_id, seen.pipeline)
             .await?;
         let moved = apply_move(&current, &pipeline, &request, &caller.user_id, time::now_micros())?;
-        let defs = self.cached.fields(&tenant).await?;
+        let defs = self.cached.fields_at(&tenant, &seen).await?;
         let txn = self.db.begin().await?;
         store::deals::save_move(&txn, &tenant, &moved, current.version).await?;
         events::deal_moved(&txn, &caller, &moved, &defs).await?;

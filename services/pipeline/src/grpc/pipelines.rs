@@ -45,7 +45,7 @@ impl Pipelines {
         req: pb::GetPipelineRequest,
     ) -> ApiResult<pb::GetPipelineResponse> {
         let id = parse_id("id", &req.id)?.to_string();
-        let p = self.cached.pipeline(&Tenant::of(&caller), &id).await?;
+        let p = store::pipelines::get(self.reads(), &Tenant::of(&caller), &id).await?;
         Ok(pb::GetPipelineResponse {
             pipeline: Some(convert::pipeline(&p)),
         })

@@ -34,7 +34,7 @@ impl Pipelines {
         settings::put(&txn, next.clone()).await?;
         events::settings_updated(&txn, &caller, &next).await?;
         txn.commit().await?;
-        self.cached.settings.forget(&tenant.id());
+        self.cached.forget_settings(&tenant);
         Ok(pb::UpdateTenantSettingsResponse {
             settings: Some(convert::settings(&next)),
         })

@@ -15,6 +15,7 @@ use crate::{
         purchases::{Customer, Group},
     },
     entity::{deal, stall, transition},
+    store::seen::{self, Seen},
 };
 
 /// The deal `id`, or NOT_FOUND.
@@ -27,32 +28,11 @@ pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiR
         .ok_or_else(|| ApiError::not_found("deal", id))
 }
 
-/// The deal `id` and the version its pipeline is at now, in one query (a
-/// move checks its cached pipeline against that version), or NOT_FOUND.
-pub async fn get_with_pipeline_version(
-    conn: &impl ConnectionTrait,
-    tenant: &Tenant,
-    id: &str,
-) -> ApiResult<(deal::Model, Option<i64>)> {
-    use sea_orm::{FromQueryResult, QueryResult};
-    struct Row(deal::Model, Option<i64>);
-    impl FromQueryResult for Row {
-        fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-            Ok(Row(
-                deal::Model::from_query_result(res, pre)?,
-                res.try_get(pre, "pipeline_version")?,
-            ))
-        }
-    }
-    // A correlated subquery on the pipelines' primary key: no join to plan.
-    let version = Expr::cust(
-        r#"(SELECT "pipelines"."version" FROM "pipelines" WHERE "pipelines"."id" = "deals"."pipeline_id" AND "pipelines"."tenant_id" = "deals"."tenant_id")"#,
-    );
-    let row = tenant
-        .find::<deal::Entity>()
-        .filter(deal::Column::Id.eq(id))
-        .column_as(version, "pipeline_version")
-        .into_model::<Row>()
+/// The deal `id` with what was [`Seen`](super::seen::Seen) with it, in one
+/// query, or NOT_FOUND.
+pub async fn get_seen(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiResult<(deal::Model, Seen)> {
+    let query = tenant.find::<deal::Entity>().filter(deal::Column::Id.eq(id));
+    let row = seen::seen(seen::with_deal_stamps(query))
         .one(conn)
         .await?
         .ok_or_else(|| ApiError::not_found("deal", id))?;
@@ -151,20 +131,23 @@ fn condition(backend: DbBackend, filter: &DealFilter) -> Condition {
     c
 }
 
-/// One page of deals matching `filter`, by id.
+/// One page of deals matching `filter`, by id, each with what was seen
+/// with it.
 pub async fn list(
     conn: &impl ConnectionTrait,
     tenant: &Tenant,
     filter: &DealFilter,
     after: Option<&str>,
     limit: u64,
-) -> Result<Vec<deal::Model>, DbErr> {
+) -> Result<Vec<(deal::Model, Seen)>, DbErr> {
     let backend = conn.get_database_backend();
     let mut q = tenant.find::<deal::Entity>().filter(condition(backend, filter));
     if let Some(after) = after {
         q = q.filter(deal::Column::Id.gt(after));
     }
-    q.order_by_asc(deal::Column::Id).limit(limit).all(conn).await
+    let q = q.order_by_asc(deal::Column::Id).limit(limit);
+    let rows = seen::seen(seen::with_deal_stamps(q)).all(conn).await?;
+    Ok(rows.into_iter().map(|r| (r.0, r.1)).collect())
 }
 
 /// Appends a stage entry.

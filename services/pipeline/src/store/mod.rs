@@ -8,6 +8,7 @@
 pub mod cached;
 pub mod deals;
 pub mod pipelines;
+pub mod seen;
 
 use crm_fields::{Definitions, RecordType};
 use crm_kit::tenant::Tenant;
