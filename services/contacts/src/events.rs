@@ -159,4 +159,5 @@ pub const CONTACT_FIELDS: crm_fields::Owner = crm_fields::Owner {
         archived: "contacts.field.archived",
         deleted: "contacts.field.deleted",
     },
+    bumps_config: false,
 };

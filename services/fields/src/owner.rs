@@ -36,6 +36,9 @@ pub struct Owner {
     pub fallback: Option<RecordType>,
     /// The events.
     pub events: EventTypes,
+    /// Whether each change raises the tenant's
+    /// [`crm_kit::cache::config_versions`] (a service that caches them).
+    pub bumps_config: bool,
 }
 
 impl Owner {
@@ -255,6 +258,10 @@ impl Owner {
         d: &Definition,
         payload: &P,
     ) -> Result<(), sea_orm::DbErr> {
-        outbox::emit(conn, caller, event_type, &d.row.id, d.row.version, payload).await
+        outbox::emit(conn, caller, event_type, &d.row.id, d.row.version, payload).await?;
+        if self.bumps_config {
+            crm_kit::cache::config_versions::bump(conn, &Tenant::of(caller)).await?;
+        }
+        Ok(())
     }
 }

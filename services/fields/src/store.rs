@@ -18,41 +18,6 @@ use crate::{
     entity::{self, Column, Entity},
 };
 
-/// A service's field definitions read through a cache (see
-/// [`crm_kit::cache`]: the service's own changes are seen at once, another
-/// replica's within [`crm_kit::cache::TTL`]), so that checking and showing
-/// a record's custom values costs no round trip.
-#[derive(Clone, Debug)]
-pub struct Catalog {
-    db: sea_orm::DatabaseConnection,
-    cache: crm_kit::cache::Cache<(String, RecordType), Definitions>,
-}
-
-impl Catalog {
-    /// The definitions stored in `db`.
-    pub fn new(db: sea_orm::DatabaseConnection) -> Self {
-        Self {
-            db,
-            cache: crm_kit::cache::Cache::default(),
-        }
-    }
-
-    /// Every definition of `tenant` and `record_type` (all states), oldest first.
-    pub async fn load(&self, tenant: &Tenant, record_type: RecordType) -> Result<std::sync::Arc<Definitions>, DbErr> {
-        let key = (tenant.id(), record_type);
-        self.cache
-            .get_or_load(&key, || load(&self.db, tenant, record_type))
-            .await
-    }
-
-    /// Forgets what is cached of the tenant's definitions: called after
-    /// each change to them commits.
-    pub fn forget(&self, tenant: &Tenant) {
-        let id = tenant.id();
-        self.cache.forget_where(|(t, _)| *t == id);
-    }
-}
-
 /// Every definition of `tenant` and `record_type` (all states), oldest first.
 pub async fn load(conn: &impl ConnectionTrait, tenant: &Tenant, record_type: RecordType) -> Result<Definitions, DbErr> {
     let rows = tenant

@@ -2,18 +2,15 @@
 //! tenant's settings, its field definitions, a pipeline's stages), kept in
 //! memory so that a read costs one round trip to the database.
 //!
-//! Freshness has two guarantees. The service's own writes forget the entry
-//! they change ([`Cache::forget`]) after their commit, so a replica reads
-//! its own writes at once. Another replica's writes, or the event that
-//! carries them, reach a cached entry within [`TTL`] at the latest: an
-//! entry is served for at most that long after the moment its load
-//! *started* (what a load reads can be no older than that), and a load
-//! that overlapped a [`Cache::forget`] is not kept. So nothing deleted or
-//! tightened elsewhere is served for longer than [`TTL`].
-//!
-//! The cache holds at most [`CAPACITY`] entries per kind; when full, the
-//! expired ones go first, then the oldest, so no tenant can grow it
-//! without bound (another tenant's entry costs one reload at worst).
+//! The cache itself only bounds age and memory: an entry is served for at
+//! most [`TTL`] after the moment its load *started*, a load that overlapped
+//! a [`Cache::forget`] is not kept, and at most [`CAPACITY`] entries are
+//! held (when full, the expired ones go first, then the oldest, so no
+//! tenant can grow it without bound). Freshness across replicas comes from
+//! [`config_versions`]: every change to what is cached raises the tenant's
+//! version in its own transaction, each read statement reads the version
+//! with its rows, and a copy is used only under the version it was loaded
+//! at (see the pipeline service's `store::cached`).
 
 use std::{
     collections::HashMap,
@@ -22,8 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// How long an entry is served after its load started: the documented
-/// bound on how stale another replica's change can be seen.
+/// How long an entry is served after its load started.
 pub const TTL: Duration = Duration::from_secs(1);
 
 /// The most entries one cache holds.
@@ -161,6 +157,86 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
     /// Whether the cache holds no entry.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The `config_versions` table: per tenant, a number that every change to
+/// what a service caches raises in the change's own transaction. Reading it
+/// with a call's rows (one primary-key subquery in the same statement)
+/// tells whether a cached copy is still the stored one.
+pub mod config_versions {
+    use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+    use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
+
+    use crate::tenant::Tenant;
+
+    /// The table's name.
+    pub const TABLE: &str = "config_versions";
+
+    /// The table.
+    pub mod entity {
+        use sea_orm::entity::prelude::*;
+
+        /// One tenant's configuration version.
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "config_versions")]
+        pub struct Model {
+            /// The tenant.
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub tenant_id: String,
+            /// Raised by every change (absent: 0).
+            pub version: i64,
+        }
+
+        /// No relations.
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    /// Raises the tenant's version, inside the change's transaction `conn`.
+    pub async fn bump(conn: &impl ConnectionTrait, tenant: &Tenant) -> Result<(), DbErr> {
+        let backend = conn.get_database_backend();
+        let p = if backend == DbBackend::Postgres { "$1" } else { "?" };
+        let sql = format!(
+            "INSERT INTO {TABLE} (tenant_id, version) VALUES ({p}, 1) \
+             ON CONFLICT (tenant_id) DO UPDATE SET version = {TABLE}.version + 1"
+        );
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, [tenant.id().into()]))
+            .await?;
+        Ok(())
+    }
+
+    /// The SQL of the version of the tenant in column `tenant_col`, for a
+    /// statement's select list (NULL reads as 0).
+    pub fn subquery(tenant_col: &str) -> String {
+        format!(r#"(SELECT "version" FROM "{TABLE}" WHERE "tenant_id" = {tenant_col})"#)
+    }
+
+    /// The tenant's version alone (0 if it never changed).
+    pub async fn read(conn: &impl ConnectionTrait, tenant: &Tenant) -> Result<i64, DbErr> {
+        use sea_orm::EntityTrait;
+        Ok(entity::Entity::find_by_id(tenant.id())
+            .one(conn)
+            .await?
+            .map_or(0, |row| row.version))
+    }
+
+    /// Creates the table; a service that caches lists it in its `Migrator`.
+    pub struct CreateConfigVersions;
+
+    impl MigrationName for CreateConfigVersions {
+        fn name(&self) -> &str {
+            "m20261202_000020_create_config_versions"
+        }
+    }
+
+    #[sea_orm_migration::async_trait::async_trait]
+    impl MigrationTrait for CreateConfigVersions {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            crate::migration::create_from_entity(manager, entity::Entity).await
+        }
     }
 }
 

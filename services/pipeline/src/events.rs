@@ -65,6 +65,7 @@ pub const DEAL_FIELDS: crm_fields::Owner = crm_fields::Owner {
         archived: types::FIELD_ARCHIVED,
         deleted: types::FIELD_DELETED,
     },
+    bumps_config: true,
 };
 
 /// `pipeline.pipeline.created`.

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crm_kit::{cache::Cache, migration::create_from_entity, tenant::Tenant};
+use crm_kit::{migration::create_from_entity, tenant::Tenant};
 use crm_proto::{
     common::v1::Visibility,
     events::v1::{EventEnvelope, TenantSettingsUpdated},
@@ -114,57 +114,29 @@ pub async fn apply(conn: &impl ConnectionTrait, event: &EventEnvelope) -> anyhow
     Ok(())
 }
 
-/// A service's view of its tenants' settings, from its own table; who may
-/// read and change what ([`Settings::scope`]) is decided from it.
-///
-/// Read as stored ([`Settings::stored`]) it is exact. Cached
-/// ([`Settings::new`]), a copy may be up to [`crm_kit::cache::TTL`] old
-/// when another replica changed it: the pipeline service checks its copy
-/// against the version its deal queries read ([`entity::Model::version`]).
+/// A service's view of its tenants' settings, read from its own table at
+/// each call; who may read and change what ([`Settings::scope`]) is
+/// decided from it. (The pipeline service keeps versioned copies instead:
+/// see its `store::cached`.)
 #[derive(Clone, Debug)]
 pub struct Settings {
     db: DatabaseConnection,
-    cache: Option<Cache<String, entity::Model>>,
 }
 
 impl Settings {
-    /// The settings stored in `db`, cached (see the type's note).
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self {
-            db,
-            cache: Some(Cache::default()),
-        }
-    }
-
-    /// The settings stored in `db`, read at each call.
+    /// The settings stored in `db`.
     pub fn stored(db: DatabaseConnection) -> Self {
-        Self { db, cache: None }
+        Self { db }
     }
 
     /// The tenant's settings (the defaults until an admin changes them).
     pub async fn get(&self, tenant: &Tenant) -> Result<Arc<entity::Model>, DbErr> {
-        match &self.cache {
-            Some(cache) => cache.get_or_load(&tenant.id(), || get(&self.db, tenant)).await,
-            None => Ok(Arc::new(get(&self.db, tenant).await?)),
-        }
+        Ok(Arc::new(get(&self.db, tenant).await?))
     }
 
-    /// Forgets what is cached of `tenant_id`'s settings: called once they
-    /// changed (after the change's commit, or as its event is applied).
-    pub fn forget(&self, tenant_id: &str) {
-        if let Some(cache) = &self.cache {
-            cache.forget(&tenant_id.to_owned());
-        }
-    }
-
-    /// Applies a `pipeline.tenant.settings_updated` event (see [`apply`])
-    /// and forgets the cached copy it replaces.
+    /// Applies a `pipeline.tenant.settings_updated` event (see [`apply`]).
     pub async fn apply(&self, conn: &impl ConnectionTrait, event: &EventEnvelope) -> anyhow::Result<()> {
-        apply(conn, event).await?;
-        if event.r#type == TENANT_SETTINGS_UPDATED {
-            self.forget(&event.tenant_id);
-        }
-        Ok(())
+        apply(conn, event).await
     }
 }
 

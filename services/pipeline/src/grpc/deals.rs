@@ -18,8 +18,8 @@ use crate::{
 
 impl Pipelines {
     /// The deal on the wire, with its stage's probability.
-    async fn deal_reply(&self, tenant: &Tenant, d: &deal::Model, seen: &Seen) -> ApiResult<pb::Deal> {
-        let defs = self.cached.fields_at(tenant, seen).await?;
+    async fn deal_reply(&self, tenant: &Tenant, d: &deal::Model, seen: Seen) -> ApiResult<pb::Deal> {
+        let defs = self.cached.fields(tenant, seen).await?;
         let probability = self.cached.probability_of(tenant, d, seen).await?;
         Ok(convert::deal(d, probability, &defs))
     }
@@ -42,23 +42,24 @@ impl Pipelines {
     ) -> ApiResult<pb::CreateDealResponse> {
         let key = RequestKey::parse("CreateDeal", &req.request_id, &req)?;
         let tenant = Tenant::of(&caller);
-        let (mut new, mut defs, stamp) = self
+        let label = self.cached.label(&caller).await?;
+        let (mut new, mut defs, label) = self
             .cached
-            .parse_with_fields(&tenant, |d| NewDeal::parse(&req, d))
+            .parse_with_fields(&tenant, label, |d| NewDeal::parse(&req, d))
             .await?;
         if let Some(id) = key.created_before(&self.db, &tenant).await? {
             let (existing, seen) = store::deals::get_seen(&self.db, &tenant, &id).await?;
-            let deal = Some(self.deal_reply(&tenant, &existing, &seen).await?);
+            let deal = Some(self.deal_reply(&tenant, &existing, seen).await?);
             return Ok(pb::CreateDealResponse { deal });
         }
-        // The pipeline as it is now, and the definitions' stamp with it:
-        // checked again against definitions changed meanwhile.
+        // The pipeline as it is now, and the version with it: the request
+        // is parsed again if the definitions changed meanwhile.
         let (pipeline, seen) = self
             .cached
             .pipeline_now(self.reads(), &tenant, &new.pipeline_id)
             .await?;
-        if seen.fields != stamp {
-            defs = self.cached.fields_at(&tenant, &seen).await?;
+        if seen != label {
+            defs = self.cached.fields(&tenant, seen).await?;
             new = NewDeal::parse(&req, &defs)?;
         }
         let created = new.create(&tenant, &pipeline, &caller.user_id, time::now_micros())?;
@@ -76,9 +77,9 @@ impl Pipelines {
         let id = parse_id("id", &req.id)?.to_string();
         let tenant = Tenant::of(&caller);
         let (d, seen) = store::deals::get_seen(self.reads(), &tenant, &id).await?;
-        self.cached.scope(&caller, &seen).await?.check_record(&d)?;
+        self.cached.scope(&caller, seen).await?.check_record(&d)?;
         Ok(pb::GetDealResponse {
-            deal: Some(self.deal_reply(&tenant, &d, &seen).await?),
+            deal: Some(self.deal_reply(&tenant, &d, seen).await?),
         })
     }
 
@@ -95,13 +96,13 @@ impl Pipelines {
         let (current, seen) = store::deals::get_seen(&self.db, &tenant, &update.target.id).await?;
         let current = self
             .cached
-            .scope(&caller, &seen)
+            .scope(&caller, seen)
             .await?
             .changeable(&caller, current, &update.target)?;
         self.check_references(&caller, &update.fields).await?;
-        let defs = self.cached.fields_at(&tenant, &seen).await?;
+        let defs = self.cached.fields(&tenant, seen).await?;
         let UpdatedDeal { next, changed } = update.apply(&current, &defs, time::now_micros())?;
-        let probability = self.cached.probability_of(&tenant, &next, &seen).await?;
+        let probability = self.cached.probability_of(&tenant, &next, seen).await?;
         let txn = self.db.begin().await?;
         store::deals::save(&txn, &tenant, &next, current.version).await?;
         events::deal_updated(&txn, &caller, (&next, probability), changed, &defs).await?;
@@ -121,7 +122,7 @@ impl Pipelines {
         let (current, seen) = store::deals::get_seen(&self.db, &tenant, &target.id).await?;
         let current = self
             .cached
-            .scope(&caller, &seen)
+            .scope(&caller, seen)
             .await?
             .changeable(&caller, current, &target)?;
         let txn = self.db.begin().await?;
@@ -138,37 +139,31 @@ impl Pipelines {
     ) -> ApiResult<pb::ListDealsResponse> {
         let tenant = Tenant::of(&caller);
         let tokens = &self.shared.page_tokens;
-        // The filter is built from the cached definitions and settings; the
-        // page's query reads their versions, and a page read under a copy
-        // that another replica has changed since is read again.
-        let mut fresh = false;
+        // The filter is built from the copies as labelled; the page's query
+        // reads the version, and a page read under copies another replica
+        // has changed since is read again under the version it saw.
+        let mut at = self.cached.label(&caller).await?;
+        let mut again = true;
         loop {
-            let (mut filter, defs, stamp) = self
+            let (mut filter, defs, label) = self
                 .cached
-                .parse_with_fields(&tenant, |d| DealFilter::parse(&req, d))
+                .parse_with_fields(&tenant, at, |d| DealFilter::parse(&req, d))
                 .await?;
-            let (scope, settings) = self.cached.scope_as_cached(&caller).await?;
-            filter.owner_id = scope.narrow(filter.owner_id);
+            filter.owner_id = self.cached.scope(&caller, label).await?.narrow(filter.owner_id);
             let query = filter.fingerprint();
             let page = tokens.parse::<String>(req.page_size, &req.page_token, &query)?;
             let mut rows =
                 store::deals::list(self.reads(), &tenant, &filter, page.after.as_deref(), page.size + 1).await?;
             let seen = match rows.first() {
                 Some((_, seen)) => *seen,
-                None => store::seen::tenant_stamps(self.reads(), &tenant).await?,
+                None => self.cached.now(&tenant).await?,
             };
-            let settings_changed = seen.settings != settings && !crm_tenancy::roles::sees_everything(&caller);
-            if !fresh && (seen.fields != stamp || settings_changed) {
-                self.cached.forget_fields(&tenant);
-                self.cached.forget_settings(&tenant);
-                fresh = true;
+            if seen != label && again {
+                (at, again) = (seen, false);
                 continue;
             }
             let next_page_token = tokens.finish(&mut rows, page.size, &query, |(d, _)| d.id.clone());
-            let probabilities = self
-                .cached
-                .probabilities(&tenant, rows.iter().map(pipeline_seen))
-                .await?;
+            let probabilities = self.cached.probabilities(&tenant, rows.iter().map(first), seen).await?;
             let deals = rows
                 .iter()
                 .map(|(d, _)| convert::deal(d, probabilities.get(&d.stage_id).copied().unwrap_or(0), &defs))
@@ -188,7 +183,7 @@ impl Pipelines {
         let page = tokens.parse::<(i64, String)>(req.page_size, &req.page_token, &query)?;
         let tenant = Tenant::of(&caller);
         let (d, seen) = store::deals::get_seen(self.reads(), &tenant, &id).await?;
-        self.cached.scope(&caller, &seen).await?.check_record(&d)?;
+        self.cached.scope(&caller, seen).await?.check_record(&d)?;
         let mut rows = store::deals::history(self.reads(), &tenant, &id, page.after.as_ref(), page.size + 1).await?;
         let next_page_token = tokens.finish(&mut rows, page.size, &query, |t| (t.moved_at, t.id.clone()));
         Ok(pb::ListDealHistoryResponse {
@@ -198,7 +193,7 @@ impl Pipelines {
     }
 }
 
-/// A listed deal and the version of its pipeline seen with it.
-fn pipeline_seen((d, seen): &(deal::Model, Seen)) -> (&deal::Model, Option<i64>) {
-    (d, seen.pipeline)
+/// A listed deal without what was seen with it.
+fn first((d, _): &(deal::Model, Seen)) -> &deal::Model {
+    d
 }

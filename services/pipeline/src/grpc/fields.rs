@@ -6,7 +6,7 @@ use crm_fields::{
     RecordType,
     edit::{DefinitionUpdate, parse_key},
 };
-use crm_kit::{ApiResult, auth::Caller, etag, idempotency::RequestKey, tenant::Tenant};
+use crm_kit::{ApiResult, auth::Caller, etag, idempotency::RequestKey};
 use crm_proto::pipeline::v1 as pb;
 
 use super::Pipelines;
@@ -21,7 +21,6 @@ impl Pipelines {
         let key = RequestKey::parse("CreateFieldDefinition", &req.request_id, &req)?;
         let input = req.definition.unwrap_or_default();
         let definition = DEAL_FIELDS.create(&self.db, &caller, &input, key).await?;
-        self.cached.forget_fields(&Tenant::of(&caller));
         Ok(pb::CreateFieldDefinitionResponse {
             definition: Some(definition),
         })
@@ -58,7 +57,6 @@ impl Pipelines {
         let input = req.definition.unwrap_or_default();
         let update = DefinitionUpdate::parse(&input, req.update_mask.as_ref(), &req.option_moves)?;
         let definition = DEAL_FIELDS.update(&self.db, &caller, RecordType::Deal, &update).await?;
-        self.cached.forget_fields(&Tenant::of(&caller));
         Ok(pb::UpdateFieldDefinitionResponse {
             definition: Some(definition),
         })
@@ -73,7 +71,6 @@ impl Pipelines {
         let definition = DEAL_FIELDS
             .archive(&self.db, &caller, RecordType::Deal, &key, etag)
             .await?;
-        self.cached.forget_fields(&Tenant::of(&caller));
         Ok(pb::ArchiveFieldDefinitionResponse {
             definition: Some(definition),
         })
@@ -88,7 +85,6 @@ impl Pipelines {
         DEAL_FIELDS
             .delete(&self.db, &caller, RecordType::Deal, &key, etag)
             .await?;
-        self.cached.forget_fields(&Tenant::of(&caller));
         Ok(pb::DeleteFieldDefinitionResponse {})
     }
 }

@@ -22,14 +22,14 @@ impl Pipelines {
         // between is ABORTED), and the pipeline is checked against the
         // versions read with the deal.
         let (current, seen) = store::deals::get_seen(&self.db, &tenant, &request.target.id).await?;
-        let scope = self.cached.scope(&caller, &seen).await?;
+        let scope = self.cached.scope(&caller, seen).await?;
         let current = scope.changeable(&caller, current, &request.target)?;
         let pipeline = self
             .cached
-            .pipeline_at(&self.db, &tenant, &current.pipeline_id, seen.pipeline)
+            .pipeline_at(&self.db, &tenant, &current.pipeline_id, seen)
             .await?;
         let moved = apply_move(&current, &pipeline, &request, &caller.user_id, time::now_micros())?;
-        let defs = self.cached.fields_at(&tenant, &seen).await?;
+        let defs = self.cached.fields(&tenant, seen).await?;
         let txn = self.db.begin().await?;
         store::deals::save_move(&txn, &tenant, &moved, current.version).await?;
         events::deal_moved(&txn, &caller, &moved, &defs).await?;

@@ -3,7 +3,8 @@
 //! [`crate::domain::pipeline`].
 
 use crm_kit::{
-    ApiError, ApiResult, auth::Caller, etag::Target, idempotency::RequestKey, tenant::Tenant, time, validate::parse_id,
+    ApiError, ApiResult, auth::Caller, cache::config_versions, etag::Target, idempotency::RequestKey, tenant::Tenant,
+    time, validate::parse_id,
 };
 use crm_proto::pipeline::v1 as pb;
 use sea_orm::TransactionTrait;
@@ -94,8 +95,8 @@ impl Pipelines {
         let change = update.apply(&current, &deals, time::now_micros())?;
         store::pipelines::save(&txn, &tenant, &change, current.pipeline.version).await?;
         events::pipeline_updated(&txn, &caller, &change).await?;
+        config_versions::bump(&txn, &tenant).await?;
         txn.commit().await?;
-        self.cached.forget_pipeline(&tenant, &update.target.id);
         let pipeline = Some(convert::pipeline(&change.next));
         Ok(pb::UpdatePipelineResponse { pipeline })
     }
@@ -119,8 +120,8 @@ impl Pipelines {
         }
         store::pipelines::delete(&txn, &tenant, &current).await?;
         events::pipeline_deleted(&txn, &caller, &current).await?;
+        config_versions::bump(&txn, &tenant).await?;
         txn.commit().await?;
-        self.cached.forget_pipeline(&tenant, &target.id);
         Ok(pb::DeletePipelineResponse {})
     }
 }

@@ -33,8 +33,8 @@ impl Pipelines {
         let next = update.apply(&tenant, &current, time::now_micros())?;
         settings::put(&txn, next.clone()).await?;
         events::settings_updated(&txn, &caller, &next).await?;
+        crm_kit::cache::config_versions::bump(&txn, &tenant).await?;
         txn.commit().await?;
-        self.cached.forget_settings(&tenant);
         Ok(pb::UpdateTenantSettingsResponse {
             settings: Some(convert::settings(&next)),
         })

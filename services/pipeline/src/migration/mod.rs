@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_index_deal_pages::Migration),
             Box::new(crm_fields::migration::CreateFieldDefinitions),
             Box::new(m20261201_000005_add_deal_custom_fields::Migration),
+            Box::new(crm_kit::cache::config_versions::CreateConfigVersions),
         ]
     }
 }

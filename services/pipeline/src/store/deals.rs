@@ -32,7 +32,7 @@ pub async fn get(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiR
 /// query, or NOT_FOUND.
 pub async fn get_seen(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> ApiResult<(deal::Model, Seen)> {
     let query = tenant.find::<deal::Entity>().filter(deal::Column::Id.eq(id));
-    let row = seen::seen(seen::with_deal_stamps(query))
+    let row = seen::seen(seen::with_version(query, "deals"))
         .one(conn)
         .await?
         .ok_or_else(|| ApiError::not_found("deal", id))?;
@@ -146,7 +146,7 @@ pub async fn list(
         q = q.filter(deal::Column::Id.gt(after));
     }
     let q = q.order_by_asc(deal::Column::Id).limit(limit);
-    let rows = seen::seen(seen::with_deal_stamps(q)).all(conn).await?;
+    let rows = seen::seen(seen::with_version(q, "deals")).all(conn).await?;
     Ok(rows.into_iter().map(|r| (r.0, r.1)).collect())
 }
 

@@ -63,7 +63,7 @@ async fn a_deal_entering_a_stage_with_a_rule_gets_exactly_one_task(backend: Back
     s.redeliver(&moved).await;
     let txn = s.db.begin().await.unwrap();
     let automation = Automation {
-        settings: crm_tenancy::Settings::new(s.db.clone()),
+        settings: crm_tenancy::Settings::stored(s.db.clone()),
     };
     automation.handle(&txn, &moved).await.unwrap();
     txn.commit().await.unwrap();
