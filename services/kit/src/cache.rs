@@ -120,6 +120,17 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
         Ok(value)
     }
 
+    /// Stores `value` for `key` as loaded at `started`, over whatever is
+    /// there (for values that carry their own version, which the reader
+    /// checks: a racing writer can only make a reader load again).
+    pub fn put(&self, key: &K, value: Arc<V>, started: Instant) {
+        let mut inner = self.lock();
+        if inner.entries.len() >= self.capacity && !inner.entries.contains_key(key) {
+            self.make_room(&mut inner);
+        }
+        inner.entries.insert(key.clone(), (started, value));
+    }
+
     fn make_room(&self, inner: &mut Inner<K, V>) {
         let ttl = self.ttl;
         inner.entries.retain(|_, (at, _)| at.elapsed() < ttl);

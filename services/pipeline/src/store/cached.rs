@@ -56,17 +56,20 @@ impl<K: Eq + std::hash::Hash + Clone, T> Copies<K, T> {
         {
             return Ok(copy.value.clone());
         }
-        self.cache.forget(key);
-        let copy = self
-            .cache
-            .get_or_load(key, || async move {
-                Ok(Labelled {
-                    at,
-                    value: Arc::new(load().await?),
-                })
-            })
-            .await?;
-        Ok(copy.value.clone())
+        // Missing, expired or of another version: read and stored over it
+        // (no forget: under many concurrent callers each forget would stop
+        // the others' loads from being kept).
+        let started = std::time::Instant::now();
+        let value = Arc::new(load().await?);
+        self.cache.put(
+            key,
+            Arc::new(Labelled {
+                at,
+                value: value.clone(),
+            }),
+            started,
+        );
+        Ok(value)
     }
 
     /// Whatever copy there is, with its label.
