@@ -20,7 +20,6 @@ use crate::{CONSUMER, SERVICE_NAME, events::CONTACT_FIELDS, grpc::Contacts};
 pub fn build(db: DatabaseConnection, shared: Shared) -> Service {
     let authenticate = shared.authenticate();
     let settings = crm_tenancy::Settings::stored(crm_kit::db::readers(&db));
-    let follower = crm_tenancy::settings::Follower(settings.clone());
     let grpc = ContactsServiceServer::with_interceptor(Contacts::new(db.clone(), shared, settings), authenticate);
     let purger = Purger::new(db.clone(), CONTACT_FIELDS, crm_fields::purge::EVERY);
     Service {
@@ -32,7 +31,7 @@ pub fn build(db: DatabaseConnection, shared: Shared) -> Service {
             consumer: Some(Consumer {
                 name: CONSUMER,
                 bindings: bindings(&[crm_tenancy::settings::BINDING]),
-                handler: Arc::new(follower),
+                handler: Arc::new(crm_tenancy::settings::Follower),
             }),
             listeners: Vec::new(),
             jobs: vec![Job::new("field purger", move |stop| purger.run(stop.wait()))],

@@ -3,9 +3,8 @@
 //! memory so that a read costs one round trip to the database.
 //!
 //! The cache itself only bounds age and memory: an entry is served for at
-//! most [`TTL`] after the moment its load *started*, a load that overlapped
-//! a [`Cache::forget`] is not kept, and at most [`CAPACITY`] entries are
-//! held (when full, the expired ones go first, then the oldest, so no
+//! most [`TTL`] after the moment its load *started*, and at most
+//! [`CAPACITY`] entries are held (when full, the expired ones go first, then the oldest, so no
 //! tenant can grow it without bound). Freshness across replicas comes from
 //! [`config_versions`]: every change to what is cached raises the tenant's
 //! version in its own transaction, each read statement reads the version
@@ -34,9 +33,6 @@ pub struct Cache<K, V> {
 
 struct Inner<K, V> {
     entries: HashMap<K, (Instant, Arc<V>)>,
-    /// Bumped by every forget: a load that began under an older generation
-    /// may have read what the forget was for, so it is not stored.
-    generation: u64,
 }
 
 impl<K, V> Clone for Cache<K, V> {
@@ -70,7 +66,6 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 entries: HashMap::new(),
-                generation: 0,
             })),
             ttl,
             capacity: capacity.max(1),
@@ -88,36 +83,6 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
         let inner = self.lock();
         let (at, value) = inner.entries.get(key)?;
         (at.elapsed() < self.ttl).then(|| value.clone())
-    }
-
-    /// The entry for `key`, loaded with `load` when it is missing or
-    /// expired. A failed load is not stored; neither is one that a
-    /// [`Cache::forget`] overlapped (its value is still returned: it is
-    /// what the database said while this call ran).
-    pub async fn get_or_load<E, F, Fut>(&self, key: &K, load: F) -> Result<Arc<V>, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, E>>,
-    {
-        let generation = {
-            let inner = self.lock();
-            if let Some((at, value)) = inner.entries.get(key)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(value.clone());
-            }
-            inner.generation
-        };
-        let started = Instant::now();
-        let value = Arc::new(load().await?);
-        let mut inner = self.lock();
-        if inner.generation == generation {
-            if inner.entries.len() >= self.capacity && !inner.entries.contains_key(key) {
-                self.make_room(&mut inner);
-            }
-            inner.entries.insert(key.clone(), (started, value.clone()));
-        }
-        Ok(value)
     }
 
     /// Stores `value` for `key` as loaded at `started`, over whatever is
@@ -144,20 +109,6 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
                 inner.entries.remove(&oldest);
             }
         }
-    }
-
-    /// Drops the entry for `key`, and keeps no load that was under way.
-    pub fn forget(&self, key: &K) {
-        let mut inner = self.lock();
-        inner.generation += 1;
-        inner.entries.remove(key);
-    }
-
-    /// Drops every entry `matches` selects, and keeps no load under way.
-    pub fn forget_where(&self, mut matches: impl FnMut(&K) -> bool) {
-        let mut inner = self.lock();
-        inner.generation += 1;
-        inner.entries.retain(|k, _| !matches(k));
     }
 
     /// How many entries the cache holds (fresh or not).
@@ -253,62 +204,27 @@ pub mod config_versions {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-
     use super::*;
 
-    async fn loads(cache: &Cache<&'static str, u32>, key: &'static str, counter: &AtomicU32) -> u32 {
-        let v = cache
-            .get_or_load(&key, || async {
-                Ok::<_, ()>(counter.fetch_add(1, Ordering::SeqCst) + 1)
-            })
-            .await
-            .unwrap();
-        *v
-    }
-
-    #[tokio::test]
-    async fn an_entry_is_loaded_once_within_its_ttl_and_again_after_it_or_a_forget() {
+    #[test]
+    fn an_entry_is_served_within_its_ttl_counted_from_its_load_and_replaced_by_a_put() {
         let cache = Cache::new(Duration::from_millis(200), 10);
-        let n = AtomicU32::new(0);
-        assert_eq!(loads(&cache, "a", &n).await, 1);
-        assert_eq!(loads(&cache, "a", &n).await, 1);
-        cache.forget(&"a");
-        assert_eq!(loads(&cache, "a", &n).await, 2);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        assert_eq!(cache.get(&"a"), None);
-        assert_eq!(loads(&cache, "a", &n).await, 3);
-    }
-
-    #[tokio::test]
-    async fn a_load_that_a_forget_overlapped_is_not_kept() {
-        let cache: Cache<&str, u32> = Cache::new(Duration::from_secs(60), 10);
-        let c = cache.clone();
-        let v = cache
-            .get_or_load(&"a", || async move {
-                c.forget(&"a");
-                Ok::<_, ()>(7)
-            })
-            .await
-            .unwrap();
-        assert_eq!(*v, 7);
+        cache.put(&"a", Arc::new(1), Instant::now());
+        assert_eq!(cache.get(&"a").as_deref(), Some(&1));
+        cache.put(&"a", Arc::new(2), Instant::now());
+        assert_eq!(cache.get(&"a").as_deref(), Some(&2));
+        // Loaded 250 ms ago: already past its TTL when stored.
+        cache.put(&"b", Arc::new(3), Instant::now() - Duration::from_millis(250));
+        assert_eq!(cache.get(&"b"), None);
+        std::thread::sleep(Duration::from_millis(250));
         assert_eq!(cache.get(&"a"), None);
     }
 
-    #[tokio::test]
-    async fn a_failed_load_is_not_kept() {
-        let cache: Cache<&str, u32> = Cache::new(Duration::from_secs(60), 10);
-        let r = cache.get_or_load(&"a", || async { Err::<u32, _>("down") }).await;
-        assert_eq!(r.unwrap_err(), "down");
-        assert!(cache.is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_full_cache_drops_its_oldest_entry_and_never_grows_past_capacity() {
+    #[test]
+    fn a_full_cache_drops_its_oldest_entry_and_never_grows_past_capacity() {
         let cache = Cache::new(Duration::from_secs(60), 3);
-        let n = AtomicU32::new(0);
-        for key in ["a", "b", "c", "d", "e"] {
-            loads(&cache, key, &n).await;
+        for (i, key) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+            cache.put(&key, Arc::new(i), Instant::now());
         }
         assert_eq!(cache.len(), 3);
         assert_eq!(cache.get(&"a"), None);

@@ -35,19 +35,15 @@ pub const BINDINGS: &[&str] = &[
 /// The actor of the tasks rules create.
 const ACTOR: &str = "automation";
 
-/// The bus handler of the tasks service; it keeps `settings` (the copy
-/// the service decides visibility from) current.
-#[derive(Clone, Debug)]
-pub struct Automation {
-    /// The tenant settings the service reads.
-    pub settings: crm_tenancy::Settings,
-}
+/// The bus handler of the tasks service.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Automation;
 
 #[tonic::async_trait]
 impl Handler for Automation {
     async fn handle(&self, txn: &DatabaseTransaction, envelope: &EventEnvelope) -> anyhow::Result<()> {
         match envelope.r#type.as_str() {
-            crm_tenancy::settings::TENANT_SETTINGS_UPDATED => self.settings.apply(txn, envelope).await,
+            crm_tenancy::settings::TENANT_SETTINGS_UPDATED => crm_tenancy::settings::apply(txn, envelope).await,
             "pipeline.deal.created" => {
                 let p: ev::DealCreated = decode(envelope)?;
                 let stage = p.stage.unwrap_or_default();

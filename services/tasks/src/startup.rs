@@ -69,9 +69,6 @@ pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::
     let auth = shared.authenticate();
     let hub = config.hub;
     let settings = crm_tenancy::Settings::stored(crm_kit::db::readers(&db));
-    let automation = Automation {
-        settings: settings.clone(),
-    };
     let service = Tasks::new(db.clone(), shared, pipelines, contacts, hub.clone(), settings);
     let grpc = InterceptedService::new(TasksServiceServer::new(service), auth);
     let mut scheduler = Scheduler::new(db.clone(), hub.clone());
@@ -92,7 +89,7 @@ pub fn build(db: DatabaseConnection, shared: Shared, config: Config) -> anyhow::
             consumer: Some(Consumer {
                 name: CONSUMER,
                 bindings: bindings(BINDINGS),
-                handler: Arc::new(automation),
+                handler: Arc::new(Automation),
             }),
             listeners,
             jobs: vec![Job::new("reminder scheduler", move |stop| scheduler.run(stop.wait()))],

@@ -5,8 +5,6 @@
 //! keeps its own copy from that event (the highest version wins), so each
 //! enforces visibility from its own database.
 
-use std::sync::Arc;
-
 use crm_kit::{migration::create_from_entity, tenant::Tenant};
 use crm_proto::{
     common::v1::Visibility,
@@ -130,25 +128,20 @@ impl Settings {
     }
 
     /// The tenant's settings (the defaults until an admin changes them).
-    pub async fn get(&self, tenant: &Tenant) -> Result<Arc<entity::Model>, DbErr> {
-        Ok(Arc::new(get(&self.db, tenant).await?))
-    }
-
-    /// Applies a `pipeline.tenant.settings_updated` event (see [`apply`]).
-    pub async fn apply(&self, conn: &impl ConnectionTrait, event: &EventEnvelope) -> anyhow::Result<()> {
-        apply(conn, event).await
+    pub async fn get(&self, tenant: &Tenant) -> Result<entity::Model, DbErr> {
+        get(&self.db, tenant).await
     }
 }
 
 /// The bus handler of a service that only follows the settings (contacts):
 /// it applies `pipeline.tenant.settings_updated` and ignores the rest.
-#[derive(Clone, Debug)]
-pub struct Follower(pub Settings);
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Follower;
 
 #[tonic::async_trait]
 impl crm_kit::bus::Handler for Follower {
     async fn handle(&self, txn: &sea_orm::DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
-        self.0.apply(txn, event).await
+        apply(txn, event).await
     }
 }
 

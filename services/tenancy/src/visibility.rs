@@ -103,7 +103,7 @@ impl Settings {
         if roles::sees_everything(caller) {
             return Ok(Scope::All);
         }
-        Ok(Scope::under(caller, &*self.get(&Tenant::of(caller)).await?))
+        Ok(Scope::under(caller, &self.get(&Tenant::of(caller)).await?))
     }
 }
 

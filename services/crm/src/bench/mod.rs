@@ -27,11 +27,12 @@ use crm_proto::{
     common::v1::{DealStatus, Money, StageKind},
     pipeline::v1::{self as pb, pipeline_service_client::PipelineServiceClient},
 };
-use prost_types::{FieldMask, Timestamp};
-use tonic::{Code, Request, transport::Channel};
+use prost_types::FieldMask;
+use tonic::{Code, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 pub use self::report::Report;
+use crate::demo::{authed, data::ts};
 
 /// One kind of call the generator makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -476,26 +477,18 @@ async fn seed(channel: &Channel, token: &str, n: usize) -> anyhow::Result<(Seede
                 title: format!("Bench deal {i}"),
                 amount: Some(eur(1_000 + (i % 50) as i64 * 100)),
                 owner_id: "bench".into(),
-                create_time: Some(ts(created)),
+                create_time: ts(created),
                 history: vec![pb::HistoryEntry {
                     stage_id: open[i % open.len()].clone(),
-                    entered_at: Some(ts(created)),
+                    entered_at: ts(created),
                 }],
                 ..Default::default()
             }
         })
         .collect();
-    let imported = client
-        .import_deals(authed(token, tokio_stream::iter(deals)))
+    crate::demo::import_all(&mut client, token, deals)
         .await
-        .context("importing the bench deals")?
-        .into_inner();
-    anyhow::ensure!(
-        imported.rejected == 0,
-        "the import rejected {} deals: {:?}",
-        imported.rejected,
-        imported.errors.first()
-    );
+        .context("seeding the bench deals")?;
     let mut owned = Vec::with_capacity(n);
     let mut page_token = String::new();
     loop {
@@ -529,19 +522,4 @@ async fn seed(channel: &Channel, token: &str, n: usize) -> anyhow::Result<(Seede
         open,
     };
     Ok((seeded, owned))
-}
-
-fn ts(micros: i64) -> Timestamp {
-    Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1000).unwrap_or(0),
-    }
-}
-
-fn authed<T>(token: &str, msg: T) -> Request<T> {
-    let mut req = Request::new(msg);
-    if let Ok(value) = format!("Bearer {token}").parse() {
-        req.metadata_mut().insert("authorization", value);
-    }
-    req
 }

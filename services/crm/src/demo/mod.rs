@@ -61,17 +61,7 @@ pub async fn run(opts: &DemoOptions) -> anyhow::Result<Report> {
     let now = crm_kit::time::now_micros();
     let mut deals = data::deals(&p, opts.deals, opts.seed, now);
     data::set_fields(&mut deals, opts.seed);
-    let imported = pipeline
-        .import_deals(authed(&token, tokio_stream::iter(deals)))
-        .await
-        .context("importing")?
-        .into_inner();
-    anyhow::ensure!(
-        imported.rejected == 0,
-        "the import rejected {} deals: {:?}",
-        imported.rejected,
-        imported.errors.first()
-    );
+    let imported = import_all(&mut pipeline, &token, deals).await?;
     let mut analytics = AnalyticsServiceClient::new(channel);
     wait_for_analytics(&mut analytics, &token, &p.id, imported.imported, now).await?;
     let mut report = report::gather(&mut analytics, &token, &p, now, opts.seed).await?;
@@ -115,8 +105,29 @@ async fn wait_for_analytics(
     }
 }
 
+/// Imports `deals` through ImportDeals in one stream; an error unless
+/// every deal was taken.
+pub(crate) async fn import_all(
+    pipeline: &mut PipelineServiceClient<Channel>,
+    token: &str,
+    deals: Vec<pb::ImportDealsRequest>,
+) -> anyhow::Result<pb::ImportDealsResponse> {
+    let imported = pipeline
+        .import_deals(authed(token, tokio_stream::iter(deals)))
+        .await
+        .context("importing")?
+        .into_inner();
+    anyhow::ensure!(
+        imported.rejected == 0,
+        "the import rejected {} deals: {:?}",
+        imported.rejected,
+        imported.errors.first()
+    );
+    Ok(imported)
+}
+
 /// `msg` with the bearer token.
-fn authed<T>(token: &str, msg: T) -> Request<T> {
+pub(crate) fn authed<T>(token: &str, msg: T) -> Request<T> {
     let mut req = Request::new(msg);
     if let Ok(value) = format!("Bearer {token}").parse() {
         req.metadata_mut().insert("authorization", value);

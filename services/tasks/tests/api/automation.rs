@@ -62,10 +62,7 @@ async fn a_deal_entering_a_stage_with_a_rule_gets_exactly_one_task(backend: Back
     // still one task.
     s.redeliver(&moved).await;
     let txn = s.db.begin().await.unwrap();
-    let automation = Automation {
-        settings: crm_tenancy::Settings::stored(s.db.clone()),
-    };
-    automation.handle(&txn, &moved).await.unwrap();
+    Automation.handle(&txn, &moved).await.unwrap();
     txn.commit().await.unwrap();
     assert_eq!(s.all_tasks().await.len(), 1);
     let created: Vec<ev::TaskCreated> = s
